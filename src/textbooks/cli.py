@@ -1,0 +1,79 @@
+"""The `textbooks` command: one table of commands, each a module with `add_arguments` and `run`.
+
+Command modules are imported only when their command runs, so `textbooks --help` stays fast.
+A module that sets `ACCEPTS_OVERRIDES = True` receives unknown `--section.key value` pairs in
+`args.overrides` (the training recipe's dotted overrides); for every other command they are errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "corpus": ("textbooks.corpus.cli", "build a corpus dataset from local Python sources"),
+    "tokenizer": ("textbooks.tokenizer", "train a byte-level BPE tokenizer on a corpus"),
+    "pack": ("textbooks.pack", "tokenize a corpus into fixed-length token shards"),
+    "train": ("textbooks.train.cli", "pretrain or finetune a model from a YAML recipe"),
+    "convert": ("textbooks.model.convert", "convert weights between our checkpoints and HF Phi"),
+    "generate": ("textbooks.model.generate", "sample completions of prompts from a model or run"),
+    "run": ("textbooks.pipeline", "run a recipe's stages in order, skipping finished ones"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="textbooks",
+        description="Train small code models on textbook-quality data (the phi-1 recipe).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module_name, summary) in COMMANDS.items():
+        # Each subparser's arguments come from its module, added lazily in `main` so that
+        # `textbooks --help` does not import torch.
+        sub.add_parser(name, help=summary, description=summary, add_help=False)
+    return parser
+
+
+# Errors in what the user asked for: shown as one line on the command line, not a traceback.
+USER_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command. From the command line (argv None) a user error prints one line and exits 2;
+    in-process callers (argv given) get the exception. TEXTBOOKS_DEBUG=1 always shows tracebacks."""
+    if argv is not None:
+        return run_command(argv)
+    try:
+        return run_command(sys.argv[1:])
+    except USER_ERRORS as error:
+        if os.environ.get("TEXTBOOKS_DEBUG") == "1":
+            raise
+        name = sys.argv[1] if len(sys.argv) > 1 else ""
+        print(f"textbooks {name}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def run_command(argv: list[str]) -> int:
+    parser = build_parser()
+    if not argv or argv[0] not in COMMANDS:
+        parser.parse_args(argv)  # prints help or the "invalid choice" error and exits
+        return 2
+    name, rest = argv[0], argv[1:]
+    module_name, summary = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    command = argparse.ArgumentParser(prog=f"textbooks {name}", description=module.__doc__ or summary,
+                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    module.add_arguments(command)
+    if getattr(module, "ACCEPTS_OVERRIDES", False):
+        args, extra = command.parse_known_args(rest)
+        args.overrides = extra
+    else:
+        args = command.parse_args(rest)
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Convert weights between our model directories and transformers' PhiForCausalLM layout.
+
+  textbooks convert --from-hf HF_DIR OUT       an HF Phi directory (e.g. microsoft/phi-1) -> our model directory
+  textbooks convert --to-hf CHECKPOINT OUT     our model directory, training checkpoint or training run
+                                               (its latest checkpoint) -> an HF directory that
+                                               PhiForCausalLM.from_pretrained loads
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from textbooks.model.hf import export_hf, load_hf_dir
+from textbooks.model.weights import load_model, resolve_model_dir, save_model
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-hf", type=Path, metavar="HF_DIR", help="an HF PhiForCausalLM directory to import")
+    source.add_argument("--to-hf", type=Path, metavar="CHECKPOINT",
+                        help="our model directory, training checkpoint or training run directory to export")
+    parser.add_argument("out", type=Path, metavar="OUT", help="the directory to write")
+    parser.add_argument("--dtype", choices=sorted(DTYPES),
+                        help="cast the weights to this dtype (default: keep the stored dtype)")
+
+
+def run(args: argparse.Namespace) -> int:
+    source, out, to_hf = setup(args)
+    main(source, out, to_hf, DTYPES.get(args.dtype))
+    return 0
+
+
+def setup(args: argparse.Namespace) -> tuple[Path, Path, bool]:
+    """Check the source exists and the output does not overwrite it; resolve a run to its checkpoint."""
+    to_hf = args.to_hf is not None
+    source = args.to_hf if to_hf else args.from_hf
+    if not source.is_dir():
+        raise SystemExit(f"error: {source} is not a directory")
+    if to_hf:
+        checkpoint = resolve_model_dir(source)
+        if not checkpoint.is_dir():
+            raise SystemExit(f"error: {checkpoint}, the latest checkpoint of {source}, does not exist")
+        source = checkpoint
+    if args.out.exists() and not args.out.is_dir():
+        raise SystemExit(f"error: output {args.out} exists and is not a directory")
+    if args.out.resolve() == source.resolve():
+        raise SystemExit(f"error: output {args.out} is the source directory; choose another")
+    return source, args.out, to_hf
+
+
+def main(source: Path, out: Path, to_hf: bool, dtype: torch.dtype | None = None) -> None:
+    """Convert `source` to `out`: ours -> HF when `to_hf`, else HF -> ours."""
+    try:
+        model = load_model(source, dtype=dtype) if to_hf else load_hf_dir(source, dtype=dtype)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
+    if to_hf:
+        export_hf(model, out)
+    else:
+        save_model(model, out)
+    layout = "HF PhiForCausalLM" if to_hf else "textbooks model"
+    print(f"wrote {out} ({layout}, {model.num_params():,} parameters)")

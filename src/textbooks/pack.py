@@ -1,0 +1,302 @@
+"""Tokenize corpus datasets into fixed-length token shards for training.
+
+Documents are tokenized, each followed by <|endoftext|>, and concatenated into one token stream per
+split (§2.3: "files concatenated with <|endoftext|> between them"). Row i of a split is
+stream[i*S : i*S + S + 1], so consecutive rows overlap by one token and every token is a target
+once; the trailing partial row is dropped. Each document goes wholly to train or to val, decided by
+a hash of its id and the seed, so no document is in both. Shards are raw little-endian arrays
+(uint16 when the vocabulary fits, else uint32) of shape (rows, S + 1); manifest.json records the
+rows and tokens (rows * S, the training targets) of each split.
+
+Example:
+  textbooks pack --data data/corpus --tokenizer data/tokenizer.json --out data/pack --seq-len 512
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import hashlib
+import itertools
+import operator
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+from tokenizers import Tokenizer
+from tqdm import tqdm
+
+from textbooks.records import (
+    atomic_path, atomic_write_text, clear_stage_output, config_hash, read_manifest, read_records,
+    stage_is_complete, write_manifest,
+)
+from textbooks.tokenizer import eot_id, load_tokenizer, scrub_surrogates
+
+STAGE = "pack"
+SPLITS = ("train", "val")
+SHARD_NAME = re.compile(r"(train|val)-\d{5}\.bin")
+SHARD_TOKENS = 1 << 26  # ~64M tokens (128 MB as uint16) per shard file
+# Text per encode_batch call: the tokenizer needs tens of bytes of working memory per byte of text.
+ENCODE_BATCH_CHARS = 1 << 20
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """The smallest little-endian unsigned dtype that holds every token id."""
+    return np.dtype("<u2") if vocab_size <= 1 << 16 else np.dtype("<u4")
+
+
+def split_of(doc_id: str, seed: int, val_fraction: float) -> str:
+    """'val' for a stable pseudo-random `val_fraction` of document ids, else 'train'."""
+    digest = hashlib.blake2b(f"{seed}:{doc_id}".encode("utf-8"), digest_size=8).digest()
+    return "val" if int.from_bytes(digest, "little") / 2**64 < val_fraction else "train"
+
+
+class SplitWriter:
+    """Cuts one split's token stream into overlapping rows of S + 1 tokens and writes them to shards."""
+
+    def __init__(self, out_dir: Path, split: str, seq_len: int, dtype: np.dtype, rows_per_shard: int) -> None:
+        self.out_dir, self.split, self.seq_len, self.dtype = out_dir, split, seq_len, dtype
+        self.rows_per_shard = rows_per_shard
+        self.tail = np.empty(0, dtype)  # stream tokens not yet in a row, plus the last row's final token
+        self.pending: list[np.ndarray] = []  # complete rows waiting for their shard
+        self.pending_rows = 0
+        self.rows = 0
+        self.shards: list[str] = []
+
+    def add(self, tokens: np.ndarray) -> None:
+        stream = np.concatenate([self.tail, tokens])
+        n_rows = (len(stream) - 1) // self.seq_len
+        if n_rows > 0:
+            windows = np.lib.stride_tricks.sliding_window_view(stream, self.seq_len + 1)
+            self.pending.append(windows[::self.seq_len][:n_rows].copy())
+            self.pending_rows += n_rows
+            stream = stream[n_rows * self.seq_len:]
+        self.tail = stream
+        while self.pending_rows >= self.rows_per_shard:
+            self._write_shard(self.rows_per_shard)
+
+    def close(self) -> dict:
+        """Write the last shard (the partial row in `tail` is dropped); return the split's manifest entry."""
+        if self.pending_rows:
+            self._write_shard(self.pending_rows)
+        return {"rows": self.rows, "tokens": self.rows * self.seq_len, "shards": self.shards}
+
+    def _write_shard(self, n_rows: int) -> None:
+        rows = np.concatenate(self.pending)
+        name = f"{self.split}-{len(self.shards):05d}.bin"
+        with atomic_path(self.out_dir / name) as tmp:
+            rows[:n_rows].tofile(tmp)
+        self.pending = [rows[n_rows:]] if len(rows) > n_rows else []
+        self.pending_rows -= n_rows
+        self.rows += n_rows
+        self.shards.append(name)
+
+
+def pack(
+    dataset_dirs: str | Path | Iterable[str | Path],
+    tokenizer_path: str | Path,
+    out_dir: str | Path,
+    seq_len: int,
+    val_fraction: float = 0.005,
+    seed: int = 0,
+    shard_tokens: int = SHARD_TOKENS,
+) -> dict:
+    """Pack the documents of `dataset_dirs` into `out_dir` (format: module docstring); return the manifest."""
+    dataset_dirs, out_dir = _validate(dataset_dirs, out_dir, seq_len, val_fraction, shard_tokens)
+    tokenizer = load_tokenizer(tokenizer_path)
+    tokenizer_json = tokenizer.to_str()
+    config = {
+        "inputs": {str(d): read_manifest(d).get("config_hash") for d in dataset_dirs},
+        "tokenizer_sha256": hashlib.sha256(tokenizer_json.encode("utf-8")).hexdigest(),
+        "seq_len": seq_len, "val_fraction": val_fraction, "seed": seed, "shard_tokens": shard_tokens,
+    }
+    if stage_is_complete(out_dir, STAGE, config):
+        print(f"{out_dir} already holds this pack (config {config_hash(config)}); nothing to do")
+        return read_manifest(out_dir)
+    clear_stage_output(out_dir, SHARD_NAME)
+    started = time.time()
+    atomic_write_text(out_dir / "tokenizer.json", tokenizer_json)
+    vocab_size = tokenizer.get_vocab_size()
+    dtype = token_dtype(vocab_size)
+    rows_per_shard = max(1, shard_tokens // (seq_len + 1))
+    writers = {split: SplitWriter(out_dir, split, seq_len, dtype, rows_per_shard) for split in SPLITS}
+    counts = _tokenize_into(_documents(dataset_dirs), tokenizer, writers, seed, val_fraction,
+                            total=_record_count(dataset_dirs))
+    splits = {split: writer.close() for split, writer in writers.items()}
+    manifest = write_manifest(
+        out_dir, STAGE, config, counts, inputs=dataset_dirs, started=started,
+        seq_len=seq_len, dtype=dtype.name, vocab_size=vocab_size, eot_id=eot_id(tokenizer), splits=splits,
+    )
+    _report(manifest, val_fraction)
+    return manifest
+
+
+def _tokenize_into(records: Iterable[dict], tokenizer: Tokenizer, writers: dict[str, SplitWriter],
+                   seed: int, val_fraction: float, total: int | None) -> dict:
+    eot, dtype = eot_id(tokenizer), writers["train"].dtype
+    # A literal "<|endoftext|>" inside a document is text, not a boundary: only we insert EOT.
+    tokenizer.encode_special_tokens = True
+    tokenizer.no_truncation()  # an HF tokenizer.json may carry a max_length that would cut documents
+    tokenizer.no_padding()
+    counts = {"documents": 0, **{f"{split}_documents": 0 for split in SPLITS}}
+    progress = tqdm(desc="pack", unit="doc", total=total)
+    for batch in _batches(records, ENCODE_BATCH_CHARS):
+        encodings = tokenizer.encode_batch([scrub_surrogates(r["text"]) for r in batch], add_special_tokens=False)
+        pieces: dict[str, list[list[int]]] = {split: [] for split in SPLITS}
+        for record, encoding in zip(batch, encodings):
+            split = split_of(str(record["id"]), seed, val_fraction)
+            pieces[split] += [encoding.ids, [eot]]
+            counts[f"{split}_documents"] += 1
+        for split, token_lists in pieces.items():
+            if token_lists:
+                writers[split].add(np.fromiter(itertools.chain.from_iterable(token_lists), dtype))
+        counts["documents"] += len(batch)
+        progress.update(len(batch))
+    progress.close()
+    return counts
+
+
+def _record_count(dataset_dirs: list[Path]) -> int | None:
+    # The progress bar's total, when every input manifest counts its records.
+    counts = [read_manifest(d).get("counts", {}).get("records") for d in dataset_dirs]
+    return sum(counts) if all(isinstance(c, int) for c in counts) else None
+
+
+def _batches(records: Iterable[dict], max_chars: int) -> Iterator[list[dict]]:
+    batch, chars = [], 0
+    for record in records:
+        batch.append(record)
+        chars += len(record["text"])
+        if chars >= max_chars:
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch
+
+
+def _documents(dataset_dirs: list[Path]) -> Iterator[dict]:
+    for directory in dataset_dirs:
+        for record in read_records(directory):
+            if "id" not in record or not isinstance(record.get("text"), str):
+                raise ValueError(f"a record in {directory} lacks an 'id' or a 'text' string: {sorted(record)}")
+            yield record
+
+
+def _validate(dataset_dirs, out_dir, seq_len: int, val_fraction: float,
+              shard_tokens: int) -> tuple[list[Path], Path]:
+    if isinstance(dataset_dirs, (str, Path)):
+        dataset_dirs = [dataset_dirs]
+    dataset_dirs = [Path(d).expanduser().resolve() for d in dataset_dirs]
+    if not dataset_dirs:
+        raise ValueError("pack needs at least one dataset directory")
+    for directory in dataset_dirs:
+        read_manifest(directory)  # raises, naming the directory, unless it is a finished stage's output
+    if not isinstance(seq_len, int) or seq_len < 1:
+        raise ValueError(f"seq_len must be a positive integer, got {seq_len!r}")
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if shard_tokens < 1:
+        raise ValueError(f"shard_tokens must be positive, got {shard_tokens}")
+    out_dir = Path(out_dir).expanduser().resolve()
+    if out_dir in dataset_dirs:
+        raise ValueError(f"the output directory {out_dir} is also an input")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"the output {out_dir} exists and is not a directory")
+    return dataset_dirs, out_dir
+
+
+def _report(manifest: dict, val_fraction: float) -> None:
+    splits, seconds = manifest["splits"], max(manifest["wall_time_s"], 1e-9)
+    tokens = sum(s["tokens"] for s in splits.values())
+    rows = ", ".join(f"{name} {s['rows']} rows ({s['tokens']:,} tokens)" for name, s in splits.items())
+    print(f"packed {manifest['counts']['documents']} documents into {rows} of {manifest['seq_len']} + 1 "
+          f"{manifest['dtype']} in {seconds:.1f}s ({tokens / seconds:,.0f} tokens/s)")
+    if val_fraction > 0 and splits["val"]["rows"] == 0:
+        print(f"warning: the val split is empty: too few documents for val_fraction {val_fraction}",
+              file=sys.stderr)
+
+
+class TokenDataset:
+    """One split of a token pack: `ds[i]` is row i, an int64 array of seq_len + 1 tokens (memory-mapped)."""
+
+    def __init__(self, pack_dir: str | Path, split: str = "train") -> None:
+        self.pack_dir, self.split = Path(pack_dir), split
+        manifest = read_manifest(self.pack_dir)
+        if manifest.get("stage") != STAGE:
+            raise ValueError(f"{self.pack_dir} is not a token pack (its stage is {manifest.get('stage')!r})")
+        if split not in manifest["splits"]:
+            raise KeyError(f"{self.pack_dir} has no split {split!r}; it has {sorted(manifest['splits'])}")
+        self.seq_len, self.vocab_size = manifest["seq_len"], manifest["vocab_size"]
+        self.eot_id = manifest["eot_id"]
+        self.dtype = np.dtype(manifest["dtype"]).newbyteorder("<")
+        info = manifest["splits"][split]
+        self.shard_paths = [self.pack_dir / name for name in info["shards"]]
+        self._ends = list(itertools.accumulate(self._rows_in(path) for path in self.shard_paths))
+        if len(self) != info["rows"]:
+            raise ValueError(f"{self.pack_dir}: split {split!r} shards hold {len(self)} rows, "
+                             f"the manifest says {info['rows']}")
+        self._shards: list[np.memmap] | None = None  # opened on first access, also after unpickling
+
+    def _rows_in(self, path: Path) -> int:
+        if not path.is_file():
+            raise FileNotFoundError(f"shard {path} of split {self.split!r} is missing")
+        row_bytes = (self.seq_len + 1) * self.dtype.itemsize
+        size = path.stat().st_size
+        if size == 0 or size % row_bytes:
+            raise ValueError(f"shard {path} has {size} bytes, not a multiple of one row "
+                             f"((seq_len {self.seq_len} + 1) x {self.dtype.itemsize} bytes): truncated or foreign")
+        return size // row_bytes
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        index = operator.index(index)
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"row {index} is out of range for the {len(self)} rows of split {self.split!r}")
+        shard = bisect.bisect_right(self._ends, index)
+        first_row = self._ends[shard - 1] if shard else 0
+        return self._open_shards()[shard][index - first_row].astype(np.int64)
+
+    def _open_shards(self) -> list[np.memmap]:
+        if self._shards is None:
+            width = self.seq_len + 1
+            self._shards = [np.memmap(path, dtype=self.dtype, mode="r").reshape(-1, width)
+                            for path in self.shard_paths]
+        return self._shards
+
+    def __getstate__(self) -> dict:
+        # Pickle (e.g. into DataLoader workers) the paths, not the mapped data.
+        return {**self.__dict__, "_shards": None}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", action="append", required=True, metavar="DIR",
+                        help="a dataset directory of documents (repeatable)")
+    parser.add_argument("--tokenizer", required=True, help="a tokenizer.json, or a directory holding one")
+    parser.add_argument("--out", required=True, help="the pack directory to write")
+    parser.add_argument("--seq-len", type=int, required=True, help="tokens per training sequence (S)")
+    parser.add_argument("--val-fraction", type=float, default=0.005, help="fraction of documents held out")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the train/val assignment")
+    parser.add_argument("--shard-tokens", type=int, default=SHARD_TOKENS, help="about this many tokens per shard")
+
+
+def run(args: argparse.Namespace) -> None:
+    pack(**setup(args))
+
+
+def setup(args: argparse.Namespace) -> dict:
+    tokenizer_path = Path(args.tokenizer).expanduser()
+    if not tokenizer_path.exists():
+        raise FileNotFoundError(f"--tokenizer {tokenizer_path} does not exist")
+    for directory in args.data:
+        if not Path(directory).is_dir():
+            raise FileNotFoundError(f"--data {directory} is not a directory")
+    return {"dataset_dirs": args.data, "tokenizer_path": tokenizer_path, "out_dir": args.out,
+            "seq_len": args.seq_len, "val_fraction": args.val_fraction, "seed": args.seed,
+            "shard_tokens": args.shard_tokens}

@@ -1,0 +1,166 @@
+"""The data contract between stages (DESIGN.md): records, shards, manifests, atomic writes.
+
+A record is one document: `id`, `text`, `source`, plus stage columns. A dataset directory holds
+Parquet shards, a `manifest.json`, and a `rejects/` shard set. Every file is written under a
+temporary name and renamed into place, so a crash never leaves a half-written shard behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from textbooks import __version__
+
+BASE_COLUMNS = ("id", "text", "source")
+MANIFEST = "manifest.json"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def atomic_write_json(path: str | os.PathLike, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_shard(records: list[dict], path: str | os.PathLike) -> None:
+    """Write records to one Parquet shard, atomically."""
+    missing = [c for c in BASE_COLUMNS if records and c not in records[0]]
+    if missing:
+        raise ValueError(f"records lack required columns: {', '.join(missing)}")
+    table = pa.Table.from_pylist(records)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def shard_paths(dataset_dir: str | os.PathLike) -> list[Path]:
+    """The data shards of a dataset directory (Parquet or JSONL), in name order."""
+    root = Path(dataset_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset directory {root} does not exist")
+    return sorted(p for p in root.iterdir() if p.suffix in (".parquet", ".jsonl") and not p.name.startswith("."))
+
+
+def read_records(dataset_dir: str | os.PathLike) -> Iterator[dict]:
+    """Every record of a dataset directory, shard by shard."""
+    for path in shard_paths(dataset_dir):
+        if path.suffix == ".parquet":
+            for batch in pq.ParquetFile(path).iter_batches():
+                yield from batch.to_pylist()
+        else:
+            yield from _read_jsonl(path)
+
+
+def _read_jsonl(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{line_no}: malformed JSON line: {e}") from None
+
+
+def config_hash(config: dict) -> str:
+    """A stable hash of a stage's configuration: equal configs give equal hashes."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def code_version() -> str:
+    """The package version, plus the git commit when running from a checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+            capture_output=True, text=True, timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{__version__}+{commit}" if commit else __version__
+
+
+def write_manifest(
+    dataset_dir: str | os.PathLike,
+    stage: str,
+    config: dict,
+    counts: dict,
+    inputs: Iterable[str | os.PathLike] = (),
+    started: float | None = None,
+    **extra,
+) -> dict:
+    """Write `manifest.json`, last, so its presence marks the stage complete."""
+    manifest = {
+        "stage": stage,
+        "config": config,
+        "config_hash": config_hash(config),
+        "inputs": {str(p): read_manifest(p).get("config_hash") for p in inputs},
+        "counts": counts,
+        "code_version": code_version(),
+        "wall_time_s": round(time.time() - started, 3) if started else None,
+        **extra,
+    }
+    atomic_write_json(Path(dataset_dir) / MANIFEST, manifest)
+    return manifest
+
+
+def stage_is_complete(out_dir: str | os.PathLike, stage: str, config: dict) -> bool:
+    """True if `out_dir` already holds this stage's output for this exact config (a rerun skips it).
+
+    Another stage's output there is an error: we never overwrite a different dataset.
+    """
+    if not (Path(out_dir) / MANIFEST).exists():
+        return False
+    manifest = read_manifest(out_dir)
+    if manifest.get("stage") != stage:
+        raise FileExistsError(f"{out_dir} holds the output of stage {manifest.get('stage')!r}, not {stage!r}")
+    return manifest.get("config_hash") == config_hash(config)
+
+
+def clear_stage_output(out_dir: str | os.PathLike, shard_name: re.Pattern, subdirs: Iterable[str] = ()) -> None:
+    """Remove a previous, different or unfinished run's manifest and shards before writing anew."""
+    out_dir = Path(out_dir)
+    # The old manifest goes first, so that a crash from here on leaves the directory unfinished.
+    (out_dir / MANIFEST).unlink(missing_ok=True)
+    for directory in (out_dir, *(out_dir / d for d in subdirs)):
+        if directory.is_dir():
+            for path in directory.iterdir():
+                if shard_name.fullmatch(path.name):
+                    path.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def read_manifest(dataset_dir: str | os.PathLike) -> dict:
+    path = Path(dataset_dir) / MANIFEST
+    if not path.exists():
+        raise FileNotFoundError(f"{dataset_dir} has no {MANIFEST}: is it a finished stage's output?")
+    return json.loads(path.read_text(encoding="utf-8"))

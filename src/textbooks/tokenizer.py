@@ -1,0 +1,159 @@
+"""Train a byte-level BPE tokenizer on a corpus, or load one (a tokenizer.json or an HF model directory).
+
+The tokenizer follows codegen-350M-mono's, which phi-1 uses (§2.3): GPT-2 byte-level BPE plus added
+tokens for runs of 2-31 spaces and 2-9 tabs, so that indentation costs one token per line. Every
+byte sequence round-trips: decode(encode(text)) == text.
+
+Example:
+  textbooks tokenizer --data data/corpus --vocab-size 16384 --out data/tokenizer.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, pre_tokenizers
+from tokenizers.models import BPE
+from tokenizers.trainers import BpeTrainer
+from tqdm import tqdm
+
+from textbooks.records import atomic_write_text, read_records
+
+EOT = "<|endoftext|>"
+# codegen's whitespace tokens, longest first as in its added_tokens.json.
+WHITESPACE_RUNS = tuple(" " * n for n in range(31, 1, -1)) + tuple("\t" * n for n in range(9, 1, -1))
+MIN_VOCAB_SIZE = 1 + 256 + len(WHITESPACE_RUNS)  # EOT, the byte alphabet, the whitespace runs
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrub_surrogates(text: str) -> str:
+    """Replace lone surrogates (which cannot be encoded as UTF-8) with U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int, out_path: str | os.PathLike) -> Tokenizer:
+    """Train a byte-level BPE of `vocab_size` tokens (whitespace runs and EOT included); save it to `out_path`."""
+    if vocab_size < MIN_VOCAB_SIZE:
+        raise ValueError(f"vocab_size {vocab_size} is too small: the tokenizer needs at least {MIN_VOCAB_SIZE} "
+                         "(EOT, 256 bytes, whitespace runs)")
+    learner = Tokenizer(BPE())
+    # Whitespace runs become added tokens at encode time, which cut the text around them; removing
+    # them before the byte-level split shows the trainer the same pieces the final tokenizer sees.
+    learner.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(" {2,}|\t{2,}"), behavior="removed"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+    ])
+    trainer = BpeTrainer(
+        vocab_size=vocab_size - len(WHITESPACE_RUNS),
+        special_tokens=[EOT],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # every byte has a token: nothing is unknown
+        show_progress=False,
+    )
+    learner.train_from_iterator((scrub_surrogates(t) for t in texts), trainer)
+    tokenizer = _byte_level_tokenizer(learner.model, WHITESPACE_RUNS)
+    atomic_write_text(out_path, tokenizer.to_str())
+    return tokenizer
+
+
+def _byte_level_tokenizer(model: BPE, added_tokens: Iterable[str]) -> Tokenizer:
+    tokenizer = Tokenizer(model)
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_tokens([AddedToken(content, normalized=False) for content in added_tokens])
+    # EOT keeps its id when the vocabulary has it (id 0 when we train, 50256 in codegen's).
+    tokenizer.add_special_tokens([AddedToken(EOT, special=True, normalized=False)])
+    return tokenizer
+
+
+def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
+    """Load a tokenizer.json, or a directory holding one (or an HF vocab.json + merges.txt pair)."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "tokenizer.json").is_file():
+            path = path / "tokenizer.json"
+        elif (path / "vocab.json").is_file() and (path / "merges.txt").is_file():
+            return _load_vocab_merges(path)
+        else:
+            raise FileNotFoundError(f"{path} holds neither tokenizer.json nor vocab.json + merges.txt")
+    if not path.is_file():
+        raise FileNotFoundError(f"tokenizer {path} does not exist")
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as e:  # the Rust side raises a bare Exception for malformed files
+        raise ValueError(f"{path} is not a valid tokenizer.json: {e}") from None
+
+
+def _load_vocab_merges(directory: Path) -> Tokenizer:
+    # The layout of HF GPT-2-style model directories such as codegen-350M-mono, whose
+    # added_tokens.json holds the whitespace runs.
+    added_path = directory / "added_tokens.json"
+    added = json.loads(added_path.read_text(encoding="utf-8")) if added_path.is_file() else {}
+    in_id_order = sorted(added, key=added.get)
+    try:
+        model = BPE.from_file(str(directory / "vocab.json"), str(directory / "merges.txt"))
+    except Exception as e:  # the Rust side raises a bare Exception for malformed files
+        raise ValueError(f"{directory}: vocab.json + merges.txt do not make a BPE: {e}") from None
+    tokenizer = _byte_level_tokenizer(model, in_id_order)
+    for content in in_id_order:
+        if tokenizer.token_to_id(content) != added[content]:
+            raise ValueError(f"{added_path}: token {content!r} should have id {added[content]} but got "
+                             f"{tokenizer.token_to_id(content)}; added ids must follow vocab.json without gaps")
+    return tokenizer
+
+
+def eot_id(tokenizer: Tokenizer) -> int:
+    """The id of <|endoftext|>, the document separator."""
+    token_id = tokenizer.token_to_id(EOT)
+    if token_id is None:
+        raise ValueError(f"the tokenizer has no {EOT} token")
+    return token_id
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", action="append", required=True, metavar="DIR",
+                        help="a corpus dataset directory (repeatable)")
+    parser.add_argument("--vocab-size", type=int, required=True, help="tokens in the vocabulary, all included")
+    parser.add_argument("--out", required=True, help="where to write tokenizer.json")
+    parser.add_argument("--max-docs", type=int, default=None, help="train on at most this many documents")
+
+
+def run(args: argparse.Namespace) -> None:
+    data_dirs, out_path = setup(args)
+    main(data_dirs, args.vocab_size, out_path, args.max_docs)
+
+
+def setup(args: argparse.Namespace) -> tuple[list[Path], Path]:
+    data_dirs = [Path(d).resolve() for d in args.data]
+    for directory in data_dirs:
+        if not directory.is_dir():
+            raise FileNotFoundError(f"--data {directory} is not a directory")
+    if args.vocab_size < MIN_VOCAB_SIZE:
+        raise ValueError(f"--vocab-size {args.vocab_size} is below the minimum of {MIN_VOCAB_SIZE}")
+    if args.max_docs is not None and args.max_docs < 1:
+        raise ValueError(f"--max-docs must be positive, got {args.max_docs}")
+    out_path = Path(args.out).resolve()
+    if out_path.is_dir():
+        out_path = out_path / "tokenizer.json"
+    return data_dirs, out_path
+
+
+def main(data_dirs: list[Path], vocab_size: int, out_path: Path, max_docs: int | None = None) -> Tokenizer:
+    started = time.time()
+    texts = itertools.islice(_corpus_texts(data_dirs), max_docs)
+    tokenizer = train_tokenizer(tqdm(texts, desc="tokenizer", unit="doc", total=max_docs), vocab_size, out_path)
+    print(f"trained a {tokenizer.get_vocab_size()}-token tokenizer in {time.time() - started:.1f}s -> {out_path}")
+    return tokenizer
+
+
+def _corpus_texts(data_dirs: list[Path]) -> Iterator[str]:
+    for directory in data_dirs:
+        for record in read_records(directory):
+            yield record["text"]

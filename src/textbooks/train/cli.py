@@ -1,0 +1,94 @@
+"""Pretrain or finetune a model from a YAML recipe (pretraining and finetuning are one loop, PAPER.md §3).
+
+RECIPE is a YAML file or the name of a packaged recipe: pretrain-phi-1, pretrain-phi-1-small,
+finetune-phi-1, cpu-pretrain, cpu-finetune. Any recipe value can be replaced with --section.key VALUE.
+RUN_DIR receives recipe.yaml (the resolved recipe), metrics.jsonl, tensorboard/ and checkpoints/.
+
+Examples:
+  textbooks train --recipe cpu-pretrain --out runs/tiny --data.path data/pack
+  textbooks train --recipe cpu-pretrain --out runs/tiny --data.path data/pack --resume --train.max_steps 2000
+  torchrun --nproc_per_node 8 -m textbooks.cli train --recipe pretrain-phi-1 --out runs/phi-1 --data.path data/pack
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ACCEPTS_OVERRIDES = True
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recipe", required=True, help="recipe YAML file, or the name of a packaged recipe")
+    parser.add_argument("--out", required=True, type=Path, metavar="RUN_DIR", help="the run directory")
+    parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its latest checkpoint")
+
+
+def pack_shape(path: str) -> tuple[int, int]:
+    """The pack's (vocab_size, seq_len), after checking that its train split is readable."""
+    from textbooks.pack import TokenDataset
+    from textbooks.train.recipe import RecipeError
+
+    try:
+        train = TokenDataset(path, split="train")
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        raise RecipeError(f"data.path {path}: {e}") from None
+    return train.vocab_size, train.seq_len
+
+
+def setup(recipe_path: str, overrides: list[str], run_dir: Path, resume: bool):
+    """Load and resolve the recipe, join the process group, and find the checkpoint to resume from."""
+    # imported here, after use_jemalloc's re-exec: torch alone takes seconds to import
+    from textbooks.train import distributed
+    from textbooks.train.checkpoint import checkpoint_to_resume, model_dir_config
+    from textbooks.train.recipe import load_recipe, resolve_model_config, resolved_recipe
+    from textbooks.train.trainer import TrainingRun
+
+    recipe = load_recipe(recipe_path, overrides)
+    init_from = recipe.train.init_from
+    init_config = model_dir_config(Path(init_from)) if init_from else None
+    config = resolve_model_config(recipe, *pack_shape(recipe.data.path), init_config)
+    recipe = resolved_recipe(recipe, config)
+    world, device = distributed.init_distributed(distributed.resolve_device_type(recipe.train))
+    recipe.accumulation(world.world_size)
+    distributed.set_threads(device)
+    checkpoint = checkpoint_to_resume(run_dir, resume, recipe)
+    return TrainingRun(recipe, config, run_dir, device, world, checkpoint)
+
+
+def main(run):
+    """Train the resolved run to train.max_steps; the final TrainState."""
+    from textbooks.train import distributed
+    from textbooks.train.recipe import save_run_recipe
+    from textbooks.train.trainer import Trainer
+
+    if run.world.is_main:
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        save_run_recipe(run.run_dir, run.recipe)
+    try:
+        return _fit(Trainer(run))
+    finally:
+        distributed.shutdown()
+
+
+def _fit(trainer):
+    run = trainer.run
+    if run.world.is_main:
+        print(f"training {trainer.model.num_params() / 1e6:.2f}M parameters on {run.device} x "
+              f"{run.world.world_size}: steps {trainer.state.step} -> {run.recipe.train.max_steps}", file=sys.stderr)
+    return trainer.fit()
+
+
+def run(args: argparse.Namespace) -> int:
+    from textbooks.allocator import use_jemalloc
+
+    use_jemalloc()
+    from textbooks.train.checkpoint import CheckpointError
+    from textbooks.train.recipe import RecipeError
+
+    try:
+        main(setup(args.recipe, args.overrides, args.out, args.resume))
+    except (RecipeError, CheckpointError) as e:
+        raise SystemExit(f"textbooks train: error: {e}") from None
+    return 0

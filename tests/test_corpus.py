@@ -1,0 +1,140 @@
+import pyarrow.parquet as pq
+import pytest
+
+from textbooks import cli
+from textbooks.corpus.sources import default_source_dir, record_id
+from textbooks.records import read_manifest, read_records
+
+GOOD = "def add(a, b):\n    return a + b\n"
+
+
+def _write(path, data: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def source(tmp_path):
+    root = tmp_path / "src"
+    _write(root / "a_good.py", GOOD.encode())
+    _write(root / "b_crlf.py", b"x = 1\r\ny = 'caf\xc3\xa9'\r\n")
+    _write(root / "c_empty.py", b"")
+    _write(root / "d_blank.py", b"  \n\n")
+    _write(root / "e_latin1.py", b"s = 'caf\xe9'\n")
+    _write(root / "f_binary.py", b"x = 1\0\0\0")
+    _write(root / "g_big.py", b"x = 1\n" * 100)
+    _write(root / "pkg" / "h_copy.py", GOOD.encode())
+    _write(root / "pkg" / "notes.txt", b"not python")
+    _write(root / "__pycache__" / "cached.py", b"x = 1\n")
+    _write(root / "site-packages" / "installed.py", b"x = 1\n")
+    _write(root / ".venv" / "hidden.py", b"x = 1\n")
+    return root
+
+
+def _corpus(source, out, *extra):
+    return cli.main(["corpus", "--source", str(source), "--out", str(out), "--max-bytes", "500", *extra])
+
+
+def _rejects(out):
+    return {r["path"].rsplit("/", 1)[-1]: r for r in read_records(out / "rejects")}
+
+
+def test_keeps_good_files_and_rejects_the_rest_with_reasons(source, tmp_path):
+    out = tmp_path / "corpus"
+    assert _corpus(source, out) == 0
+    kept = list(read_records(out))
+    assert [r["path"] for r in kept] == [str(source / "a_good.py"), str(source / "b_crlf.py")]
+    assert kept[0] == {"id": record_id(str(source / "a_good.py")), "text": GOOD, "source": "local",
+                       "path": str(source / "a_good.py"), "bytes": len(GOOD)}
+    assert kept[1]["text"] == "x = 1\r\ny = 'café'\r\n"  # text is never rewritten
+    rejects = _rejects(out)
+    assert {name: r["reason"] for name, r in rejects.items()} == {
+        "c_empty.py": "empty", "d_blank.py": "empty", "e_latin1.py": "not utf-8",
+        "f_binary.py": "binary", "g_big.py": "oversized", "h_copy.py": "duplicate",
+    }
+    assert rejects["h_copy.py"]["duplicate_of"] == kept[0]["id"]
+    assert rejects["e_latin1.py"]["duplicate_of"] is None
+    counts = read_manifest(out)["counts"]
+    assert counts == {"records": 2, "rejected": 6, "bytes": sum(r["bytes"] for r in kept),
+                      "by_reason": {"binary": 1, "duplicate": 1, "empty": 2, "not utf-8": 1, "oversized": 1}}
+
+
+def test_output_is_deterministic_and_sharded(source, tmp_path):
+    _corpus(source, tmp_path / "one", "--shard-size", "1")
+    _corpus(source, tmp_path / "two", "--shard-size", "1")
+    shards = sorted(p.name for p in (tmp_path / "one").glob("*.parquet"))
+    assert shards == ["00000.parquet", "00001.parquet"]
+    for name in shards:
+        assert pq.read_table(tmp_path / "one" / name).equals(pq.read_table(tmp_path / "two" / name))
+
+
+def test_rerun_with_same_config_does_nothing(source, tmp_path, capsys):
+    out = tmp_path / "corpus"
+    _corpus(source, out)
+    shard_mtime = (out / "00000.parquet").stat().st_mtime_ns
+    capsys.readouterr()
+    _corpus(source, out)
+    assert "nothing to do" in capsys.readouterr().out
+    assert (out / "00000.parquet").stat().st_mtime_ns == shard_mtime
+
+
+def test_rerun_with_new_config_replaces_all_shards(source, tmp_path):
+    out = tmp_path / "corpus"
+    _corpus(source, out, "--shard-size", "1")
+    assert len(list(out.glob("*.parquet"))) == 2
+    _corpus(source, out, "--shard-size", "10")
+    assert [p.name for p in out.glob("*.parquet")] == ["00000.parquet"]
+    assert len(list(read_records(out))) == 2
+    assert read_manifest(out)["config"]["shard_size"] == 10
+
+
+def test_limit_counts_files_read(source, tmp_path):
+    out = tmp_path / "corpus"
+    _corpus(source, out, "--limit", "3")
+    counts = read_manifest(out)["counts"]
+    assert counts["records"] + counts["rejected"] == 3
+
+
+def test_default_source_is_the_standard_library(tmp_path):
+    out = tmp_path / "corpus"
+    assert cli.main(["corpus", "--out", str(out), "--limit", "40"]) == 0
+    manifest = read_manifest(out)
+    stdlib = default_source_dir()
+    assert manifest["config"]["sources"] == [str(stdlib)]
+    records = list(read_records(out))
+    assert len(records) + manifest["counts"]["rejected"] == 40
+    assert len(records) > 30
+    for record in records:
+        assert record["path"].startswith(str(stdlib)) and "site-packages" not in record["path"]
+        assert record["path"].endswith(".py") and record["text"].strip()
+    assert "def " in "".join(r["text"] for r in records)
+
+
+def test_bad_arguments_are_named(source, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        cli.main(["corpus", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c")])
+    with pytest.raises(ValueError, match="--max-bytes"):
+        cli.main(["corpus", "--source", str(source), "--out", str(tmp_path / "c"), "--max-bytes", "0"])
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="file"):
+        cli.main(["corpus", "--source", str(source), "--out", str(tmp_path / "file")])
+
+
+def test_refuses_to_overwrite_another_stage(source, tmp_path):
+    out = tmp_path / "corpus"
+    _corpus(source, out)
+    manifest = (out / "manifest.json").read_text().replace('"stage": "corpus"', '"stage": "pack"')
+    (out / "manifest.json").write_text(manifest)
+    with pytest.raises(FileExistsError, match="pack"):
+        _corpus(source, out, "--shard-size", "5")
+
+
+def test_unreadable_file_is_rejected_not_fatal(tmp_path):
+    root = tmp_path / "src"
+    _write(root / "good.py", GOOD.encode())
+    (root / "broken.py").symlink_to(root / "missing-target.py")
+    out = tmp_path / "corpus"
+    _corpus(root, out)
+    assert len(list(read_records(out))) == 1
+    assert _rejects(out)["broken.py"]["reason"].startswith("unreadable")
