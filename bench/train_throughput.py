@@ -23,7 +23,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from textbooks.allocator import find_jemalloc, jemalloc_loaded
+from textbooks.allocator import RETAIN_PAGES, find_jemalloc, jemalloc_loaded
 from textbooks.model.config import get_config
 from textbooks.model.hf import config_to_hf
 from textbooks.model.phi import Phi
@@ -44,6 +44,7 @@ def reexec_with_jemalloc() -> None:
     library = find_jemalloc()
     if library and not jemalloc_loaded() and os.environ.get("_BENCH_JEMALLOC") != "1":
         env = dict(os.environ, LD_PRELOAD=library, _BENCH_JEMALLOC="1")
+        env.setdefault("MALLOC_CONF", RETAIN_PAGES)  # as `textbooks train` runs
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
@@ -78,7 +79,8 @@ def training_flops_per_token(config, seq_len: int) -> float:
 
 
 def make_step(model, forward):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
+    # the optimizer `textbooks train` uses, for both models
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1, fused=True)
 
     def step(x, y):
         loss = forward(model, x, y)
@@ -111,8 +113,8 @@ def main() -> None:
     parser.add_argument("--preset", default="cpu-base")
     parser.add_argument("--seq-len", type=int, default=512)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per model per round")
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=2, help="timed steps per model per round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="cpu-small, fewer steps: about a minute")
     args = parser.parse_args()
     if args.quick:

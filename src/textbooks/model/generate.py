@@ -42,14 +42,6 @@ def _sample(logits: torch.Tensor, temperature: float, top_p: float, generator) -
     return order.gather(-1, choice)
 
 
-def resolve_model_dir(path: Path) -> Path:
-    """A model directory from a model dir, a checkpoint dir or a run dir (its latest checkpoint)."""
-    latest = path / "checkpoints" / "latest"
-    if latest.exists():
-        return path / "checkpoints" / latest.read_text().strip()
-    return path
-
-
 def find_tokenizer(model_dir: Path) -> Path:
     for directory in (model_dir, model_dir.parent, model_dir.parent.parent):
         if (directory / "tokenizer.json").exists():
@@ -73,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def setup(args: argparse.Namespace):
-    from textbooks.model.weights import load_model
+    from textbooks.model.weights import load_model, resolve_model_dir
     from textbooks.tokenizer import EOT, load_tokenizer
 
     if not args.model.exists():

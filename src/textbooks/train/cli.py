@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 ACCEPTS_OVERRIDES = True
+# The functions below import torch and the trainer themselves: run() must call use_jemalloc, which
+# may re-exec this process, before seconds go into importing torch.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +41,6 @@ def pack_shape(path: str) -> tuple[int, int]:
 
 def setup(recipe_path: str, overrides: list[str], run_dir: Path, resume: bool):
     """Load and resolve the recipe, join the process group, and find the checkpoint to resume from."""
-    # imported here, after use_jemalloc's re-exec: torch alone takes seconds to import
     from textbooks.train import distributed
     from textbooks.train.checkpoint import checkpoint_to_resume, model_dir_config
     from textbooks.train.recipe import load_recipe, resolve_model_config, resolved_recipe

@@ -34,7 +34,7 @@ class Dist:
 
 
 def resolve_device_type(train: TrainRecipe) -> str:
-    """"cuda" or "cpu", from train.device ("auto" picks CUDA when there is one)."""
+    """The device type, cuda or cpu, that train.device asks for ("auto": CUDA when there is one)."""
     wanted = train.device
     if wanted == "auto":
         wanted = "cuda" if torch.cuda.is_available() else "cpu"

@@ -4,6 +4,10 @@ Each optimizer step reads `effective_batch` rows (data.py), split over ranks and
 gradients accumulated in between; AdamW with linear warmup and decay, gradient clipping, and fp32,
 bf16 (autocast) or fp16 (autocast and a loss scaler). Periodic validation, metrics to
 RUN_DIR/metrics.jsonl and TensorBoard, checkpoints from which a resumed run continues bit for bit.
+
+Every rank builds the same initial weights from train.seed, then draws its dropout masks from its
+own stream, seeded by (seed, rank): ranks see different rows and should not share masks. The
+checkpoint holds each rank's RNG state, so a resume on the same number of ranks is exact.
 """
 
 from __future__ import annotations
