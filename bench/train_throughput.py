@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-from textbooks.allocator import RETAIN_PAGES, find_jemalloc, jemalloc_loaded
+from textbooks.allocator import jemalloc_loaded, preload_jemalloc
 from textbooks.model.config import get_config
 from textbooks.model.hf import config_to_hf
 from textbooks.model.phi import Phi
@@ -37,15 +35,6 @@ PHI_1_HF_CONFIG = {
     "attention_dropout": 0.0, "embd_pdrop": 0.0, "resid_pdrop": 0.0, "qk_layernorm": False,
     "tie_word_embeddings": False, "torch_dtype": "float32",
 }
-
-
-def reexec_with_jemalloc() -> None:
-    """Both models run in this one process, so both get whichever allocator it has."""
-    library = find_jemalloc()
-    if library and not jemalloc_loaded() and os.environ.get("_BENCH_JEMALLOC") != "1":
-        env = dict(os.environ, LD_PRELOAD=library, _BENCH_JEMALLOC="1")
-        env.setdefault("MALLOC_CONF", RETAIN_PAGES)  # as `textbooks train` runs
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
 def matmul_peak(size: int = 2048, seconds: float = 3.0) -> float:
@@ -119,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.preset, args.batch, args.steps, args.rounds = "cpu-small", 4, 2, 2
-    reexec_with_jemalloc()
+    preload_jemalloc()  # both models run in this one process, so both get its allocator
     torch.manual_seed(0)
     config = get_config(args.preset, attn_dropout=0.0, resid_dropout=0.0, embd_dropout=0.0,
                         block_size=max(args.seq_len, 512))

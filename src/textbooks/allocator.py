@@ -54,15 +54,24 @@ def _launched_as_cli() -> bool:
 
 
 def use_jemalloc() -> bool:
-    """Re-exec this command with jemalloc preloaded, once; return whether jemalloc is in use.
+    """Re-exec the `textbooks` command with jemalloc preloaded, once; return whether it is in use.
 
-    Does nothing when the library is absent, when it is already loaded, when the process was
-    not started as the `textbooks` command, or when TEXTBOOKS_NO_JEMALLOC=1.
+    Does nothing when the process was not started as the `textbooks` command (a library user or
+    pytest must not be replaced); otherwise as `preload_jemalloc`.
+    """
+    return jemalloc_loaded() or (_launched_as_cli() and preload_jemalloc())
+
+
+def preload_jemalloc() -> bool:
+    """Re-exec this process, same arguments, with jemalloc preloaded and keeping its pages, once.
+
+    Returns whether jemalloc is in use: False when the library is absent, when
+    TEXTBOOKS_NO_JEMALLOC=1, or when an earlier re-exec did not take.
     """
     if jemalloc_loaded():
         return True
     library = find_jemalloc()
-    if os.environ.get(OPT_OUT) == "1" or library is None or not _launched_as_cli():
+    if os.environ.get(OPT_OUT) == "1" or library is None:
         return False
     if os.environ.get("_TEXTBOOKS_JEMALLOC_TRIED") == "1":
         return False  # the preload did not take (e.g. a setuid or static interpreter): carry on
