@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("textbooks.train.cli", "pretrain or finetune a model from a YAML recipe"),
     "convert": ("textbooks.model.convert", "convert weights between our checkpoints and HF Phi"),
     "generate": ("textbooks.model.generate", "sample completions of prompts from a model or run"),
+    "eval": ("textbooks.evaluate.cli", "pass@k on HumanEval, HumanEval+ or MBPP by running the code; graded eval"),
+    "serve": ("textbooks.serve", "an OpenAI-compatible HTTP server over one of our checkpoints"),
     "run": ("textbooks.pipeline", "run a recipe's stages in order, skipping finished ones"),
 }
 
@@ -41,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
 USER_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError)
 
 
+def is_user_error(error: Exception) -> bool:
+    """A bad input, or an LLM endpoint that failed for good (its message names the request and
+    the last failure). textbooks.llm is only consulted when a command loaded it."""
+    llm = sys.modules.get("textbooks.llm.base")
+    return isinstance(error, USER_ERRORS) or (llm is not None and isinstance(error, llm.LLMError))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command. From the command line (argv None) a user error prints one line and exits 2;
     in-process callers (argv given) get the exception. TEXTBOOKS_DEBUG=1 always shows tracebacks."""
@@ -48,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_command(argv)
     try:
         return run_command(sys.argv[1:])
-    except USER_ERRORS as error:
-        if os.environ.get("TEXTBOOKS_DEBUG") == "1":
+    except Exception as error:
+        if not is_user_error(error) or os.environ.get("TEXTBOOKS_DEBUG") == "1":
             raise
         name = sys.argv[1] if len(sys.argv) > 1 else ""
         print(f"textbooks {name}: error: {error}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Run a recipe's stages in order: corpus -> tokenizer -> pack -> train -> generate.
+"""Run a recipe's stages in order: corpus -> tokenizer -> pack -> train -> generate -> eval.
 
 With no RECIPE, runs the embedded default (textbooks/configs/default.yaml): offline, on this
 machine's Python standard library, a CPU-sized model trained for a few minutes. Each stage writes
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-STAGES = ("corpus", "tokenizer", "pack", "train", "generate")
+STAGES = ("corpus", "tokenizer", "pack", "train", "generate", "eval")
 
 
 def packaged_config(name: str) -> Path:
@@ -56,6 +56,11 @@ def stage_commands(stages: dict, out: Path) -> list[list[str]]:
         commands.append(_train_command(dict(stages["train"] or {}), d["pack"], d["train"]))
     if "generate" in stages:
         commands.append(["generate", str(d["train"]), *stage_flags(stages["generate"] or {})])
+    if "eval" in stages:
+        options = dict(stages["eval"] or {})
+        benchmark = options.pop("benchmark", "humaneval")
+        commands.append(["eval", benchmark, "--model", str(d["train"]), "--out", str(d["eval"] / benchmark),
+                         *stage_flags(options)])
     return commands
 
 

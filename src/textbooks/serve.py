@@ -1,0 +1,315 @@
+"""Serve one of our models over an OpenAI-compatible HTTP API: /v1/completions, /v1/chat/completions,
+/v1/models (and /health).
+
+MODEL is a model directory, a training checkpoint or a training run directory (its latest
+checkpoint); the tokenizer is found beside it unless --tokenizer names one. Any OpenAI-compatible
+client works, e.g. textbooks.llm.open_client("http://127.0.0.1:8000/v1").
+
+Requests are validated; a bad one gets a 4xx with an OpenAI-style JSON error saying what is wrong
+(missing prompt, an empty list of prompts, max_tokens < 1, temperature outside [0, 2], top_p
+outside (0, 1], more than --max-n choices, more than 16 stop sequences, an unknown model name
+(404), a prompt that with max_tokens does not fit the model's context, streaming). Up to 16 stop
+sequences are accepted (OpenAI's limit is 4; HumanEval's usual set has 5). An empty prompt starts
+a new document, as after <|endoftext|>.
+
+Chat: our models are base code models with no chat tokens, so messages are rendered as
+"### User:\\n<content>\\n\\n" turns (likewise System, Assistant) ending in "### Assistant:\\n", and
+the reply stops at the next "\\n### ".
+
+Concurrency: at most --concurrency generations run at once and up to --max-queue more requests
+wait their turn; a request beyond that is answered at once with 503 and "Retry-After: 1" (the
+textbooks client, like most OpenAI clients, retries it). One request may hold several prompts and
+n choices: they are generated as one batch.
+
+Example:
+  textbooks serve runs/cpu-tiny --port 8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from fastapi import FastAPI, Request as HTTPRequest
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, field_validator
+from starlette.exceptions import HTTPException
+
+from textbooks.llm.base import Request, Response
+
+MAX_STOPS = 16
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    name: str  # the model name clients use
+    concurrency: int = 1  # generations running at once
+    max_queue: int = 16  # requests waiting for a slot before new ones get 503
+    max_n: int = 16  # most choices per request (prompts x n)
+
+
+class APIError(Exception):
+    """A request we refuse: HTTP status, message, and the offending parameter."""
+
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
+
+
+class SamplingFields(BaseModel):
+    model: str | None = None
+    temperature: float = Field(1.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    n: int = Field(1, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    stream: bool = False
+
+    @field_validator("stop")
+    @classmethod
+    def check_stop(cls, stop):
+        stops = [stop] if isinstance(stop, str) else stop or []
+        if len(stops) > MAX_STOPS or any(not s for s in stops):
+            raise ValueError(f"at most {MAX_STOPS} stop sequences, each non-empty")
+        return stops
+
+    @field_validator("stream")
+    @classmethod
+    def check_stream(cls, stream):
+        if stream:
+            raise ValueError("streaming is not supported; send stream=false")
+        return stream
+
+
+class CompletionBody(SamplingFields):
+    prompt: str | list[str]
+    max_tokens: int = Field(16, ge=1)  # OpenAI's default for completions
+
+    @field_validator("prompt")
+    @classmethod
+    def check_prompt(cls, prompt):
+        prompts = [prompt] if isinstance(prompt, str) else prompt
+        if not prompts:
+            raise ValueError("prompt must be a string or a non-empty list of strings")
+        return prompts
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatBody(SamplingFields):
+    messages: list[Message] = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1)  # None: the rest of the context
+    max_completion_tokens: int | None = Field(None, ge=1)  # the newer name of max_tokens
+
+
+def build_app(client, options: ServeOptions) -> FastAPI:
+    """The FastAPI app serving `client` (a textbooks.llm.local.CheckpointClient) under `options`."""
+    app = FastAPI(title="textbooks serve", docs_url=None, redoc_url=None)
+    app.state.admission = Admission(options.concurrency, options.max_queue)
+    created = int(time.time())
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok"}
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": options.name, "object": "model", "created": created,
+                                            "owned_by": "textbooks", "max_model_len": client.context_length}]}
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionBody):
+        requests = [Request(prompt=prompt, **sampling(body, body.max_tokens)) for prompt in body.prompt
+                    for _ in range(body.n)]
+        responses = await generate(app, client, options, body, requests)
+        choices = [{"index": i, "text": r.text, "finish_reason": r.finish_reason, "logprobs": None}
+                   for i, r in enumerate(responses)]
+        return reply("text_completion", "cmpl", options.name, choices, responses[::body.n], responses)
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: ChatBody):
+        messages = tuple((m.role, m.content) for m in body.messages)
+        max_tokens = body.max_completion_tokens or body.max_tokens
+        if max_tokens is None:  # the rest of the context, as vLLM does
+            prompt_tokens = client.count_tokens(client.prompt_text(Request(messages=messages)))
+            max_tokens = max(1, client.context_length - prompt_tokens)
+        requests = [Request(messages=messages, **sampling(body, max_tokens))] * body.n
+        responses = await generate(app, client, options, body, requests)
+        choices = [{"index": i, "message": {"role": "assistant", "content": r.text}, "finish_reason": r.finish_reason}
+                   for i, r in enumerate(responses)]
+        return reply("chat.completion", "chatcmpl", options.name, choices, responses[:1], responses)
+
+    add_error_handlers(app)
+    return app
+
+
+def sampling(body: SamplingFields, max_tokens: int) -> dict:
+    return {"max_tokens": max_tokens, "temperature": body.temperature, "top_p": body.top_p,
+            "stop": tuple(body.stop or ()), "seed": body.seed}
+
+
+async def generate(app: FastAPI, client, options: ServeOptions, body: SamplingFields,
+                   requests: list[Request]) -> list[Response]:
+    """Check the request against the model, wait for a generation slot, and generate in a worker thread."""
+    check_model_and_size(client, options, body, requests)
+    async with app.state.admission.slot():
+        return await asyncio.to_thread(client.complete, requests)
+
+
+def check_model_and_size(client, options: ServeOptions, body: SamplingFields, requests: list[Request]) -> None:
+    if body.model is not None and body.model != options.name:
+        raise APIError(404, f"the model {body.model!r} does not exist; this server serves {options.name!r}",
+                       "model", "model_not_found")
+    if len(requests) > options.max_n:
+        raise APIError(400, f"this request asks for {len(requests)} choices (prompts x n); "
+                       f"the most this server generates per request is {options.max_n}", "n")
+    for request in requests[::body.n]:
+        prompt_tokens = client.count_tokens(client.prompt_text(request))
+        if prompt_tokens + request.max_tokens > client.context_length:
+            raise APIError(400, f"this model's context is {client.context_length} tokens; the prompt has "
+                           f"{prompt_tokens} and max_tokens asks for {request.max_tokens} more",
+                           "prompt" if request.prompt is not None else "messages", "context_length_exceeded")
+
+
+def reply(kind: str, id_prefix: str, name: str, choices: list[dict], per_prompt: list[Response],
+          responses: list[Response]) -> dict:
+    """An OpenAI completion body; prompt tokens are counted once per prompt, not per choice."""
+    prompt_tokens = sum(r.prompt_tokens for r in per_prompt)
+    completion_tokens = sum(r.completion_tokens for r in responses)
+    return {"id": f"{id_prefix}-{uuid.uuid4().hex}", "object": kind, "created": int(time.time()), "model": name,
+            "choices": choices, "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                                          "total_tokens": prompt_tokens + completion_tokens}}
+
+
+class Admission:
+    """At most `concurrency` generations at once and `max_queue` waiting; beyond that, 503 at once."""
+
+    def __init__(self, concurrency: int, max_queue: int):
+        self.slots = asyncio.Semaphore(concurrency)
+        self.limit = concurrency + max_queue
+        self.admitted = 0  # running + waiting; only touched on the event loop's thread
+
+    @contextlib.asynccontextmanager
+    async def slot(self):
+        if self.admitted >= self.limit:
+            raise APIError(503, f"the server is busy ({self.limit} requests running or queued); retry shortly",
+                           code="overloaded")
+        self.admitted += 1
+        try:
+            async with self.slots:
+                yield
+        finally:
+            self.admitted -= 1
+
+
+def error_body(status: int, message: str, param: str | None = None, code: str | None = None) -> JSONResponse:
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": code}},
+                        status_code=status, headers=headers)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """OpenAI-style JSON errors: 400 for invalid bodies (FastAPI's default is 422), ours, HTTP ones and crashes."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: HTTPRequest, error: RequestValidationError):
+        return error_body(400, validation_message(error.errors()), validation_param(error.errors()))
+
+    @app.exception_handler(APIError)
+    async def refused(_: HTTPRequest, error: APIError):
+        return error_body(error.status, error.message, error.param, error.code)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: HTTPRequest, error: HTTPException):
+        return error_body(error.status_code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def failed(_: HTTPRequest, error: Exception):
+        return error_body(500, f"generation failed: {type(error).__name__}: {error}")
+
+
+def validation_message(errors: list[dict]) -> str:
+    """One line naming each invalid field and why, e.g. "max_tokens: Input should be greater than or equal to 1"."""
+    parts = []
+    for error in errors:
+        if error["type"] == "json_invalid":
+            return f"the request body is not valid JSON: {error.get('ctx', {}).get('error', error['msg'])}"
+        field = ".".join(str(p) for p in error["loc"][1:2]) or "body"
+        message = error["msg"].removeprefix("Value error, ")
+        part = f"{field}: {message}" if error["type"] != "missing" else f"{field} is required"
+        if part not in parts:
+            parts.append(part)
+    return "; ".join(parts[:3])
+
+
+def validation_param(errors: list[dict]) -> str | None:
+    loc = errors[0]["loc"] if errors else ()
+    return str(loc[1]) if len(loc) > 1 else None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="model directory, checkpoint or training run directory")
+    parser.add_argument("--tokenizer", type=Path, help="tokenizer.json (default: found beside the model)")
+    parser.add_argument("--name", help="the model name clients use (default: the directory's name)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
+    parser.add_argument("--concurrency", type=int, default=1, help="generations running at once")
+    parser.add_argument("--max-queue", type=int, default=16, help="requests waiting before new ones get 503")
+    parser.add_argument("--max-n", type=int, default=16, help="most choices (prompts x n) per request")
+    parser.add_argument("--batch-size", type=int, default=16, help="prompts generated together")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def setup(args: argparse.Namespace):
+    """Validate the arguments and load the model: (client, options)."""
+    from textbooks.llm.local import CheckpointClient
+
+    if not args.model.exists():
+        raise FileNotFoundError(f"model {args.model} does not exist")
+    for flag, value, least in (("--concurrency", args.concurrency, 1), ("--max-queue", args.max_queue, 0),
+                               ("--max-n", args.max_n, 1), ("--batch-size", args.batch_size, 1)):
+        if value < least:
+            raise ValueError(f"{flag} must be >= {least}, got {value}")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be in 0..65535, got {args.port}")
+    client = CheckpointClient(args.model, args.tokenizer, batch_size=args.batch_size)
+    options = ServeOptions(name=args.name or args.model.resolve().name, concurrency=args.concurrency,
+                           max_queue=args.max_queue, max_n=args.max_n)
+    return client, options
+
+
+def make_server(app: FastAPI, host: str, port: int, log_level: str = "info"):
+    """A uvicorn server for `app` and the socket it will listen on (bound now, so port 0 has its number)."""
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return uvicorn.Server(uvicorn.Config(app, log_level=log_level)), sock
+
+
+def main(client, options: ServeOptions, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
+    """Serve until interrupted."""
+    server, sock = make_server(build_app(client, options), host, port, log_level)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+    print(f"serving {options.name} at http://{shown_host}:{bound_port}/v1", flush=True)
+    server.run(sockets=[sock])
+
+
+def run(args: argparse.Namespace) -> None:
+    client, options = setup(args)
+    main(client, options, args.host, args.port, args.log_level)

@@ -1,0 +1,166 @@
+"""`textbooks eval` end to end: canonical solutions pass, wrong ones fail, pass@k, resume."""
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from textbooks import cli
+from textbooks.evaluate import cli as eval_cli
+from textbooks.evaluate.benchmarks import Problem, load_benchmark
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+BENCHMARK_FILES = {"humaneval": None, "mbpp": DATA / "mbpp.jsonl", "mbpp-sanitized": DATA / "sanitized-mbpp.json",
+                   "humaneval-plus": DATA / "HumanEvalPlus.jsonl.gz"}
+
+
+def wrong_completion(problem: Problem) -> str:
+    """The canonical solution with every function it defines redefined to return None."""
+    if problem.task_id.startswith("Mbpp/"):
+        tree = ast.parse(problem.canonical_solution)
+        names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+        overrides = "".join(f"\n\ndef {name}(*args, **kwargs):\n    return None\n" for name in names)
+        return problem.canonical_solution + overrides
+    return "    return None\n"
+
+
+def write_samples(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps({"task_id": t, "completion": c}) + "\n" for t, c in rows))
+    return path
+
+
+def evaluate(benchmark: str, samples: Path, out: Path, *extra: str) -> dict:
+    data = BENCHMARK_FILES[benchmark]
+    argv = ["eval", benchmark, "--samples", str(samples), "--out", str(out), "--k", "1,2,3", *extra]
+    cli.main(argv + (["--data", str(data)] if data else []))
+    return json.loads((out / "summary.json").read_text())
+
+
+def check_canonical_pass_and_wrong_fail(benchmark: str, tmp_path: Path) -> None:
+    problems = load_benchmark(benchmark, BENCHMARK_FILES[benchmark])
+    right = evaluate(benchmark, write_samples(tmp_path / "right.jsonl",
+                                              [(p.task_id, p.canonical_solution) for p in problems]),
+                     tmp_path / "right", "--timeout", "30")
+    assert right["pass@1"] == 1.0, right["outcomes"]
+    assert right["outcomes"] == {"passed": len(problems)}
+    wrong = evaluate(benchmark, write_samples(tmp_path / "wrong.jsonl",
+                                              [(p.task_id, wrong_completion(p)) for p in problems]),
+                     tmp_path / "wrong", "--timeout", "30")
+    assert wrong["pass@1"] == 0.0, [r for r in map(json.loads, open(tmp_path / "wrong" / "results.jsonl"))
+                                    if r["outcome"] == "passed"][:3]
+
+
+@pytest.mark.parametrize("benchmark", ["humaneval", "mbpp", "mbpp-sanitized"])
+def test_canonical_solutions_pass_and_wrong_ones_fail(benchmark, tmp_path):
+    check_canonical_pass_and_wrong_fail(benchmark, tmp_path)
+
+
+@pytest.mark.slow
+def test_humaneval_plus_canonical_solutions_pass_and_wrong_ones_fail(tmp_path):
+    check_canonical_pass_and_wrong_fail("humaneval-plus", tmp_path)
+
+
+def test_pass_at_k_of_mixed_samples_is_the_unbiased_estimate(tmp_path):
+    problems = load_benchmark("humaneval")[:2]
+    # problem 0: 2 of 3 samples right; problem 1: 0 of 3
+    rows = [(problems[0].task_id, problems[0].canonical_solution)] * 2 + [(problems[0].task_id, "    return None\n")]
+    rows += [(problems[1].task_id, "    return None\n")] * 3
+    summary = evaluate("humaneval", write_samples(tmp_path / "s.jsonl", rows), tmp_path / "out", "--limit", "2")
+    # pass@1 = (2/3 + 0) / 2; pass@2 = (1 - C(1,2)/C(3,2) = 1, + 0) / 2
+    assert summary["pass@1"] == pytest.approx(1 / 3)
+    assert summary["pass@2"] == pytest.approx(0.5)
+    assert summary["pass@3"] == pytest.approx(0.5)
+    per_problem = [json.loads(line) for line in open(tmp_path / "out" / "problems.jsonl")]
+    assert [(p["n"], p["correct"]) for p in per_problem] == [(3, 2), (3, 0)]
+
+
+def test_a_rerun_executes_nothing_done_and_finishes_a_killed_run(tmp_path, monkeypatch):
+    problems = load_benchmark("humaneval")[:6]
+    samples = write_samples(tmp_path / "s.jsonl", [(p.task_id, p.canonical_solution) for p in problems])
+    out = tmp_path / "out"
+    evaluate("humaneval", samples, out, "--limit", "6")
+    results = (out / "results.jsonl").read_text().splitlines(keepends=True)
+    # as if killed after 2 verdicts, in the middle of writing the third
+    (out / "results.jsonl").write_text("".join(results[:2]) + results[2][:10])
+    executed = []
+    original = eval_cli.execute_samples
+
+    def counting(problems, samples, *args):
+        executed.append(len(samples) - 2)
+        return original(problems, samples, *args)
+
+    monkeypatch.setattr(eval_cli, "execute_samples", counting)
+    summary = evaluate("humaneval", samples, out, "--limit", "6")
+    assert summary["pass@1"] == 1.0
+    rows = [json.loads(line) for line in open(out / "results.jsonl")]
+    assert sorted((r["task_id"], r["index"]) for r in rows) == sorted((p.task_id, 0) for p in problems)
+    before = (out / "results.jsonl").read_text()
+    evaluate("humaneval", samples, out, "--limit", "6")
+    assert (out / "results.jsonl").read_text() == before  # nothing re-executed
+
+
+def test_a_rerun_with_other_settings_is_refused(tmp_path):
+    problems = load_benchmark("humaneval")[:1]
+    samples = write_samples(tmp_path / "s.jsonl", [(problems[0].task_id, problems[0].canonical_solution)])
+    evaluate("humaneval", samples, tmp_path / "out", "--limit", "1")
+    with pytest.raises(ValueError, match="other settings.*timeout_s"):
+        evaluate("humaneval", samples, tmp_path / "out", "--limit", "1", "--timeout", "3")
+
+
+def test_samples_must_cover_the_benchmark(tmp_path):
+    problems = load_benchmark("humaneval")[:3]
+    samples = write_samples(tmp_path / "s.jsonl", [(problems[0].task_id, "    return 1\n")])
+    with pytest.raises(ValueError, match="no sample for 2 of 3 problems"):
+        evaluate("humaneval", samples, tmp_path / "out", "--limit", "3")
+    samples = write_samples(tmp_path / "t.jsonl", [("HumanEval/9999", "    return 1\n")])
+    with pytest.raises(ValueError, match="not in this benchmark"):
+        evaluate("humaneval", samples, tmp_path / "out2", "--limit", "3")
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """One of our model directories with a tokenizer beside it: random weights, real code vocabulary."""
+    import inspect
+    import os
+
+    import torch
+
+    from textbooks.model.config import ModelConfig
+    from textbooks.model.phi import Phi
+    from textbooks.model.weights import save_model
+    from textbooks.tokenizer import train_tokenizer
+
+    directory = tmp_path_factory.mktemp("tiny-model")
+    texts = [inspect.getsource(module) for module in (ast, json, os)]
+    tokenizer = train_tokenizer(texts, 400, directory / "tokenizer.json")
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=tokenizer.get_vocab_size(), n_layer=2, n_embd=64, n_head=2, mlp_hidden=128,
+                         rotary_dim=16, block_size=512)
+    save_model(Phi(config), directory)
+    return directory
+
+
+def test_eval_of_our_checkpoint_is_reproducible_resumable_and_scores_bits_per_byte(tiny_checkpoint, tmp_path,
+                                                                                   monkeypatch):
+    args = ["eval", "humaneval", "--model", str(tiny_checkpoint), "--limit", "3", "--n-samples", "2",
+            "--temperature", "0.8", "--max-new-tokens", "12", "--k", "1,2", "--bits-per-byte"]
+    cli.main(args + ["--out", str(tmp_path / "a")])
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["samples"] == 6 and set(summary) >= {"pass@1", "pass@2", "bits_per_byte"}
+    assert 0 < summary["bits_per_byte"] < 50
+    samples = [json.loads(line) for line in open(tmp_path / "a" / "samples.jsonl")]
+    assert len(samples) == 6 and len({(s["task_id"], s["index"]) for s in samples}) == 6
+
+    cli.main(args + ["--out", str(tmp_path / "b")])  # same seed, fresh directory: the same completions
+    again = [json.loads(line) for line in open(tmp_path / "b" / "samples.jsonl")]
+    assert [s["completion"] for s in again] == [s["completion"] for s in samples]
+
+    import textbooks.llm
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("a finished evaluation generated again")
+
+    monkeypatch.setattr(textbooks.llm, "open_client", no_generation)
+    cli.main(args + ["--out", str(tmp_path / "a")])
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["pass@1"] == summary["pass@1"]

@@ -1,0 +1,201 @@
+"""LLM clients against a real loopback server that injects faults (tests/fault_server.py)."""
+
+import sqlite3
+
+import pytest
+from fault_server import FaultServer
+
+from textbooks.llm import BudgetExceeded, LLMError, Request, Response, open_client
+from textbooks.llm.budget import upper_bound_tokens
+from textbooks.llm.cache import cache_key
+from textbooks.llm.http import HTTPClient, RetryPolicy, retry_after_s
+
+FAST_RETRY = RetryPolicy(max_retries=3, initial_s=0.01, max_wait_s=0.05)
+
+
+def http_client(server: FaultServer, **kwargs) -> HTTPClient:
+    options = {"retry": FAST_RETRY, "timeout_s": 0.5, "concurrency": 2, **kwargs}
+    return HTTPClient(server.url, server.model, **options)
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "503", "hang", "malformed", "bad-schema", "close"])
+def test_transient_faults_are_retried_until_an_answer(fault):
+    with FaultServer([fault, fault], hang_s=2.0) as server, http_client(server, timeout_s=0.3) as client:
+        [response] = client.complete([Request(prompt="def f():", max_tokens=8)])
+    assert response == Response("re:def f():", "length", 1, 4)
+    assert server.count == 3  # two failures, then the answer
+
+
+def test_retry_waits_back_off_and_honour_retry_after():
+    waits = []
+    with FaultServer(["500", "500", "500", "429"], retry_after="7") as server:
+        client = http_client(server, retry=RetryPolicy(max_retries=4, initial_s=0.5, max_wait_s=60), sleep=waits.append)
+        client.complete([Request(prompt="x")])
+    assert len(waits) == 4 and server.count == 5
+    for attempt, wait in enumerate(waits[:3]):  # full jitter under an exponentially growing cap
+        assert 0 <= wait <= 0.5 * 2 ** attempt
+    assert waits[3] == 7.0  # what the server asked for
+
+
+def test_retry_after_forms():
+    import httpx
+
+    def reply(value):
+        return httpx.Response(429, headers={} if value is None else {"Retry-After": value})
+
+    assert retry_after_s(reply("3")) == 3.0
+    assert retry_after_s(reply("Wed, 21 Oct 2015 07:28:00 GMT")) == 0.0  # a date in the past: no wait
+    assert retry_after_s(reply(None)) is None and retry_after_s(reply("soon")) is None
+
+
+def test_gives_up_after_max_retries_naming_the_last_failure():
+    with FaultServer(["503"] * 3 + ["500"]) as server, http_client(server) as client:
+        with pytest.raises(LLMError, match=r"failed after 4 attempts; last failure: HTTP 500: injected 500"):
+            client.complete([Request(prompt="x")])
+    assert server.count == 4
+
+
+def test_gives_up_on_a_server_that_always_hangs():
+    with FaultServer(["hang"] * 3, hang_s=2.0) as server, \
+            http_client(server, timeout_s=0.2, retry=RetryPolicy(max_retries=2, initial_s=0.01)) as client:
+        with pytest.raises(LLMError, match="after 3 attempts; last failure: timed out"):
+            client.complete([Request(prompt="x")])
+
+
+def test_client_errors_are_not_retried():
+    with FaultServer(["400"]) as server, http_client(server) as client:
+        with pytest.raises(LLMError, match="refused: HTTP 400: injected 400"):
+            client.complete([Request(prompt="x")])
+    assert server.count == 1
+
+
+def test_a_rerun_with_the_cache_sends_nothing(tmp_path):
+    requests = [Request(prompt=f"p{i}", max_tokens=5) for i in range(6)]
+    with FaultServer(["500", "close"]) as server:
+        client = open_client(f"{server.url}#{server.model}", cache=tmp_path / "c.sqlite", concurrency=3)
+        client.inner.retry = FAST_RETRY
+        first = client.complete(requests)
+        assert server.count == 8 and not any(r.cached for r in first)
+        again = open_client(f"{server.url}#{server.model}", cache=tmp_path / "c.sqlite").complete(requests)
+        assert server.count == 8  # nothing sent
+    assert [r.text for r in again] == [f"re:p{i}" for i in range(6)] and all(r.cached for r in again)
+    assert [(r.text, r.finish_reason, r.prompt_tokens, r.completion_tokens) for r in again] == \
+           [(r.text, r.finish_reason, r.prompt_tokens, r.completion_tokens) for r in first]
+    assert client.cache.ledger()[client.name] == {"requests": 6, "prompt_tokens": 6, "completion_tokens": 24}
+
+
+def test_answers_in_flight_when_another_request_fails_are_kept(tmp_path):
+    requests = [Request(prompt=f"p{i}") for i in range(3)]
+    with FaultServer(["400"], delay_s=0.2) as server:
+        client = open_client(f"{server.url}#m", cache=tmp_path / "c.sqlite", concurrency=3)
+        with pytest.raises(LLMError, match="HTTP 400"):
+            client.complete(requests)
+        assert server.count == 3
+        client.complete(requests)
+        assert server.count == 4  # only the refused one is sent again
+
+
+def test_cache_key_distinguishes_model_prompt_and_every_parameter():
+    base = Request(prompt="def f():", max_tokens=16, temperature=0.2, top_p=0.9, stop=("\n",), seed=1)
+    variants = [Request(prompt="def g():", max_tokens=16, temperature=0.2, top_p=0.9, stop=("\n",), seed=1),
+                Request(prompt="def f():", max_tokens=17, temperature=0.2, top_p=0.9, stop=("\n",), seed=1),
+                Request(prompt="def f():", max_tokens=16, temperature=0.3, top_p=0.9, stop=("\n",), seed=1),
+                Request(prompt="def f():", max_tokens=16, temperature=0.2, top_p=0.8, stop=("\n",), seed=1),
+                Request(prompt="def f():", max_tokens=16, temperature=0.2, top_p=0.9, stop=("\n#",), seed=1),
+                Request(prompt="def f():", max_tokens=16, temperature=0.2, top_p=0.9, stop=("\n",), seed=2),
+                Request(messages=(("user", "def f():"),), max_tokens=16, temperature=0.2, top_p=0.9, stop=("\n",),
+                        seed=1)]
+    keys = {cache_key("model-a", r) for r in [base, *variants]} | {cache_key("model-b", base)}
+    assert len(keys) == len(variants) + 2
+    assert cache_key("model-a", base) == cache_key("model-a", Request(prompt="def f():", max_tokens=16, temperature=0.2,
+                                                                      top_p=0.9, stop=["\n"], seed=1))
+
+
+def test_cache_sends_greedy_duplicates_once_and_keeps_sampled_ones_apart(tmp_path):
+    greedy, sampled = Request(prompt="g"), Request(prompt="s", temperature=0.8)
+    with FaultServer() as server:
+        client = open_client(f"{server.url}#m", cache=tmp_path / "c.sqlite")
+        client.complete([greedy, greedy, sampled, sampled, sampled])
+        assert server.count == 1 + 3  # the greedy one once, each sample of the sampled one
+        client.complete([sampled, sampled, sampled, sampled])
+        assert server.count == 5  # only the fourth sample is new
+        other = open_client(f"{server.url}#another-model", cache=tmp_path / "c.sqlite")
+        other.complete([greedy])
+        assert server.count == 6  # another model is another key
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM responses").fetchone() == (6,)
+
+
+def test_budget_stops_before_exceeding_and_a_rerun_goes_on(tmp_path):
+    requests = [Request(prompt=f"p{i}", max_tokens=10) for i in range(10)]
+    assert upper_bound_tokens(requests[0]) == 2 + 8 + 10
+    with FaultServer(completion_tokens=4) as server:  # each answer costs 1 + 4 tokens
+        client = open_client(f"{server.url}#m", cache=tmp_path / "c.sqlite", budget_tokens=50)
+        with pytest.raises(BudgetExceeded, match=r"budget of 50 reached: 35 tokens spent on 7 request\(s\).*"
+                                                 r"up to 20 tokens.*and 2 more were not sent"):
+            client.complete(requests)
+        assert server.count == 7 and client.inner.spent_tokens == 35 <= 50
+        bigger = open_client(f"{server.url}#m", cache=tmp_path / "c.sqlite", budget_tokens=100)
+        responses = bigger.complete(requests)
+        assert server.count == 10  # the 7 answered before came from the cache
+    assert [r.text for r in responses] == [f"re:p{i}" for i in range(10)]
+    assert [r.cached for r in responses] == [True] * 7 + [False] * 3
+
+
+def test_a_request_larger_than_the_budget_is_never_sent():
+    with FaultServer() as server:
+        client = open_client(f"{server.url}#m", budget_tokens=100)
+        with pytest.raises(BudgetExceeded, match="may cost up to 1010 tokens"):
+            client.complete([Request(prompt="x" * 992, max_tokens=10)])
+    assert server.count == 0
+
+
+def test_concurrency_is_bounded_and_order_kept():
+    requests = [Request(prompt=f"p{i}") for i in range(12)]
+    with FaultServer(delay_s=0.05) as server, http_client(server, concurrency=3) as client:
+        responses = client.complete(requests, progress=True)
+    assert [r.text for r in responses] == [f"re:p{i}" for i in range(12)]
+    assert 2 <= server.max_in_flight <= 3
+
+
+def test_chat_and_completion_requests_take_their_api_paths(monkeypatch):
+    monkeypatch.setenv("TEST_LLM_KEY", "sk-test")
+    with FaultServer() as server:
+        client = open_client(server.url, api_key_env="TEST_LLM_KEY")  # the model name from GET /models
+        assert client.name == f"{server.url}#fake-model"
+        chat, completion = client.complete([Request(messages=(("system", "be brief"), ("user", "hi"))),
+                                            Request(prompt="def f():", max_tokens=7, seed=3)])
+        chat_only = open_client(f"{server.url}#m", api="chat").complete([Request(prompt="def g():")])
+    (chat_path, chat_body, headers), (completion_path, completion_body, _) = sorted(server.requests[:2])
+    assert chat_path == "/v1/chat/completions" and chat.text == "re:hi" and chat.finish_reason == "stop"
+    assert chat_body["messages"] == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    assert completion_path == "/v1/completions" and completion.text == "re:def f():"
+    assert completion_body == {"model": "fake-model", "prompt": "def f():", "max_tokens": 7, "temperature": 0.0,
+                               "top_p": 1.0, "seed": 3}
+    assert headers["Authorization"] == "Bearer sk-test"
+    path, body, _ = server.requests[2]
+    assert path == "/v1/chat/completions" and body["messages"] == [{"role": "user", "content": "def g():"}]
+    assert chat_only[0].text == "re:def g():"
+
+
+def test_stops_beyond_the_api_limit_are_applied_by_the_client():
+    stops = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
+    with FaultServer(reply_suffix="\n    return 1\n# tail") as server, http_client(server) as client:
+        [response] = client.complete([Request(prompt="def f():", stop=stops)])
+    assert server.requests[0][1]["stop"] == list(stops[:4])  # OpenAI takes at most 4
+    assert response.text == "re:def f():\n    return 1" and response.finish_reason == "stop"
+
+
+def test_bad_requests_and_model_specs_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="exactly one of prompt"):
+        Request(prompt="x", messages=(("user", "x"),))
+    with pytest.raises(ValueError, match="role"):
+        Request(messages=(("robot", "x"),))
+    with pytest.raises(ValueError, match="max_tokens"):
+        Request(prompt="x", max_tokens=0)
+    with pytest.raises(FileNotFoundError, match="neither an http"):
+        open_client(str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="model_config.json"):
+        open_client(str(tmp_path))
+    with pytest.raises(LLMError, match="could not learn the model name"):
+        open_client("http://127.0.0.1:9/v1", timeout_s=0.5)
