@@ -164,3 +164,28 @@ def test_eval_of_our_checkpoint_is_reproducible_resumable_and_scores_bits_per_by
     monkeypatch.setattr(textbooks.llm, "open_client", no_generation)
     cli.main(args + ["--out", str(tmp_path / "a")])
     assert json.loads((tmp_path / "a" / "summary.json").read_text())["pass@1"] == summary["pass@1"]
+
+
+def test_our_checkpoint_its_hf_export_and_an_endpoint_serving_it_score_the_same(tiny_checkpoint, tmp_path):
+    from transformers import PreTrainedTokenizerFast
+
+    from test_serve import running
+    from textbooks.llm.local import CheckpointClient
+    from textbooks.model.hf import export_hf
+    from textbooks.tokenizer import EOT
+
+    local = CheckpointClient(tiny_checkpoint)
+    export_hf(local.model, tmp_path / "hf")
+    PreTrainedTokenizerFast(tokenizer_file=str(tiny_checkpoint / "tokenizer.json"), eos_token=EOT).save_pretrained(
+        tmp_path / "hf")
+    args = ["eval", "humaneval", "--limit", "3", "--max-new-tokens", "12", "--k", "1"]
+
+    def completions(model: str, out: str) -> list[str]:
+        cli.main(args + ["--model", model, "--out", str(tmp_path / out)])
+        return [json.loads(line)["completion"] for line in open(tmp_path / out / "samples.jsonl")]
+
+    ours = completions(str(tiny_checkpoint), "ours")
+    assert completions(str(tmp_path / "hf"), "hf") == ours
+    with running(local) as (url, _):
+        assert completions(url, "endpoint") == ours
+    assert any(ours)
