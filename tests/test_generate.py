@@ -12,7 +12,8 @@ import torch
 from textbooks import cli
 from textbooks.model.config import ModelConfig
 from textbooks.model.generate import (HUMANEVAL_STOPS, Completion, Generation, SamplingParams, StopScanner,
-                                      _completion, complete, generate_ids, inference_model, left_padded, unescape)
+                                      _completion, complete, generate_ids, greedy, inference_model, left_padded,
+                                      unescape)
 from textbooks.model.phi import Phi
 from textbooks.model.weights import save_model
 from textbooks.tokenizer import EOT, train_tokenizer
@@ -60,21 +61,36 @@ def naive_greedy(model: Phi, prompt: list[int], max_new_tokens: int) -> list[int
     return ids[len(prompt):]
 
 
-def test_cached_prefill_and_steps_give_the_logits_of_a_full_forward(model):
+@pytest.mark.parametrize("layers", ["torch", "onednn"])
+def test_cached_prefill_and_steps_give_the_logits_of_a_full_forward(model, layers):
     torch.manual_seed(1)
     lengths = [9, 4, 6]
     sequences = [torch.randint(0, model.config.vocab_size, (n + 5,)).tolist() for n in lengths]
     prompts, pad = left_padded([s[:n] for s, n in zip(sequences, lengths)], "cpu")
+    # generation's copy folds the GELU and the residual adds into its layers' kernels
+    generator = inference_model(model) if layers == "onednn" else model
     with torch.no_grad():
-        cache = model.new_cache(pad, prompts.size(1) + 5)
-        steps = [model(prompts, cache=cache)[0][:, -1]]
+        cache = generator.new_cache(pad, prompts.size(1) + 5)
+        steps = [generator(prompts, cache=cache)[0][:, -1]]
         for t in range(5):
             new = torch.tensor([[s[n + t]] for s, n in zip(sequences, lengths)])
-            steps.append(model(new, cache=cache)[0][:, -1])
+            steps.append(generator(new, cache=cache)[0][:, -1])
         for row, (sequence, n) in enumerate(zip(sequences, lengths)):
             full = model(torch.tensor([sequence]))[0][0]  # (T, vocab)
             for t, logits in enumerate(steps):
                 torch.testing.assert_close(logits[row], full[n - 1 + t], rtol=1e-4, atol=1e-4)
+
+
+def test_greedy_is_the_first_index_of_each_rows_maximum():
+    torch.manual_seed(0)
+    logits = torch.randn(5, 1024)
+    logits[1, 700] = logits[1, 3] = 9.0  # a tie: the first index wins, in another chunk
+    logits[2, 130] = logits[2, 129] = 9.0  # a tie inside one chunk
+    logits[3, 1023] = 9.0  # the last logit
+    assert torch.equal(greedy(logits), logits.argmax(dim=-1))
+    assert greedy(logits).tolist()[1:4] == [3, 129, 1023]
+    odd = torch.randn(3, 1000)  # not a whole number of chunks
+    assert torch.equal(greedy(odd), odd.argmax(dim=-1))
 
 
 def test_cache_overflow_is_an_error(model):

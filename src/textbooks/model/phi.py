@@ -39,9 +39,27 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin, x_pass), dim=-1)
 
 
+def apply_rotary_(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> None:
+    """`apply_rotary` in place, with the same rounding: for generation, where x is a view into a
+    fresh projection and a decoding step's time goes to per-op overhead (no split, cat or copy of x)."""
+    half = cos.size(-1)
+    x1, x2 = x[..., :half], x[..., half:2 * half]
+    rotated_x1 = x1 * cos - x2 * sin
+    x2.mul_(cos).add_(x1 * sin)
+    x1.copy_(rotated_x1)
+
+
+def add_projection(residual: torch.Tensor, linear: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """residual + linear(x), as one op when the layer offers `add_to` (generation's oneDNN layers);
+    both give the same floats, as the sum is the same whichever side is added first."""
+    add_to = getattr(linear, "add_to", None)
+    return add_to(x, residual) if add_to is not None else residual + linear(x)
+
+
 class KVCache:
     """The keys and values of the positions seen so far, for generation: one preallocated
-    (B, nh, max_len, hs) pair per layer, written in place, so that a decoding step allocates no cache.
+    (2, B, nh, max_len, hs) tensor of keys and values per layer, written in place (both with one
+    copy), so that a decoding step allocates no cache.
 
     Prompts of different lengths share a batch left-padded to a common length, so that every row
     writes the same slot at each step. Row b's first `pad[b]` slots are padding: attention never
@@ -52,15 +70,14 @@ class KVCache:
     def __init__(self, config: ModelConfig, pad: torch.Tensor, max_len: int, rope_cos: torch.Tensor,
                  rope_sin: torch.Tensor, dtype: torch.dtype = torch.float32):
         B, device = pad.size(0), pad.device
-        shape = (B, config.n_head, max_len, config.head_dim)
+        shape = (2, B, config.n_head, max_len, config.head_dim)
         # uninitialized: a slot is always written (padding included) before it is read
-        self.keys = [torch.empty(shape, dtype=dtype, device=device) for _ in range(config.n_layer)]
-        self.values = [torch.empty(shape, dtype=dtype, device=device) for _ in range(config.n_layer)]
+        self.keys_values = [torch.empty(shape, dtype=dtype, device=device) for _ in range(config.n_layer)]
         self.max_len = max_len
         self.length = 0  # slots filled, the same in every row
         slots = torch.arange(max_len, device=device)
         self.is_token = slots >= pad[:, None]  # (B, max_len): False on padding
-        self.padded = bool(pad.any())
+        self._set_padding_mask(dtype)
         # A row whose tokens are no longer used may run past the block (it is computed until the batch
         # is compacted); clamping keeps its positions inside the rotary table.
         positions = (slots - pad[:, None]).clamp(0, config.block_size - 1)  # (B, max_len)
@@ -75,11 +92,18 @@ class KVCache:
             raise ValueError(f"the KV cache holds {self.max_len} positions; {start} + {T} do not fit")
         return self.cos[:, :, start:end], self.sin[:, :, start:end], self._attention_mask(start, end)
 
+    def _set_padding_mask(self, dtype: torch.dtype) -> None:
+        self.padded = not bool(self.is_token.all())
+        # a decoding step's mask, as the additive one attention would convert a boolean mask to at every step
+        self.padding_bias = torch.zeros(self.is_token.shape, dtype=dtype, device=self.is_token.device)
+        self.padding_bias.masked_fill_(~self.is_token, float("-inf"))
+        self.padding_bias = self.padding_bias[:, None, None, :]  # (B, 1, 1, max_len)
+
     def _attention_mask(self, start: int, end: int) -> torch.Tensor | None:
         T = end - start
         if T == 1:
             # one new token (never padding) sees every earlier slot except padding
-            return self.is_token[:, None, None, :end] if self.padded else None
+            return self.padding_bias[..., :end] if self.padded else None
         if not self.padded and start == 0:
             return None
         query_slots = torch.arange(start, end, device=self.is_token.device)[:, None]  # (T, 1)
@@ -88,12 +112,12 @@ class KVCache:
         visible = self.is_token[:, None, :end] | (key_slots == query_slots)  # (B, T, S)
         return (visible & (key_slots <= query_slots)).unsqueeze(1)  # (B, 1, T, S)
 
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store `layer`'s keys and values (B, nh, T, hs) of the new positions; return all so far, (B, nh, S, hs)."""
-        start, T = self.length, k.size(2)
-        self.keys[layer].narrow(2, start, T).copy_(k)
-        self.values[layer].narrow(2, start, T).copy_(v)
-        return self.keys[layer].narrow(2, 0, start + T), self.values[layer].narrow(2, 0, start + T)
+    def update(self, layer: int, keys_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store `layer`'s keys and values (2, B, nh, T, hs) of the new positions; return the keys and
+        the values of all positions so far, (B, nh, S, hs) each."""
+        start, T = self.length, keys_values.size(3)
+        self.keys_values[layer].narrow(3, start, T).copy_(keys_values)
+        return self.keys_values[layer].narrow(3, 0, start + T).unbind(0)
 
     def advance(self, T: int) -> None:
         """Mark T more slots as filled (after every layer stored them)."""
@@ -101,11 +125,10 @@ class KVCache:
 
     def keep_rows(self, rows: torch.Tensor) -> None:
         """Drop every batch row not in `rows` (indices), e.g. the ones that finished generating."""
-        self.keys = [k.index_select(0, rows) for k in self.keys]
-        self.values = [v.index_select(0, rows) for v in self.values]
+        self.keys_values = [kv.index_select(1, rows) for kv in self.keys_values]
         self.is_token = self.is_token.index_select(0, rows)
         self.cos, self.sin = self.cos.index_select(0, rows), self.sin.index_select(0, rows)
-        self.padded = not bool(self.is_token[:, :self.length].all())
+        self._set_padding_mask(self.padding_bias.dtype)
 
 
 class CausalSelfAttention(nn.Module):
@@ -120,34 +143,50 @@ class CausalSelfAttention(nn.Module):
         self.dense = nn.Linear(config.n_embd, config.n_embd)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                mask: torch.Tensor | None = None, cache: KVCache | None = None) -> torch.Tensor:
+                mask: torch.Tensor | None = None) -> torch.Tensor:
         B, T, C = x.size()
         # views into the one matmul's output; unbind's backward stacks the grads straight into its layout
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).unbind(2)  # (B, T, nh, hs) each
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, nh, T, hs)
         # rotary position embedding on the first rotary_dim dims of q and k only (§2.3)
-        if cache is None:
-            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        else:  # generation: one rotation of both, as a decoding step's time goes to per-op overhead
-            q, k = apply_rotary(torch.stack((q, k)), cos, sin).unbind(0)
-            k, v = cache.update(self.layer, k, v)  # (B, nh, S, hs), S = cached + T: attend to the cache too
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        return self.dense(self._attend(q, k, v, mask))
+
+    def generate(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
+                 cache: KVCache, residual: torch.Tensor) -> torch.Tensor:
+        """`residual` + forward(x, ...) for generation (no autograd): x's keys and values go into the
+        cache and its queries attend to the cached positions too, with the same floats as forward."""
+        B, T, _ = x.size()
+        qkv = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
+        # rotated in place: a decoding step's time goes to per-op overhead, so no copies of q and k
+        apply_rotary_(qkv[:2], cos, sin)
+        k, v = cache.update(self.layer, qkv[1:])  # (B, nh, S, hs), S = cached + T
+        return add_projection(residual, self.dense, self._attend(qkv[0], k, v, mask))
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        B, nh, T, hs = q.size()
         # FlashAttention on GPU (§2.3); the plain causal mask unless the cache gave an explicit one
         dropout_p = self.attn_dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p,
                                            is_causal=mask is None and T > 1)  # (B, nh, T, hs)
-        y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, nh * hs)
-        return self.dense(y)
+        return y.transpose(1, 2).reshape(B, T, nh * hs)  # (B, T, nh * hs)
 
 
 class MLP(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.fc1 = nn.Linear(config.n_embd, config.mlp_hidden)
+        # the tanh approximation of GELU: phi-1's `gelu_new`, as one fused kernel (a module, so that
+        # generation's oneDNN copy can fold it into fc1)
+        self.act = nn.GELU(approximate="tanh")
         self.fc2 = nn.Linear(config.mlp_hidden, config.n_embd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # the tanh approximation of GELU: phi-1's `gelu_new`, as one fused kernel
-        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+        return self.fc2(self.act(self.fc1(x)))
+
+    def generate(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """`residual` + forward(x), for generation."""
+        return add_projection(residual, self.fc2, self.act(self.fc1(x)))
 
 
 class Block(nn.Module):
@@ -159,10 +198,18 @@ class Block(nn.Module):
         self.resid_dropout = nn.Dropout(config.resid_dropout)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                mask: torch.Tensor | None = None, cache: KVCache | None = None) -> torch.Tensor:
+                mask: torch.Tensor | None = None) -> torch.Tensor:
         # attention and MLP in parallel from one LayerNorm (§2.3): x + attn(ln(x)) + mlp(ln(x))
         h = self.ln(x)
-        return x + self.resid_dropout(self.attn(h, cos, sin, mask, cache)) + self.resid_dropout(self.mlp(h))
+        return x + self.resid_dropout(self.attn(h, cos, sin, mask)) + self.resid_dropout(self.mlp(h))
+
+    def generate(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
+                 cache: KVCache) -> torch.Tensor:
+        """forward for generation, which runs in eval mode (so no residual dropout), its keys and values
+        into `cache`; each residual add is folded into the projection before it, in forward's order:
+        (x + attn(h)) + mlp(h)."""
+        h = self.ln(x)
+        return self.mlp.generate(h, self.attn.generate(h, cos, sin, mask, cache, residual=x))
 
 
 class Phi(nn.Module):
@@ -220,7 +267,7 @@ class Phi(nn.Module):
             cos, sin, mask = cache.prepare(T)  # (B, 1, T, rotary_dim / 2) twice, (B, 1, T, S) or None
         x = self.drop(self.wte(idx))  # (B, T, C)
         for block in self.blocks:
-            x = block(x, cos, sin, mask, cache)
+            x = block(x, cos, sin, mask) if cache is None else block.generate(x, cos, sin, mask, cache)
         if cache is not None:
             cache.advance(T)
             x = x[:, -1:]  # generation samples from the last position only
