@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -85,10 +86,15 @@ def assert_nothing_left(box: Sandbox) -> None:
     assert len(zygotes) == len(box._workers)
     parents = all_parents()
     assert [pid for pid, ppid in parents.items() if ppid in zygotes] == [], "a worker still has children"
+    # an interpreter that lives in a private directory (a checkout under /tmp) is bound back into it
+    interpreter = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, *sys.path) if p}
     for zygote in zygotes:  # the worker's private tmpfs mounts, seen through its mount namespace
         for directory in PRIVATE_DIRS:
             path = Path(f"/proc/{zygote}/root/{directory}")
-            assert not path.exists() or list(path.iterdir()) == [], f"{directory} not emptied"
+            left = [entry for entry in path.iterdir()
+                    if not any(Path("/", directory, entry.name) in (p, *p.parents) for p in interpreter)] \
+                if path.exists() else []
+            assert left == [], f"{directory} not emptied"
 
 
 # --- ordinary programs ------------------------------------------------------------------------

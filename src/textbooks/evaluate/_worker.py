@@ -111,9 +111,9 @@ class Zygote:
         self.in_pid_namespace = os.getpid() == 1
         root = _is_real_root()
         identity, self._lease_fd = _lease_identity() if root else (None, None)
-        self.private_dirs, notes = _mount_private_dirs(config) if config.namespaces else ([], [])
-        if config.namespaces and identity is not None and self.private_dirs:
-            notes += _expose_interpreter(stage_root=self.private_dirs[0])
+        self.private_dirs, self.kept_paths, notes = _mount_private_dirs(config) if config.namespaces else ([], [], [])
+        if config.namespaces and identity is not None:
+            notes += _expose_interpreter()
         hidden = [path for path in _interpreter_paths() if _hiding_ancestor(path)]
         self.uid_note = "not root" if not root else "no free uid to lease" if identity is None else ""
         if identity is not None and hidden:
@@ -216,6 +216,8 @@ class Zygote:
         for directory in self.private_dirs:
             with os.scandir(directory) as entries:
                 for entry in entries:
+                    if any(kept == entry.path or kept.startswith(entry.path + os.sep) for kept in self.kept_paths):
+                        continue  # the interpreter's own directories, bound back read-only
                     if entry.is_dir(follow_symlinks=False):
                         _remove_tree(entry.path)
                     else:
@@ -422,16 +424,19 @@ def _kill_uid(identity: Identity) -> None:
     os.waitpid(pid, 0)
 
 
-def _mount_private_dirs(config: WorkerConfig) -> tuple[list[str], list[str]]:
+def _mount_private_dirs(config: WorkerConfig) -> tuple[list[str], list[str], list[str]]:
     """Mount a fresh tmpfs over each host world-writable directory (in our private mount
     namespace), and hide the ctypes extension, which could read the nonce out of memory.
-    Returns the directories mounted and notes on what failed."""
-    mounted, notes = [], []
+    An interpreter (a venv, a checkout) that lives in such a directory is bound back read-only.
+    Returns the directories mounted, the interpreter paths kept in them, and notes on what failed."""
+    mounted, kept, notes = [], [], []
     for path, mode in PRIVATE_DIRS.items():
         if not os.path.isdir(path):
             continue
         options = f"mode={mode},size={config.tmpfs_mb}m,nr_inodes=65536,nosuid,nodev"
-        note = _mount(["-t", "tmpfs", "-o", options, "tmpfs", path])
+        inside = [p for p in _interpreter_paths() if p.startswith(path + os.sep)]
+        note = "; ".join(_cover_with_only(path, inside, options))
+        kept += inside
         if note:
             notes.append(note)
         else:
@@ -440,7 +445,7 @@ def _mount_private_dirs(config: WorkerConfig) -> tuple[list[str], list[str]]:
     if spec is not None and spec.origin and os.path.isfile(spec.origin):
         note = _mount(["--bind", os.devnull, spec.origin])
         notes.extend([note] if note else [])
-    return mounted, notes
+    return mounted, kept, notes
 
 
 def _interpreter_paths() -> list[str]:
@@ -464,7 +469,7 @@ def _hiding_ancestor(path: str) -> str | None:
     return None
 
 
-def _expose_interpreter(stage_root: str) -> list[str]:
+def _expose_interpreter() -> list[str]:
     """Make the interpreter's directories reachable by the programs' uid: cover each ancestor
     that hides them with an empty tmpfs holding only those directories, bound back read-only.
     (In our mount namespace only; it also hides the rest of that ancestor, /root say, from
@@ -476,28 +481,31 @@ def _expose_interpreter(stage_root: str) -> list[str]:
             hidden.setdefault(ancestor, []).append(path)
     notes = []
     for ancestor, paths in hidden.items():
-        notes += _cover_with_only(ancestor, paths, stage_root)
+        notes += _cover_with_only(ancestor, paths, "mode=0755,size=1m,nosuid,nodev")
     return notes
 
 
-def _cover_with_only(ancestor: str, paths: list[str], stage_root: str) -> list[str]:
-    # Bind each path aside first: once the tmpfs covers the ancestor, the originals are out of sight.
-    stages = [os.path.join(stage_root, f".expose-{os.urandom(8).hex()}") for _ in paths]
-    for path, stage in zip(paths, stages):
-        os.mkdir(stage)
-        note = _mount(["--rbind", path, stage])
+def _cover_with_only(ancestor: str, paths: list[str], tmpfs_options: str) -> list[str]:
+    """Mount a tmpfs over `ancestor` holding only `paths`, each bound back read-only. Returns notes
+    on what failed."""
+    # Hold each path open: once the tmpfs covers the ancestor, the original stays reachable through
+    # the descriptor, which mount(8) inherits (-c: bind /proc/self/fd/N itself, not its old name).
+    held = [os.open(path, os.O_PATH | os.O_DIRECTORY) for path in paths]
+    try:
+        for fd in held:
+            os.set_inheritable(fd, True)
+        note = _mount(["-t", "tmpfs", "-o", tmpfs_options, "tmpfs", ancestor])
         if note:
             return [note]
-    note = _mount(["-t", "tmpfs", "-o", "mode=0755,size=1m,nosuid,nodev", "tmpfs", ancestor])
-    if note:
-        return [note]
-    for path, stage in zip(paths, stages):
-        os.makedirs(path, exist_ok=True)
-        note = _mount(["--move", stage, path]) or _mount(["-o", "remount,bind,ro", path])
-        if note:
-            return [note]
-        os.rmdir(stage)
-    return []
+        for path, fd in zip(paths, held):
+            os.makedirs(path, exist_ok=True)
+            note = _mount(["-c", "--rbind", f"/proc/self/fd/{fd}", path]) or _mount(["-o", "remount,bind,ro", path])
+            if note:
+                return [note]
+        return []
+    finally:
+        for fd in held:
+            os.close(fd)
 
 
 def _mount(arguments: list[str]) -> str:
