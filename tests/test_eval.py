@@ -2,6 +2,7 @@
 
 import ast
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,10 @@ BENCHMARK_FILES = {"humaneval": None, "mbpp": DATA / "mbpp.jsonl", "mbpp-sanitiz
 def wrong_completion(problem: Problem) -> str:
     """The canonical solution with every function it defines redefined to return None."""
     if problem.task_id.startswith("Mbpp/"):
-        tree = ast.parse(problem.canonical_solution)
+        with warnings.catch_warnings():  # some MBPP solutions hold invalid escapes like "\w"
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tree = ast.parse(problem.canonical_solution)
         names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
         overrides = "".join(f"\n\ndef {name}(*args, **kwargs):\n    return None\n" for name in names)
         return problem.canonical_solution + overrides
