@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pyarrow.parquet as pq
 import pytest
 
@@ -51,13 +53,33 @@ def test_keeps_good_files_and_rejects_the_rest_with_reasons(source, tmp_path):
     rejects = _rejects(out)
     assert {name: r["reason"] for name, r in rejects.items()} == {
         "c_empty.py": "empty", "d_blank.py": "empty", "e_latin1.py": "not utf-8",
-        "f_binary.py": "binary", "g_big.py": "oversized", "h_copy.py": "duplicate",
+        "f_binary.py": "binary", "g_big.py": "oversized", "h_copy.py": "exact duplicate",
     }
     assert rejects["h_copy.py"]["duplicate_of"] == kept[0]["id"]
     assert rejects["e_latin1.py"]["duplicate_of"] is None
     counts = read_manifest(out)["counts"]
+    assert counts.pop("dedup") == {"seen": 8, "exact_duplicates": 1, "near_duplicates": 0}
     assert counts == {"records": 2, "rejected": 6, "bytes": sum(r["bytes"] for r in kept),
-                      "by_reason": {"binary": 1, "duplicate": 1, "empty": 2, "not utf-8": 1, "oversized": 1}}
+                      "by_reason": {"binary": 1, "exact duplicate": 1, "empty": 2, "not utf-8": 1, "oversized": 1}}
+
+
+def test_near_copies_of_real_code_are_rejected_and_point_to_the_original(tmp_path):
+    original = (default_source_dir() / "textwrap.py").read_text()
+    root = tmp_path / "src"
+    _write(root / "a_textwrap.py", original.encode())
+    _write(root / "b_renamed.py", original.replace("wrap(", "wrap_text(").encode())
+    _write(root / "c_json.py", (default_source_dir() / "json" / "encoder.py").read_bytes())
+    out = tmp_path / "out"
+    assert cli.main(["corpus", "--source", str(root), "--out", str(out)]) == 0
+    kept = {Path(r["path"]).name: r for r in read_records(out)}
+    assert sorted(kept) == ["a_textwrap.py", "c_json.py"]
+    rejects = _rejects(out)
+    assert rejects["b_renamed.py"]["reason"].startswith("near duplicate (estimated Jaccard")
+    assert rejects["b_renamed.py"]["duplicate_of"] == kept["a_textwrap.py"]["id"]
+    # a threshold above the copy's similarity keeps it
+    assert cli.main(["corpus", "--source", str(root), "--out", str(tmp_path / "strict"),
+                     "--near-threshold", "0.99"]) == 0
+    assert len(list(read_records(tmp_path / "strict"))) == 3
 
 
 def test_output_is_deterministic_and_sharded(source, tmp_path):

@@ -1,8 +1,10 @@
 """Build a corpus dataset from local Python files (by default, this interpreter's standard library).
 
 Each *.py file becomes one record {id, text, source, path, bytes}, in sorted path order. Files that
-are not UTF-8, binary, empty, larger than --max-bytes, or exact copies of an earlier file go to
-OUT/rejects/ with their `reason` (and `duplicate_of` for copies). A rerun with the same settings
+are not UTF-8, binary, empty, larger than --max-bytes, exact copies of an earlier file (after
+normalizing line endings and trailing whitespace) or near copies (MinHash estimate of the Jaccard
+similarity of token 5-grams >= --near-threshold) go to OUT/rejects/ with their `reason`, and
+copies with `duplicate_of`, the id of the record they copy. A rerun with the same settings
 finds the finished manifest and does nothing.
 
 Examples:
@@ -13,7 +15,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import re
 import time
@@ -23,6 +24,7 @@ from typing import Iterable
 
 from tqdm import tqdm
 
+from textbooks.corpus.dedup import ExactDedup, NearDedup
 from textbooks.corpus.sources import default_source_dir, local_python_source
 from textbooks.records import (
     clear_stage_output, config_hash, read_manifest, stage_is_complete, write_manifest, write_shard,
@@ -30,21 +32,6 @@ from textbooks.records import (
 
 STAGE = "corpus"
 SHARD_NAME = re.compile(r"\d{5}\.parquet")
-
-
-class ExactDedup:
-    """Remembers each text's hash; a later record with the same text is a duplicate of the first."""
-
-    def __init__(self) -> None:
-        self.first_id: dict[bytes, str] = {}
-
-    def first_seen(self, record: dict) -> str | None:
-        """The id of an earlier record with this exact text, or None if the text is new."""
-        digest = hashlib.sha256(record["text"].encode("utf-8")).digest()
-        if digest in self.first_id:
-            return self.first_id[digest]
-        self.first_id[digest] = record["id"]
-        return None
 
 
 class ShardWriter:
@@ -76,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-bytes", type=int, default=1_000_000, help="reject files larger than this")
     parser.add_argument("--shard-size", type=int, default=1000, help="records per Parquet shard")
     parser.add_argument("--limit", type=int, default=None, help="read at most this many files")
+    parser.add_argument("--near-threshold", type=float, default=0.85,
+                        help="Jaccard similarity from which a file is a near duplicate (default 0.85)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -95,22 +84,24 @@ def setup(args: argparse.Namespace) -> dict:
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"--out {out_dir} exists and is not a directory")
     return {"sources": sources, "out_dir": out_dir, "max_bytes": args.max_bytes,
-            "shard_size": args.shard_size, "limit": args.limit}
+            "shard_size": args.shard_size, "limit": args.limit, "near_threshold": args.near_threshold}
 
 
 def main(sources: list[str | Path], out_dir: str | Path, max_bytes: int = 1_000_000, shard_size: int = 1000,
-         limit: int | None = None) -> dict:
+         limit: int | None = None, near_threshold: float = 0.85) -> dict:
     """Write the corpus of `sources` to `out_dir`; return its manifest."""
     sources, out_dir = [Path(s) for s in sources], Path(out_dir)
     config = {"sources": [str(s) for s in sources], "max_bytes": max_bytes, "shard_size": shard_size,
-              "limit": limit}
+              "limit": limit, "near_threshold": near_threshold}
     if stage_is_complete(out_dir, STAGE, config):
         print(f"{out_dir} already holds this corpus (config {config_hash(config)}); nothing to do")
         return read_manifest(out_dir)
     clear_stage_output(out_dir, SHARD_NAME, subdirs=["rejects"])
     started = time.time()
     records = itertools.islice(local_python_source(sources, max_bytes), limit)
-    counts = _route(tqdm(records, desc="corpus", unit="file"), out_dir, shard_size)
+    exact, near = ExactDedup(), NearDedup(near_threshold)
+    counts = _route(near(exact(tqdm(records, desc="corpus", unit="file"))), out_dir, shard_size)
+    counts["dedup"] = {**exact.counts(), **near.counts()}
     manifest = write_manifest(out_dir, STAGE, config, counts, started=started)
     print(f"{counts['records']} records ({counts['bytes']:,} bytes), {counts['rejected']} rejected "
           f"{counts['by_reason']} in {manifest['wall_time_s']:.1f}s -> {out_dir}")
@@ -119,14 +110,11 @@ def main(sources: list[str | Path], out_dir: str | Path, max_bytes: int = 1_000_
 
 def _route(records: Iterable[dict], out_dir: Path, shard_size: int) -> dict:
     kept, rejected = ShardWriter(out_dir, shard_size), ShardWriter(out_dir / "rejects", shard_size)
-    dedup, reasons, kept_bytes = ExactDedup(), Counter(), 0
+    reasons, kept_bytes = Counter(), 0
     for record in records:
-        reason = record.pop("reason", None)
-        duplicate_of = None if reason else dedup.first_seen(record)
-        if duplicate_of is not None:
-            reason = "duplicate"
+        reason, duplicate_of = record.pop("reason", None), record.pop("duplicate_of", None)
         if reason:
-            reasons[reason] += 1
+            reasons[reason.split(" (")[0]] += 1  # "near duplicate (estimated Jaccard 0.93)" counts as one kind
             rejected.add({**record, "reason": reason, "duplicate_of": duplicate_of})
         else:
             kept.add(record)
