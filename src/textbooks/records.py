@@ -74,11 +74,17 @@ def shard_paths(dataset_dir: str | os.PathLike) -> list[Path]:
 def read_records(dataset_dir: str | os.PathLike) -> Iterator[dict]:
     """Every record of a dataset directory, shard by shard."""
     for path in shard_paths(dataset_dir):
-        if path.suffix == ".parquet":
-            for batch in pq.ParquetFile(path).iter_batches():
-                yield from batch.to_pylist()
-        else:
-            yield from _read_jsonl(path)
+        yield from read_shard(path)
+
+
+def read_shard(path: str | os.PathLike) -> Iterator[dict]:
+    """The records of one Parquet or JSONL shard."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        for batch in pq.ParquetFile(path).iter_batches():
+            yield from batch.to_pylist()
+    else:
+        yield from _read_jsonl(path)
 
 
 def _read_jsonl(path: Path) -> Iterator[dict]:
