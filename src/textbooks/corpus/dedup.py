@@ -75,36 +75,51 @@ def minhash_signature(text: str, num_perm: int = 128, ngram: int = 5, seed: int 
     return signature
 
 
-def _is_judged(record: dict) -> bool:
-    """False for a record an earlier check already rejected: dedup leaves it alone."""
-    return not record.get("reason")
+class DedupStep:
+    """A dedup step: yields every record in order, a duplicate marked with `reason` and
+    `duplicate_of`. A record an earlier check already rejected passes untouched and is never an
+    original. Subclasses decide, in `judge`, whether a record copies an earlier one."""
 
-
-class ExactDedup:
-    """Marks a record whose normalized content hash was seen before as an exact duplicate of the first."""
+    COUNT = "duplicates"  # the name of this step's count in `counts()`
 
     def __init__(self) -> None:
-        self.first_id: dict[str, str] = {}
         self.seen = 0
         self.duplicates = 0
 
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
-        """Yield every record; an exact copy gets reason "exact duplicate" and `duplicate_of`."""
         for record in records:
             self.seen += 1
-            if _is_judged(record):
-                original = self.first_id.setdefault(content_hash(record["text"]), record["id"])
-                if original != record["id"]:
-                    self.duplicates += 1
-                    record = {**record, "reason": "exact duplicate", "duplicate_of": original}
+            if not record.get("reason"):
+                record = self.judge(record)
+                self.duplicates += bool(record.get("reason"))
             yield record
 
+    def judge(self, record: dict) -> dict:
+        """The record, or a copy of it marked as a duplicate."""
+        raise NotImplementedError
+
     def counts(self) -> dict:
-        """Records seen and exact duplicates found so far."""
-        return {"seen": self.seen, "exact_duplicates": self.duplicates}
+        """Records seen and duplicates found so far."""
+        return {"seen": self.seen, self.COUNT: self.duplicates}
 
 
-class NearDedup:
+class ExactDedup(DedupStep):
+    """Marks a record whose normalized content hash was seen before as an exact duplicate of the first."""
+
+    COUNT = "exact_duplicates"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_id: dict[str, str] = {}
+
+    def judge(self, record: dict) -> dict:
+        original = self.first_id.setdefault(content_hash(record["text"]), record["id"])
+        if original == record["id"]:
+            return record
+        return {**record, "reason": "exact duplicate", "duplicate_of": original}
+
+
+class NearDedup(DedupStep):
     """Marks a record whose estimated Jaccard similarity to an earlier kept record is >= `threshold`.
 
     Shingles are `ngram`-grams of identifier-like tokens (see `code_shingles`); their MinHash with
@@ -119,26 +134,20 @@ class NearDedup:
     or a few edited lines.
     """
 
+    COUNT = "near_duplicates"
+
     def __init__(self, threshold: float = 0.85, num_perm: int = 128, ngram: int = 5, seed: int = 1) -> None:
         if not 0.0 < threshold <= 0.99:  # above 0.99 the LSH has too few bands to index anything
             raise ValueError(f"the near-duplicate threshold must be in (0, 0.99], got {threshold}")
         if ngram < 1 or num_perm < 2:
             raise ValueError(f"ngram must be >= 1 and num_perm >= 2, got {ngram} and {num_perm}")
+        super().__init__()
         self.threshold, self.num_perm, self.ngram, self.seed = threshold, num_perm, ngram, seed
         self.index = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
         self.kept: list[tuple[str, MinHash]] = []  # position in this list is the LSH key
-        self.seen = 0
-        self.duplicates = 0
 
-    def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
-        """Yield every record; a near copy gets reason "near duplicate (estimated Jaccard J)"."""
-        for record in records:
-            self.seen += 1
-            if _is_judged(record):
-                record = self._judge(record)
-            yield record
-
-    def _judge(self, record: dict) -> dict:
+    def judge(self, record: dict) -> dict:
+        """A near copy gets reason "near duplicate (estimated Jaccard J)" and `duplicate_of`."""
         signature = minhash_signature(record["text"], self.num_perm, self.ngram, self.seed)
         if signature is None:
             return record
@@ -148,7 +157,6 @@ class NearDedup:
             self.kept.append((record["id"], signature))
             return record
         original, similarity = match
-        self.duplicates += 1
         return {**record, "reason": f"near duplicate (estimated Jaccard {similarity:.2f})",
                 "duplicate_of": original}
 
@@ -161,7 +169,3 @@ class NearDedup:
             if similarity >= self.threshold and (best is None or similarity > best[1]):
                 best = (original, similarity)
         return best
-
-    def counts(self) -> dict:
-        """Records seen and near duplicates found so far."""
-        return {"seen": self.seen, "near_duplicates": self.duplicates}
