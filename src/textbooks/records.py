@@ -103,6 +103,16 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def files_fingerprint(files: Iterable[str | os.PathLike]) -> str:
+    """A short hash of the files' resolved names, sizes and modification times: it changes when
+    a model (or any file) is rewritten, without reading gigabytes of weights."""
+    digest = hashlib.sha256()
+    for file in map(Path, files):
+        stat = file.stat()
+        digest.update(f"{file.resolve()}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:12]
+
+
 def code_version() -> str:
     """The package version, plus the git commit when running from a checkout."""
     try:

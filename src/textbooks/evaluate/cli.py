@@ -37,7 +37,7 @@ from textbooks.evaluate.benchmarks import BENCHMARKS, Problem, load_benchmark
 from textbooks.evaluate.passk import mean_pass_at_k, pass_at_k
 from textbooks.evaluate.samples import (Sample, append_jsonl, read_jsonl_lines, read_user_samples,
                                         truncate_torn_line)
-from textbooks.records import atomic_write_json, atomic_write_text, code_version
+from textbooks.records import atomic_write_json, atomic_write_text, code_version, files_fingerprint
 
 CHUNK = 32  # samples generated or executed between two durable appends
 
@@ -107,9 +107,7 @@ def model_identity(model: str | None) -> str | None:
     if not (path / "config.json").exists() or (path / "model_config.json").exists():
         from textbooks.model.weights import resolve_model_dir
         path = resolve_model_dir(path)
-    weights = sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin"))
-    stamp = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in weights]
-    return hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:16]
+    return files_fingerprint(sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin")))
 
 
 def setup(args: argparse.Namespace) -> tuple[EvalSettings, list[Problem]]:

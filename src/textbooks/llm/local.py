@@ -7,7 +7,6 @@ chat template when an HF tokenizer has one, and with our plain template (`render
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +16,11 @@ import torch
 from tqdm import tqdm
 
 from textbooks.llm.base import CHAT_STOP, Backend, OnResponse, Request, Response, cut_at_stop, render_chat
+from textbooks.records import files_fingerprint
 
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def fingerprint(files: Sequence[Path]) -> str:
-    """A short hash of the files' names, sizes and modification times: it changes when a model is rewritten."""
-    digest = hashlib.sha256()
-    for file in files:
-        stat = file.stat()
-        digest.update(f"{file.resolve()}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -94,7 +85,7 @@ class CheckpointClient(LocalBackend):
         self.tokenizer = load_tokenizer(tokenizer_path)
         self.batch_size = batch_size
         self.model_dir = model_dir
-        self.name = f"{model_dir.resolve()}@{fingerprint([model_dir / WEIGHTS, model_dir / CONFIG, tokenizer_path])}"
+        self.name = f"{model_dir.resolve()}@{files_fingerprint([model_dir / WEIGHTS, model_dir / CONFIG, tokenizer_path])}"
 
     @property
     def context_length(self) -> int:
@@ -128,7 +119,7 @@ class HFClient(LocalBackend):
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
         self.chat_stop = () if has_template else (CHAT_STOP,)
         weights = sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".json"))
-        self.name = f"{path.resolve()}@{fingerprint(weights)}"
+        self.name = f"{path.resolve()}@{files_fingerprint(weights)}"
 
     def prompt_text(self, request: Request) -> str:
         if request.is_chat and not self.chat_stop:
