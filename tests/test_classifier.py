@@ -134,25 +134,8 @@ def test_select_keeps_by_threshold_or_top_fraction():
 
 
 @pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    import json
-    import os
-
-    import torch
-
-    from textbooks.model.config import ModelConfig
-    from textbooks.model.phi import Phi
-    from textbooks.model.weights import save_model
-    from textbooks.tokenizer import train_tokenizer
-
-    directory = tmp_path_factory.mktemp("tiny-model")
-    texts = [inspect.getsource(module) for module in (ast, json, os)]
-    tokenizer = train_tokenizer(texts, 400, directory / "tokenizer.json")
-    torch.manual_seed(0)
-    config = ModelConfig(vocab_size=tokenizer.get_vocab_size(), n_layer=2, n_embd=64, n_head=2, mlp_hidden=128,
-                         rotary_dim=16, block_size=64)
-    save_model(Phi(config), directory)
-    return directory
+def tiny_checkpoint(make_tiny_checkpoint):
+    return make_tiny_checkpoint(block_size=64)
 
 
 def test_our_checkpoint_embeds_its_hidden_states(tiny_checkpoint):

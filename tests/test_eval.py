@@ -123,26 +123,8 @@ def test_samples_must_cover_the_benchmark(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    """One of our model directories with a tokenizer beside it: random weights, real code vocabulary."""
-    import inspect
-    import os
-
-    import torch
-
-    from textbooks.model.config import ModelConfig
-    from textbooks.model.phi import Phi
-    from textbooks.model.weights import save_model
-    from textbooks.tokenizer import train_tokenizer
-
-    directory = tmp_path_factory.mktemp("tiny-model")
-    texts = [inspect.getsource(module) for module in (ast, json, os)]
-    tokenizer = train_tokenizer(texts, 400, directory / "tokenizer.json")
-    torch.manual_seed(0)
-    config = ModelConfig(vocab_size=tokenizer.get_vocab_size(), n_layer=2, n_embd=64, n_head=2, mlp_hidden=128,
-                         rotary_dim=16, block_size=512)
-    save_model(Phi(config), directory)
-    return directory
+def tiny_checkpoint(make_tiny_checkpoint) -> Path:
+    return make_tiny_checkpoint(block_size=512)
 
 
 def test_eval_of_our_checkpoint_is_reproducible_resumable_and_scores_bits_per_byte(tiny_checkpoint, tmp_path,

@@ -2,7 +2,6 @@
 in-process backends (our checkpoint, an HF directory) that it must agree with."""
 
 import contextlib
-import inspect
 import json
 import os
 import subprocess
@@ -12,7 +11,6 @@ import time
 
 import httpx
 import pytest
-import torch
 
 from textbooks import cli
 from textbooks.llm import LLMError, Request, open_client
@@ -25,21 +23,8 @@ BLOCK_SIZE = 128
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """One of our model directories with a tokenizer beside it: random weights, real code vocabulary."""
-    from textbooks.model.config import ModelConfig
-    from textbooks.model.phi import Phi
-    from textbooks.model.weights import save_model
-    from textbooks.tokenizer import train_tokenizer
-
-    directory = tmp_path_factory.mktemp("tiny-model")
-    tokenizer = train_tokenizer([inspect.getsource(m) for m in (json, os, contextlib)], 400,
-                                directory / "tokenizer.json")
-    torch.manual_seed(0)
-    config = ModelConfig(vocab_size=tokenizer.get_vocab_size(), n_layer=2, n_embd=64, n_head=2, mlp_hidden=128,
-                         rotary_dim=16, block_size=BLOCK_SIZE)
-    save_model(Phi(config), directory)
-    return directory
+def checkpoint(make_tiny_checkpoint):
+    return make_tiny_checkpoint(block_size=BLOCK_SIZE, modules=(json, os, contextlib))
 
 
 @pytest.fixture(scope="module")
