@@ -166,6 +166,21 @@ def test_clear_errors_for_unusable_inputs(tmp_path):
         make_executor("local", workers=0)
 
 
+def test_serial_executor_writes_the_same_files_and_keeps_one_step_state(tmp_path):
+    source = _dataset(tmp_path / "in")
+    LocalExecutor(workers=2).map_shards(tag_length, source, tmp_path / "pool", progress=False)
+    seen = []
+
+    def tag_and_count(records):  # a closure: fine in this process, refused by a pool
+        for record in records:
+            seen.append(record["id"])
+            yield from tag_length([record])
+
+    make_executor("serial").map_shards(tag_and_count, source, tmp_path / "serial", progress=False)
+    assert _files(tmp_path / "serial") == _files(tmp_path / "pool")
+    assert len(seen) == SHARDS * PER_SHARD
+
+
 def test_summarize_rates_count_only_processed_shards():
     stats = [ShardStats("a", 100, 90, 10, 2_000_000, 1.5, skipped=False),
              ShardStats("b", 50, 50, 0, 1_000_000, 0.0, skipped=True)]

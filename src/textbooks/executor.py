@@ -10,8 +10,10 @@ skips it. A run killed at any point and rerun therefore ends with the same files
 run. A stage whose configuration changed must clear its output first (records.clear_stage_output):
 the executor trusts any output shard it finds.
 
-Two executors, same output: `LocalExecutor` (a process pool, the default) and `RayExecutor` (a Ray
-cluster, or a local Ray instance). The step travels to the workers by pickle, so it must be a
+Three executors, same output: `LocalExecutor` (a process pool, the default), `RayExecutor` (a Ray
+cluster, or a local Ray instance) and `SerialExecutor` (this process, shard after shard: for a step
+that must keep one state across shards, such as an LLM client with one token budget, and for
+debugging). The step travels to the workers by pickle, so it must be a
 top-level function, a functools.partial of one, or an instance of a top-level class with __call__.
 """
 
@@ -65,10 +67,13 @@ class ShardStats:
 class Executor(abc.ABC):
     """Plans the shard tasks, skips finished ones, and runs the rest on its workers."""
 
+    sends_steps = True  # the step is pickled to other processes
+
     def map_shards(self, fn: ShardFn, input_dir: str | os.PathLike, output_dir: str | os.PathLike,
                    progress: bool = True) -> list[ShardStats]:
         """Run `fn` over every shard of `input_dir` into `output_dir`; return stats in shard order."""
-        _require_picklable(fn)
+        if self.sends_steps:
+            _require_picklable(fn)
         tasks = plan_tasks(input_dir, output_dir)
         done = {t.shard: skipped_stats(t) for t in tasks if Path(t.output_path).exists()}
         todo = [t for t in tasks if t.shard not in done]
@@ -110,6 +115,16 @@ class LocalExecutor(Executor):
                 raise
 
 
+class SerialExecutor(Executor):
+    """This process, one shard after another: the step object (and any state it holds) spans the run."""
+
+    sends_steps = False
+
+    def _run(self, fn: ShardFn, tasks: list[ShardTask]) -> Iterator[ShardStats]:
+        for task in tasks:
+            yield process_shard(fn, task)
+
+
 class RayExecutor(Executor):
     """Ray tasks, one per shard: on the cluster at `address`, or a local Ray instance when None.
 
@@ -134,13 +149,15 @@ class RayExecutor(Executor):
 
 
 def make_executor(name: str = "local", workers: int | None = None, address: str | None = None) -> Executor:
-    """The executor called `name`: "local" (process pool) or "ray" (cluster at `address`, or local)."""
+    """The executor called `name`: "local" (process pool), "ray" (cluster at `address`, or local), or "serial"."""
     if name == "local":
         return LocalExecutor(workers)
+    if name == "serial":
+        return SerialExecutor()
     if name == "ray":
         _import_ray()
         return RayExecutor(address, workers)
-    raise ValueError(f"unknown executor {name!r}: choose 'local' or 'ray'")
+    raise ValueError(f"unknown executor {name!r}: choose 'local', 'ray' or 'serial'")
 
 
 def plan_tasks(input_dir: str | os.PathLike, output_dir: str | os.PathLike) -> list[ShardTask]:

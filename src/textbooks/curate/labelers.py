@@ -25,6 +25,7 @@ from typing import Iterable, Iterator, Protocol, Sequence
 
 from tqdm import tqdm
 
+from textbooks.codetext import generated_marker
 from textbooks.llm import Backend, BudgetExceeded, Client, Request, Response
 
 LABEL_COLUMNS = ("label", "label_score", "labeler", "label_reason")
@@ -114,8 +115,6 @@ PENALTY_WEIGHTS = {
 }
 LONG_LINE = 120
 TABLE_MIN_LINES = 5
-GENERATED_HEAD = re.compile(
-    r"auto-?generated|automatically generated|generated (?:by|from|with)|do not (?:edit|modify)", re.IGNORECASE)
 # Short names a teacher would still write: loop indices, math variables, common abbreviations.
 SHORT_NAMES_OK = frozenset("abcefijknsxyz") | {"lo", "hi", "df", "fn", "id", "ok", "op", "db", "io", "os", "fp", "re"}
 
@@ -191,12 +190,11 @@ def code_penalties(tree: ast.Module, text: str) -> dict[str, float]:
     code_lines = _code_lines(text)
     top = tree.body
     imports = sum(isinstance(n, (ast.Import, ast.ImportFrom)) for n in top) / max(1, len(top))
-    head = "\n".join(lines[:15])[:1500]
     return {
         "data_literals": _share(_table_lines(tree), code_lines),
         "imports": max(0.0, 2 * imports - 1),
         "long_lines": min(1.0, 10 * sum(len(line) > LONG_LINE for line in lines) / max(1, len(lines))),
-        "generated": 1.0 if GENERATED_HEAD.search(head) else 0.0,
+        "generated": 1.0 if generated_marker(text) else 0.0,
     }
 
 
