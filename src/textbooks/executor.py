@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from textbooks.records import read_shard, shard_paths, write_shard
+from textbooks.records import read_shard, shard_paths, throughput, unify_shard_schemas, write_shard
 
 ShardFn = Callable[[Iterable[dict]], Iterator[dict]]
 REJECTS = "rejects"
@@ -84,6 +84,9 @@ class Executor(abc.ABC):
             for stats in self._run(fn, todo):
                 done[stats.shard] = stats
                 bar.update(1)
+        for directory in (Path(output_dir), Path(output_dir) / REJECTS):
+            if directory.is_dir():
+                unify_shard_schemas(directory)
         return [done[t.shard] for t in tasks]
 
     @abc.abstractmethod
@@ -214,8 +217,7 @@ def summarize(stats: list[ShardStats], wall_seconds: float) -> dict:
         "shards": len(stats), "shards_skipped": len(stats) - len(ran),
         "records_in": sum(s.records_in for s in stats), "records_out": sum(s.records_out for s in stats),
         "rejected": sum(s.rejected for s in stats), "bytes_in": sum(s.bytes_in for s in stats),
-        "records_per_s": round(records_ran / wall_seconds, 1) if wall_seconds > 0 else None,
-        "mb_per_s": round(bytes_ran / 1e6 / wall_seconds, 3) if wall_seconds > 0 else None,
+        **throughput(records_ran, bytes_ran, wall_seconds),
     }
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -25,6 +26,8 @@ from textbooks import __version__
 
 BASE_COLUMNS = ("id", "text", "source")
 MANIFEST = "manifest.json"
+IN_PROGRESS = ".in-progress.json"  # an unfinished stage's config: a rerun with the same config resumes
+WORK = ".work"  # a stage's intermediate shards, removed when the stage finishes
 
 
 @contextlib.contextmanager
@@ -63,6 +66,28 @@ def write_shard(records: list[dict], path: str | os.PathLike) -> None:
         pq.write_table(table, tmp)
 
 
+def unify_shard_schemas(dataset_dir: str | os.PathLike) -> None:
+    """Give every Parquet shard of a directory one schema, so that pyarrow, pandas or `datasets` can
+    open the directory as one table.
+
+    Shards written one by one infer their own: a column that is all None in one shard is typed
+    null there, and an empty shard has no columns at all. Each shard whose schema differs from the
+    union of all of them is rewritten (atomically) with the missing columns as nulls.
+    """
+    paths = [p for p in shard_paths(dataset_dir) if p.suffix == ".parquet"]
+    schemas = {p: pq.read_schema(p) for p in paths}
+    if len({str(s) for s in schemas.values()}) <= 1:
+        return
+    target = pa.unify_schemas([s.remove_metadata() for s in schemas.values()])
+    for path, schema in schemas.items():
+        if not schema.remove_metadata().equals(target):
+            table = pq.read_table(path)
+            columns = [table.column(f.name).cast(f.type) if f.name in schema.names
+                       else pa.nulls(table.num_rows, f.type) for f in target]
+            with atomic_path(path) as tmp:
+                pq.write_table(pa.Table.from_arrays(columns, schema=target), tmp)
+
+
 def shard_paths(dataset_dir: str | os.PathLike) -> list[Path]:
     """The data shards of a dataset directory (Parquet or JSONL), in name order."""
     root = Path(dataset_dir)
@@ -85,6 +110,20 @@ def read_shard(path: str | os.PathLike) -> Iterator[dict]:
             yield from batch.to_pylist()
     else:
         yield from _read_jsonl(path)
+
+
+def read_column(dataset_dir: str | os.PathLike, name: str) -> list:
+    """One column of every shard of a dataset directory, in order; Parquet reads only that column.
+
+    A shard without the column (an empty shard has no columns) contributes nothing.
+    """
+    values = []
+    for path in shard_paths(dataset_dir):
+        if path.suffix != ".parquet":
+            values.extend(record[name] for record in _read_jsonl(path) if name in record)
+        elif name in pq.read_schema(path).names:
+            values.extend(pq.read_table(path, columns=[name]).column(name).to_pylist())
+    return values
 
 
 def _read_jsonl(path: Path) -> Iterator[dict]:
@@ -123,6 +162,12 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         commit = ""
     return f"{__version__}+{commit}" if commit else __version__
+
+
+def throughput(records: int, nbytes: int, seconds: float) -> dict:
+    """A manifest's rates: records/s and MB/s, to 4 significant figures (a tiny run is not 0.0)."""
+    seconds = max(seconds, 1e-9)
+    return {"records_per_s": float(f"{records / seconds:.4g}"), "mb_per_s": float(f"{nbytes / 1e6 / seconds:.4g}")}
 
 
 def write_manifest(
@@ -173,6 +218,31 @@ def clear_stage_output(out_dir: str | os.PathLike, shard_name: re.Pattern, subdi
                 if shard_name.fullmatch(path.name):
                     path.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def resume_or_clear_stage_output(out_dir: str | os.PathLike, stage: str, config: dict, shard_name: re.Pattern,
+                                 subdirs: Iterable[str] = ()) -> bool:
+    """Prepare `out_dir` for a stage that writes shard by shard; True when it resumes an unfinished run.
+
+    An unfinished run of this stage with this exact config (its IN_PROGRESS marker matches) keeps
+    its finished shards and WORK directory, so the executor skips what is done; anything else is
+    cleared first. `finish_stage_output` removes the marker and WORK once the manifest is written.
+    """
+    out_dir = Path(out_dir)
+    marker = out_dir / IN_PROGRESS
+    expected = {"stage": stage, "config_hash": config_hash(config)}
+    if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == expected:
+        return True
+    clear_stage_output(out_dir, shard_name, subdirs)
+    shutil.rmtree(out_dir / WORK, ignore_errors=True)
+    atomic_write_json(marker, expected)
+    return False
+
+
+def finish_stage_output(out_dir: str | os.PathLike) -> None:
+    """Remove the in-progress marker and the WORK directory of a stage whose manifest is written."""
+    (Path(out_dir) / IN_PROGRESS).unlink(missing_ok=True)
+    shutil.rmtree(Path(out_dir) / WORK, ignore_errors=True)
 
 
 def read_manifest(dataset_dir: str | os.PathLike) -> dict:
