@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from textbooks.corpus.dedup import (
-    ExactDedup, NearDedup, code_shingles, content_hash, minhash_signature, normalize_code,
+    DedupKeys, ExactDedup, NearDedup, code_shingles, content_hash, minhash_signature, normalize_code,
 )
 from textbooks.corpus.sources import default_source_dir, python_files, read_local_file, record_id
 
@@ -191,3 +191,18 @@ def test_flagged_exactly_when_the_estimate_reaches_the_threshold():
         elif similarity >= 0.87:  # near the threshold, LSH may miss a pair; well above it, it must not
             assert marked["duplicate_of"] == original["id"], f"missed a copy at estimated Jaccard {similarity}"
     assert candidates_below_threshold > 0  # the estimate check, not LSH alone, rejected those
+
+
+def test_keys_computed_ahead_give_the_same_decisions_without_the_text(distinct_modules):
+    """The corpus stage hashes records in parallel (DedupKeys) and runs the index over the keys alone."""
+    originals = distinct_modules[:40]
+    copies = [_copy(originals[3], originals[3]["text"].replace("\n", "\r\n"), "crlf"),
+              _copy(originals[7], _change_lines(originals[7]["text"], every=60), "edited")]
+    records = originals + copies + [{"id": "empty", "text": "", "source": "local", "reason": "empty"}]
+    from_text = [(r["id"], r.get("reason"), r.get("duplicate_of")) for r in NearDedup()(ExactDedup()(records))]
+    keyed = [{k: v for k, v in r.items() if k != "text"} for r in DedupKeys()(records)]
+    from_keys = [(r["id"], r.get("reason"), r.get("duplicate_of")) for r in NearDedup()(ExactDedup()(keyed))]
+    assert from_keys == from_text
+    assert sum(1 for _, reason, _ in from_keys if reason and "duplicate" in reason) == 2
+    with pytest.raises(ValueError, match="64-permutation MinHash, expected 128"):
+        list(NearDedup()([{**keyed[0], "minhash": keyed[0]["minhash"][:256]}]))

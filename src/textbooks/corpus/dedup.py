@@ -8,14 +8,20 @@ the original of anything, so the steps chain: `NearDedup()(ExactDedup()(records)
 
 Which copy is kept is decided by input order alone (the first one seen), so a run over the same
 records in the same order marks the same duplicates every time.
+
+The per-record work (hashing, MinHash) can be done ahead, in parallel, by `DedupKeys`: a record
+that carries `content_hash` and `minhash` columns is judged from them without its text. Only the
+index, which spans the whole corpus, needs one sequential pass.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 # Identifier-like tokens (names, keywords, numbers). Punctuation and whitespace are left out of the
@@ -27,6 +33,9 @@ TOKEN = re.compile(r"\w+")
 # gives 11 bands of 11 rows, which proposes a pair at Jaccard 0.85 with probability 0.87 and at 0.90
 # with 0.98 (datasketch's default (0.5, 0.5) gives 8 x 16 rows: 0.46 and 0.81).
 LSH_WEIGHTS = (0.1, 0.9)
+# datasketch 2's default MinHash scheme: 32-bit hash values. Named here because a MinHash rebuilt
+# from stored values (DedupKeys) must say which scheme made them.
+MINHASH_SCHEME, MINHASH_DTYPE = "affine32", np.uint32
 
 
 def normalize_code(text: str) -> str:
@@ -70,9 +79,27 @@ def minhash_signature(text: str, num_perm: int = 128, ngram: int = 5, seed: int 
     shingles = code_shingles(text, ngram)
     if not shingles:
         return None
-    signature = MinHash(num_perm=num_perm, seed=seed)
+    signature = MinHash(num_perm=num_perm, seed=seed, scheme=MINHASH_SCHEME)
     signature.update_batch(list(shingles))  # MinHash is order-independent
     return signature
+
+
+@dataclass(frozen=True)
+class DedupKeys:
+    """A step that adds what dedup compares: `content_hash` and `minhash` (the signature's hash
+    values as bytes; None when the text has no tokens). Records with a `reason` pass untouched."""
+
+    num_perm: int = 128
+    ngram: int = 5
+    seed: int = 1
+
+    def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
+        for record in records:
+            if not record.get("reason"):
+                signature = minhash_signature(record["text"], self.num_perm, self.ngram, self.seed)
+                record = {**record, "content_hash": content_hash(record["text"]),
+                          "minhash": None if signature is None else signature.hashvalues.astype(MINHASH_DTYPE).tobytes()}
+            yield record
 
 
 class DedupStep:
@@ -113,7 +140,8 @@ class ExactDedup(DedupStep):
         self.first_id: dict[str, str] = {}
 
     def judge(self, record: dict) -> dict:
-        original = self.first_id.setdefault(content_hash(record["text"]), record["id"])
+        key = record.get("content_hash") or content_hash(record["text"])
+        original = self.first_id.setdefault(key, record["id"])
         if original == record["id"]:
             return record
         return {**record, "reason": "exact duplicate", "duplicate_of": original}
@@ -148,7 +176,7 @@ class NearDedup(DedupStep):
 
     def judge(self, record: dict) -> dict:
         """A near copy gets reason "near duplicate (estimated Jaccard J)" and `duplicate_of`."""
-        signature = minhash_signature(record["text"], self.num_perm, self.ngram, self.seed)
+        signature = self._signature(record)
         if signature is None:
             return record
         match = self._best_match(signature)
@@ -159,6 +187,17 @@ class NearDedup(DedupStep):
         original, similarity = match
         return {**record, "reason": f"near duplicate (estimated Jaccard {similarity:.2f})",
                 "duplicate_of": original}
+
+    def _signature(self, record: dict) -> MinHash | None:
+        """The record's MinHash: from its `minhash` column when DedupKeys computed it ahead, else from its text."""
+        if "minhash" not in record:
+            return minhash_signature(record["text"], self.num_perm, self.ngram, self.seed)
+        if record["minhash"] is None:
+            return None
+        values = np.frombuffer(record["minhash"], dtype=MINHASH_DTYPE)
+        if len(values) != self.num_perm:
+            raise ValueError(f"record {record['id']} has a {len(values)}-permutation MinHash, expected {self.num_perm}")
+        return MinHash(num_perm=self.num_perm, seed=self.seed, hashvalues=values, scheme=MINHASH_SCHEME)
 
     def _best_match(self, signature: MinHash) -> tuple[str, float] | None:
         """(id, estimated Jaccard) of the most similar kept record at or above the threshold, or None."""
