@@ -1,26 +1,39 @@
 """`textbooks label` then `textbooks classify` on a slice of this machine's standard library."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from test_labelers import ScriptedServer
 from textbooks import cli
-from textbooks.records import read_manifest, read_records, write_manifest
+from textbooks.records import read_manifest, read_records, read_shard, write_manifest, write_shard
+
+
+def write_stdlib_corpus(out: Path, shards: int, per_shard: int) -> Path:
+    """A corpus dataset of real standard-library files (small ones, in path order), `per_shard` a shard."""
+    stdlib = Path(os.__file__).parent
+    files = [p for p in sorted(stdlib.rglob("*.py"))
+             if "site-packages" not in p.parts and 200 < p.stat().st_size < 20_000][:shards * per_shard]
+    records = [{"id": f"stdlib/{p.relative_to(stdlib)}", "text": p.read_text(encoding="utf-8", errors="replace"),
+                "source": "stdlib", "path": str(p)} for p in files]
+    for n in range(shards):
+        write_shard(records[n * per_shard:(n + 1) * per_shard], out / f"{n:05d}.parquet")
+    write_manifest(out, "corpus", {"test": "stdlib", "records": len(records)}, {"records": len(records)})
+    return out
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    out = tmp_path_factory.mktemp("corpus")
-    assert cli.main(["corpus", "--out", str(out), "--limit", "150"]) == 0
-    return out
+    return write_stdlib_corpus(tmp_path_factory.mktemp("corpus"), shards=3, per_shard=50)
 
 
 def test_label_then_classify_keeps_the_better_half_and_reports_held_out_metrics(corpus, tmp_path, capsys):
     labels = tmp_path / "labels"
     assert cli.main(["label", "--data", str(corpus), "--out", str(labels), "--sample", "100"]) == 0
     labeled = list(read_records(labels))
-    assert len(labeled) == 100 and {r["labeler"] for r in labeled} == {"heuristic-v1"}
+    assert len(labeled) == 100 and {r["labeler"] for r in labeled} == {"heuristic-v2"}
     counts = read_manifest(labels)["counts"]
     assert counts["positive"] > 10 and counts["negative"] > 10
     # the same seed draws the same sample; a rerun does nothing
@@ -48,5 +61,59 @@ def test_classify_needs_labels_of_the_corpus(corpus, tmp_path):
     (labels / "00000.jsonl").write_text(json.dumps({"id": "elsewhere", "text": "x = 1\n", "source": "x",
                                                    "label": True}) + "\n")
     write_manifest(labels, "label", {}, {})
-    with pytest.raises(ValueError, match="no record of the corpus has a label"):
+    with pytest.raises(ValueError, match="no record of the corpus .* has a label"):
         cli.main(["classify", "--data", str(corpus), "--labels", str(labels), "--out", str(tmp_path / "o")])
+
+
+def _teach_me_corpus(out: Path, shards: int = 3, per_shard: int = 4) -> Path:
+    for s in range(shards):
+        write_shard([{"id": f"{s}-{i}", "text": f"def f{s}_{i}(a, b):\n    # TEACH_ME\n    return a + b\n",
+                      "source": "test"} for i in range(per_shard)], out / f"{s:05d}.parquet")
+    write_manifest(out, "corpus", {"test": "teach-me"}, {})
+    return out
+
+
+def test_llm_budget_stops_keeping_its_labels_and_a_bigger_budget_pays_nothing_twice(tmp_path):
+    data, labels = _teach_me_corpus(tmp_path / "corpus"), tmp_path / "labels"
+    with ScriptedServer(completion_tokens=3000) as server:
+        args = ["label", "--data", str(data), "--out", str(labels), "--sample", "12", "--labeler", f"{server.url}#judge"]
+        # the budget charges a request its prompt + max_tokens beforehand: one or two fit, then 3000 each are spent
+        assert cli.main([*args, "--budget-tokens", "4000"]) == 0
+        first = read_manifest(labels)["counts"]
+        assert "budget" in first["stopped"] and 1 <= first["records"] == server.count < 12
+        assert all(r["label"] is True for r in read_records(labels))
+        assert sorted(p.name for p in labels.glob("*.parquet")) == ["00000.parquet", "00001.parquet", "00002.parquet"]
+        assert not (labels / ".work").exists()
+
+        assert cli.main([*args, "--budget-tokens", "1000000"]) == 0
+        assert server.count == 12  # the first run's answers came from the cache
+    counts = read_manifest(labels)["counts"]
+    assert counts["stopped"] is None and counts["records"] == counts["positive"] == 12
+    assert counts["records_per_s"] > 0 and counts["steps"]["label"]["shards"] == 3
+    assert sorted(r["id"] for r in read_records(labels)) == sorted(r["id"] for r in read_records(data))
+
+
+def test_a_run_killed_after_the_budget_stopped_resumes_to_the_same_labels(tmp_path):
+    """The stop is recorded before its shard is written: a rerun labels exactly the records the
+    stopped run kept (from the cache), and nothing after them."""
+    data, labels = _teach_me_corpus(tmp_path / "corpus"), tmp_path / "labels"
+    with ScriptedServer(completion_tokens=3000) as server:
+        args = ["label", "--data", str(data), "--out", str(labels), "--sample", "12",
+                "--labeler", f"{server.url}#judge", "--budget-tokens", "4000"]
+        assert cli.main(args) == 0
+        finished = {p.name: p.read_bytes() for p in sorted(labels.glob("*.parquet"))}
+        stopped_in = next(labels / name for name in finished if list(read_shard(labels / name)))
+        kept_ids = [r["id"] for r in read_shard(stopped_in)]
+        # as if killed after the stop was recorded, before its shard and the manifest were written
+        stopped = {"reason": read_manifest(labels)["counts"]["stopped"], "labeled": kept_ids}
+        in_progress = {"stage": "label", "config_hash": read_manifest(labels)["config_hash"]}
+        (labels / "manifest.json").unlink()
+        stopped_in.unlink()
+        (labels / ".in-progress.json").write_text(json.dumps(in_progress))
+        (labels / ".work").mkdir()
+        (labels / ".work" / "stopped.json").write_text(json.dumps(stopped))
+        sent = server.count
+        assert cli.main(args) == 0
+        assert server.count == sent  # the fresh budget is not used to label past the stop
+    assert {p.name: p.read_bytes() for p in sorted(labels.glob("*.parquet"))} == finished
+    assert read_manifest(labels)["counts"]["stopped"] == stopped["reason"]

@@ -7,6 +7,11 @@ held-out accuracy and ROC-AUC in the manifest, scores every record, and keeps th
 >= --threshold, or the --top-fraction best. Dropped records go to OUT/rejects with their score.
 --show prints the 10 highest- and 10 lowest-scored files.
 
+Embedding, the costly part, runs over the corpus shards on --executor (a local process pool, or
+Ray) into OUT/.work; the forest is trained and every record scored in this process; the kept and
+rejected records are then written over the shards, one output shard per corpus shard. A killed
+run, rerun with the same settings, keeps the shards it had embedded; OUT/.work is removed at the end.
+
 Example:
   textbooks classify --data runs/x/corpus --labels runs/x/labels --out runs/x/filtered --top-fraction 0.5 --show
 """
@@ -14,15 +19,28 @@ Example:
 from __future__ import annotations
 
 import argparse
+import functools
+import os
+import re
 import time
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from textbooks.records import (config_hash, read_manifest, read_records, stage_is_complete, write_manifest,
-                               write_shard)
+from textbooks.executor import make_executor, summarize
+from textbooks.records import (WORK, atomic_path, config_hash, finish_stage_output, read_column, read_manifest,
+                               resume_or_clear_stage_output, shard_paths, stage_is_complete, throughput, write_manifest)
 
 STAGE = "classify"
+SHARD_NAME = re.compile(r"[^.].*\.parquet")  # the executor names an output shard after its input shard
+# In OUT/.work: every record with its embedding, and each record's score and keep decision.
+EMBEDDED, DECISIONS = "embedded", "decisions.parquet"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,32 +53,119 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     keep.add_argument("--top-fraction", type=float, help="keep this fraction of the best-scored records")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true", help="print the 10 highest- and 10 lowest-scored files")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="local process pool (default) or Ray (a cluster via RAY_ADDRESS, else a local instance)")
+    parser.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
 
 
 def setup(args: argparse.Namespace) -> dict:
     for path in (args.data, args.labels):
         if not path.is_dir():
             raise FileNotFoundError(f"{path} is not a dataset directory")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be positive, got {args.workers}")
     threshold = args.threshold if args.threshold is not None or args.top_fraction is not None else 0.5
     return {"data": args.data, "labels": args.labels, "out": args.out, "embedder": args.embedder,
-            "threshold": threshold, "top_fraction": args.top_fraction, "seed": args.seed, "show": args.show}
+            "threshold": threshold, "top_fraction": args.top_fraction, "seed": args.seed, "show": args.show,
+            "executor": args.executor, "workers": args.workers}
 
 
-def train_on_labels(records: list[dict], embeddings: np.ndarray, labels_dir: Path, seed: int):
-    """The forest trained on the embeddings of the labeled records (those the labeler judged)."""
+@functools.lru_cache(maxsize=1)
+def _worker_embedder(spec: str | None, threads: int):
+    """One embedder per worker process (opened by its first shard), on `threads` torch threads."""
+    import torch
+
+    from textbooks.curate.embeddings import open_embedder
+    torch.set_num_threads(threads)
+    return open_embedder(spec)
+
+
+@dataclass(frozen=True)
+class EmbedShard:
+    """The step that adds each record's `embedding` (float32 list). `threads` divides the CPUs among
+    the workers, so that two workers' matrix products do not fight over the same cores."""
+
+    embedder: str | None
+    threads: int
+
+    def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
+        records = list(records)
+        vectors = _worker_embedder(self.embedder, self.threads).embed([r["text"] for r in records])
+        for record, vector in zip(records, vectors):
+            yield {**record, "embedding": vector}
+
+
+@dataclass(frozen=True)
+class ApplyScores:
+    """The step that writes an embedded shard out: the embedding dropped, the `quality` score added,
+    and the records below the selection marked as rejects."""
+
+    decisions_path: str
+
+    @cached_property
+    def decisions(self) -> dict[str, dict]:
+        return {r["id"]: r for r in pq.read_table(self.decisions_path).to_pylist()}
+
+    def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
+        for record in records:
+            del record["embedding"]
+            decision = self.decisions[record["id"]]
+            quality = decision["quality"]
+            if decision["keep"]:
+                yield {**record, "quality": quality}
+            else:
+                yield {**record, "quality": quality, "reason": f"low educational value (score {quality:.3f})"}
+
+
+def embedding_threads(workers: int | None) -> int:
+    """Torch threads per worker: the CPUs shared out among the workers (at least one each)."""
+    cpus = os.cpu_count() or 1
+    return max(1, cpus // (workers or cpus))
+
+
+def read_embeddings(embedded: Path) -> tuple[list[str], np.ndarray, int]:
+    """Every record's id and embedding (float32, N x D) in corpus order, and the UTF-8 bytes of all texts."""
+    ids, rows, text_bytes = [], [], 0
+    for path in shard_paths(embedded):
+        table = pq.read_table(path, columns=["id", "text", "embedding"])
+        ids.extend(table.column("id").to_pylist())
+        rows.extend(table.column("embedding").to_pylist())
+        text_bytes += pc.sum(pc.binary_length(table.column("text"))).as_py() or 0
+    return ids, np.asarray(rows, dtype=np.float32), text_bytes
+
+
+def read_labels(labels_dir: Path, data: Path) -> dict[str, bool]:
+    """The labeler's judgements (id -> label) of the records of `data`, read before any embedding is paid for."""
+    corpus = set(read_column(data, "id"))
+    labels = zip(read_column(labels_dir, "id"), read_column(labels_dir, "label"))
+    label_of = {record_id: label for record_id, label in labels if label is not None and record_id in corpus}
+    if not label_of:
+        raise ValueError(f"no record of the corpus {data} has a label in {labels_dir}")
+    return label_of
+
+
+def train_on_labels(ids: list[str], embeddings: np.ndarray, label_of: dict[str, bool], seed: int):
+    """The forest trained on the embeddings of the labeled records."""
     from textbooks.curate.classifier import train_classifier
 
-    label_of = {r["id"]: r["label"] for r in read_records(labels_dir) if r["label"] is not None}
-    rows = [i for i, r in enumerate(records) if r["id"] in label_of]
-    if not rows:
-        raise ValueError(f"no record of the corpus has a label in {labels_dir}")
-    return train_classifier(embeddings[rows], [label_of[records[i]["id"]] for i in rows], seed=seed)
+    rows = [i for i, record_id in enumerate(ids) if record_id in label_of]
+    return train_classifier(embeddings[rows], [label_of[ids[i]] for i in rows], seed=seed)
+
+
+def write_decisions(path: Path, ids: list[str], scores: np.ndarray, keep: np.ndarray) -> None:
+    """Each record's score and keep decision, for the apply step's workers to read."""
+    table = pa.table({"id": pa.array(ids, pa.string()), "quality": pa.array(scores, pa.float64()),
+                      "keep": pa.array(keep, pa.bool_())})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def main(data: Path, labels: Path, out: Path, embedder: str | None, threshold: float | None,
-         top_fraction: float | None, seed: int, show: bool) -> dict:
+         top_fraction: float | None, seed: int, show: bool, executor: str = "local",
+         workers: int | None = None) -> dict:
+    """Embed, score and filter `data` into `out`; return the manifest."""
     from textbooks.curate.classifier import score, select
-    from textbooks.curate.embeddings import open_embedder
+    from textbooks.curate.embeddings import embedder_name
 
     config = {"data": str(data), "labels": str(labels), "embedder": embedder, "threshold": threshold,
               "top_fraction": top_fraction, "seed": seed,
@@ -68,30 +173,41 @@ def main(data: Path, labels: Path, out: Path, embedder: str | None, threshold: f
     if stage_is_complete(out, STAGE, config):
         print(f"{out} already holds this selection (config {config_hash(config)}); nothing to do")
         return read_manifest(out)
-    started = time.time()
-    records = list(read_records(data))
-    encoder = open_embedder(embedder)
-    embeddings = encoder.embed([r["text"] for r in records], progress=True)
-    model, metrics = train_on_labels(records, embeddings, labels, seed)
+    if resume_or_clear_stage_output(out, STAGE, config, SHARD_NAME, subdirs=["rejects"]):
+        print(f"resuming the unfinished selection in {out}")
+    label_of = read_labels(labels, data)
+    started, work, runner = time.time(), out / WORK, make_executor(executor, workers)
+    embedded = runner.map_shards(EmbedShard(embedder, embedding_threads(workers)), data, work / EMBEDDED)
+    embed_seconds = time.time() - started
+    ids, embeddings, text_bytes = read_embeddings(work / EMBEDDED)
+    model, metrics = train_on_labels(ids, embeddings, label_of, seed)
     scores = score(model, embeddings)
-    keep = select(scores, threshold=threshold, top_fraction=top_fraction)
-    scored = [{**r, "quality": float(s)} for r, s in zip(records, scores)]
-    (out / "rejects").mkdir(parents=True, exist_ok=True)
-    write_shard([r for r, k in zip(scored, keep) if k], out / "00000.parquet")
-    dropped = [{**r, "reason": f"low educational value (score {r['quality']:.3f})"}
-               for r, k in zip(scored, keep) if not k]
-    write_shard(dropped, out / "rejects" / "00000.parquet")
-    seconds = time.time() - started
-    megabytes = sum(len(r["text"].encode()) for r in records) / 1e6
-    counts = {"records": int(keep.sum()), "rejected": len(dropped), "records_per_s": round(len(records) / seconds, 2),
-              "mb_per_s": round(megabytes / seconds, 3)}
+    write_decisions(work / DECISIONS, ids, scores, select(scores, threshold=threshold, top_fraction=top_fraction))
+    applied_at = time.time()
+    applied = runner.map_shards(ApplyScores(str(work / DECISIONS)), work / EMBEDDED, out)
+    counts = {"records": sum(s.records_out for s in applied), "rejected": sum(s.rejected for s in applied),
+              **throughput(len(ids), text_bytes, time.time() - started),
+              "steps": {"embed": summarize(embedded, embed_seconds),
+                        "apply": summarize(applied, time.time() - applied_at)}}
     manifest = write_manifest(out, STAGE, config, counts, inputs=[data, labels], started=started,
-                              embedder=encoder.name, classifier=metrics.to_dict())
-    print(f"kept {counts['records']} of {len(records)} records; classifier held-out accuracy "
+                              embedder=embedder_name(embedder), classifier=metrics.to_dict())
+    finish_stage_output(out)
+    print(f"kept {counts['records']} of {len(ids)} records; classifier held-out accuracy "
           f"{metrics.accuracy:.3f}, ROC-AUC {metrics.roc_auc:.3f} (majority {metrics.majority_accuracy:.3f}) -> {out}")
     if show:
-        show_extremes(scored)
+        show_extremes(scored_files(out))
     return manifest
+
+
+def scored_files(out: Path) -> list[dict]:
+    """The quality, id and path (when the corpus has one) of every kept and rejected record of `out`."""
+    scored = []
+    for directory in (out, out / "rejects"):
+        for path in shard_paths(directory) if directory.is_dir() else []:
+            schema = pq.read_schema(path)
+            columns = [c for c in ("id", "path", "quality") if c in schema.names]
+            scored.extend(pq.read_table(path, columns=columns).to_pylist())
+    return scored
 
 
 def show_extremes(scored: list[dict], n: int = 10) -> None:

