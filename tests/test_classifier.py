@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from textbooks.curate.classifier import load_classifier, save_classifier, score, select, train_classifier
-from textbooks.curate.embeddings import CheckpointEmbedder, open_embedder
+from textbooks.curate.embeddings import CheckpointEmbedder, embedder_name, open_embedder
 
 # real code no one here wrote: functions of these standard-library modules
 STDLIB_MODULES = ("argparse", "calendar", "csv", "difflib", "fractions", "heapq", "shlex", "statistics",
@@ -143,6 +143,7 @@ def test_our_checkpoint_embeds_its_hidden_states(tiny_checkpoint):
 
     embedder = open_embedder(str(tiny_checkpoint))
     assert isinstance(embedder, CheckpointEmbedder) and embedder.max_tokens == 64
+    assert embedder.name == embedder_name(str(tiny_checkpoint)) == f"checkpoint:{tiny_checkpoint.resolve()}"
     texts = [ADD, SIMILAR_CODE, UNRELATED * 20, ""]
     vectors = embedder.embed(texts, batch_size=2)
     assert vectors.shape == (4, 64) and vectors.dtype == np.float32

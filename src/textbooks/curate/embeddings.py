@@ -47,20 +47,20 @@ def open_embedder(spec: str | None = None, device: str = "cpu") -> Embedder:
     `model_config.json` (or a training run) for our checkpoint, a directory with HF `config.json`
     for a local transformers encoder."""
     if spec is None or spec == DEFAULT_EMBEDDER:
-        return HFEncoder(minilm_dir(), device=device, name=f"minilm:{_minilm_version()}")
+        return HFEncoder(minilm_dir(), embedder_name(spec), device=device)
     path = Path(spec)
     if not path.is_dir():
         raise FileNotFoundError(f"embedder {spec!r} is neither 'minilm' nor an existing directory")
     from textbooks.model.weights import CONFIG, resolve_model_dir
     if (resolve_model_dir(path) / CONFIG).is_file():
-        return CheckpointEmbedder(path, device=device)
+        return CheckpointEmbedder(path, embedder_name(spec), device=device)
     if (path / "config.json").is_file():
-        return HFEncoder(path, device=device)
+        return HFEncoder(path, embedder_name(spec), device=device)
     raise ValueError(f"{path} holds neither our model_config.json nor an HF config.json")
 
 
 def embedder_name(spec: str | None = None) -> str:
-    """The `name` of the embedder `open_embedder(spec)` opens, found without loading its weights."""
+    """The name of the embedder `open_embedder(spec)` opens (for manifests), found without loading its weights."""
     if spec is None or spec == DEFAULT_EMBEDDER:
         return f"minilm:{_minilm_version()}"
     from textbooks.model.weights import CONFIG, resolve_model_dir
@@ -111,8 +111,7 @@ class HFEncoder:
     """A transformers encoder from a local directory, mean-pooled over tokens (as sentence-transformers'
     MiniLM is trained to be used), read with no network access."""
 
-    def __init__(self, model_dir: str | os.PathLike, device: str = "cpu", name: str | None = None,
-                 max_tokens: int | None = None):
+    def __init__(self, model_dir: str | os.PathLike, name: str, device: str = "cpu", max_tokens: int | None = None):
         # offline: a local directory needs no hub, and a missing file must fail rather than download
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
@@ -120,7 +119,7 @@ class HFEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
         self.model = AutoModel.from_pretrained(self.model_dir, local_files_only=True).to(device).eval()
         self.device = device
-        self.name = name or f"hf:{self.model_dir.resolve()}"
+        self.name = name
         self.max_tokens = max_tokens or self._default_max_tokens()
 
     def _default_max_tokens(self) -> int:
@@ -149,7 +148,7 @@ class CheckpointEmbedder:
     """Our own checkpoint as an encoder: the mean over a text's tokens of the final LayerNorm's output
     (the features the LM head reads). Computed with the model's own modules, without the LM head."""
 
-    def __init__(self, model_path: str | os.PathLike, device: str = "cpu", tokenizer_path: str | None = None):
+    def __init__(self, model_path: str | os.PathLike, name: str, device: str = "cpu", tokenizer_path: str | None = None):
         from textbooks.model.generate import find_tokenizer
         from textbooks.model.weights import load_model, resolve_model_dir
         from textbooks.tokenizer import eot_id, load_tokenizer
@@ -158,7 +157,7 @@ class CheckpointEmbedder:
         self.tokenizer = load_tokenizer(tokenizer_path or find_tokenizer(model_dir))
         self.eot = eot_id(self.tokenizer)
         self.device = device
-        self.name = f"checkpoint:{Path(model_dir).resolve()}"
+        self.name = name
         self.max_tokens = self.model.config.block_size
 
     def _token_ids(self, texts: list[str]) -> list[list[int]]:
