@@ -144,6 +144,15 @@ def test_default_sources_are_the_standard_library_then_installed_packages(tmp_pa
     assert "def " in "".join(r["text"] for r in records)
 
 
+def test_named_sources_are_this_interpreters_directories(tmp_path):
+    out = tmp_path / "corpus"
+    assert cli.main(["corpus", "--source", "stdlib", "--out", str(out), "--limit", "5"]) == 0
+    assert read_manifest(out)["config"]["sources"] == [str(default_source_dir())]
+    out = tmp_path / "both"
+    assert cli.main(["corpus", "--source", "stdlib", "--source", "packages", "--out", str(out), "--limit", "5"]) == 0
+    assert read_manifest(out)["config"]["sources"] == default_sources()
+
+
 def test_bad_arguments_are_named(source, tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         cli.main(["corpus", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c")])

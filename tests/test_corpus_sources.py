@@ -249,7 +249,7 @@ def test_hf_aliases_name_the_documented_datasets():
 
 def test_hf_without_datasets_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "datasets", None)  # makes `import datasets` fail
-    with pytest.raises(ImportError, match="pip install datasets"):
+    with pytest.raises(ImportError, match=r"pip install .textbooks\[hub\]."):
         plan_units([f"hf:{tmp_path}"], 10)
 
 

@@ -1,9 +1,10 @@
 """Build a corpus dataset from code sources (PAPER.md §1: the raw code that curation filters).
 
 Sources (--source, repeatable; default: this interpreter's standard library and installed
-packages): a directory of .py files, a JSONL (.jsonl, .jsonl.gz) or Parquet file with a text
-column, or a Hugging Face dataset streamed by name ("hf:the-stack", "hf:stackoverflow",
-"hf:NAME?data_dir=...&split=...&text_field=..."; needs `pip install datasets` and the network).
+packages, which "stdlib" and "packages" name): a directory of .py files, a JSONL (.jsonl,
+.jsonl.gz) or Parquet file with a text column, or a Hugging Face dataset streamed by name
+("hf:the-stack", "hf:stackoverflow", "hf:NAME?data_dir=...&split=...&text_field=...";
+needs `pip install 'textbooks[hub]'` and the network).
 Each record keeps its provenance: source, path, row and the input row's other fields (meta).
 
 Files that are binary, not UTF-8, empty, larger than --max-bytes or generated, and malformed input
@@ -20,6 +21,7 @@ a finished run is not redone.
 
 Examples:
   textbooks corpus --out data/corpus
+  textbooks corpus --source stdlib --out data/stdlib
   textbooks corpus --source ~/src/project --source the-stack-sample.jsonl --out data/corpus --limit 1000
 """
 
@@ -40,7 +42,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from textbooks.corpus.dedup import DedupKeys, ExactDedup, NearDedup
-from textbooks.corpus.sources import default_sources, plan_units, read_unit
+from textbooks.corpus.sources import NAMED_SOURCES, default_sources, named_source_dirs, plan_units, read_unit
 from textbooks.executor import make_executor, summarize
 from textbooks.records import (
     WORK, atomic_path, atomic_write_text, config_hash, finish_stage_output, read_manifest,
@@ -56,8 +58,8 @@ PLAN, READ, DUPLICATES = "plan", "read", "duplicates.parquet"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", action="append", metavar="SOURCE",
-                        help="a directory of .py files, a .jsonl/.jsonl.gz/.parquet file, or hf:NAME "
-                             "(repeatable; default: the standard library and installed packages)")
+                        help="a directory of .py files, stdlib or packages (this interpreter's), a "
+                             ".jsonl/.jsonl.gz/.parquet file, or hf:NAME (repeatable; default: stdlib and packages)")
     parser.add_argument("--out", required=True, help="the dataset directory to write")
     parser.add_argument("--text-field", help="the text column of JSONL/Parquet/HF sources (default: text, else content)")
     parser.add_argument("--max-bytes", type=int, default=1_000_000, help="reject files larger than this")
@@ -83,15 +85,18 @@ def setup(args: argparse.Namespace) -> dict:
     out_dir = Path(args.out).expanduser().resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"--out {out_dir} exists and is not a directory")
-    sources = [_resolve_source(s) for s in args.source] if args.source else default_sources()
+    sources = [path for spec in args.source for path in _resolve_source(spec)] if args.source else default_sources()
     plan_units(sources, args.shard_size, limit=1, text_field=args.text_field)  # names a bad source now
     return {"sources": sources, "out_dir": out_dir, "max_bytes": args.max_bytes, "shard_size": args.shard_size,
             "limit": args.limit, "near_threshold": args.near_threshold, "text_field": args.text_field,
             "executor": args.executor, "workers": args.workers}
 
 
-def _resolve_source(spec: str) -> str:
-    return spec if spec.startswith("hf:") else str(Path(spec).expanduser().resolve())
+def _resolve_source(spec: str) -> list[str]:
+    """The spec with a named source expanded to its directories and a path made absolute."""
+    if spec in NAMED_SOURCES:
+        return named_source_dirs(spec)
+    return [spec] if spec.startswith("hf:") else [str(Path(spec).expanduser().resolve())]
 
 
 def main(sources: list[str], out_dir: str | Path, max_bytes: int = 1_000_000, shard_size: int = 1000,

@@ -1,7 +1,9 @@
 """Sources of corpus records (PAPER.md §1: the raw code that curation filters).
 
 A source spec is one string:
-- a directory: every *.py file under it (a single .py file works too);
+- a directory: every *.py file under it (a single .py file works too); "stdlib" and "packages"
+  name this interpreter's standard library and installed packages (NAMED_SOURCES; write ./stdlib
+  for a directory of that name);
 - a data file, one record per row: JSON lines (.jsonl, .jsonl.gz, .json, .json.gz) or Parquet;
 - a Hugging Face dataset, streamed: "hf:NAME?data_dir=...&split=...&text_field=...&config=...", or
   an alias of HF_ALIASES ("hf:the-stack", "hf:stackoverflow"). NAME may be a local directory of
@@ -63,16 +65,24 @@ def default_source_dir() -> Path:
     return Path(sysconfig.get_paths()["stdlib"])
 
 
-def default_sources() -> list[str]:
-    """This interpreter's standard library, then its installed packages (purelib, platlib): real code
-    no one here wrote. Distinct, existing directories, in that order."""
+# Sources named after this interpreter's directories (sysconfig's keys): "stdlib" and "packages".
+NAMED_SOURCES = {"stdlib": ("stdlib",), "packages": ("purelib", "platlib")}
+
+
+def named_source_dirs(name: str) -> list[str]:
+    """The directories of a NAMED_SOURCES name: distinct and existing, in sysconfig's order."""
     paths = sysconfig.get_paths()
-    sources: list[str] = []
-    for key in ("stdlib", "purelib", "platlib"):
+    dirs: list[str] = []
+    for key in NAMED_SOURCES[name]:
         path = paths.get(key)
-        if path and Path(path).is_dir() and str(Path(path)) not in sources:
-            sources.append(str(Path(path)))
-    return sources
+        if path and Path(path).is_dir() and str(Path(path)) not in dirs:
+            dirs.append(str(Path(path)))
+    return dirs
+
+
+def default_sources() -> list[str]:
+    """This interpreter's standard library, then its installed packages: real code no one here wrote."""
+    return list(dict.fromkeys(named_source_dirs("stdlib") + named_source_dirs("packages")))
 
 
 def record_id(key: str) -> str:
@@ -202,7 +212,8 @@ def _import_datasets():
     try:
         import datasets
     except ImportError:
-        raise ImportError("hf: sources need the Hugging Face `datasets` package: pip install datasets") from None
+        raise ImportError("hf: sources need the Hugging Face `datasets` package: "
+                          "pip install 'textbooks[hub]' (or datasets)") from None
     return datasets
 
 
