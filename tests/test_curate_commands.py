@@ -29,30 +29,42 @@ def corpus(tmp_path_factory):
     return write_stdlib_corpus(tmp_path_factory.mktemp("corpus"), shards=3, per_shard=50)
 
 
-def test_label_then_classify_keeps_the_better_half_and_reports_held_out_metrics(corpus, tmp_path, capsys):
-    labels = tmp_path / "labels"
-    assert cli.main(["label", "--data", str(corpus), "--out", str(labels), "--sample", "100"]) == 0
+def test_default_corpus_then_label_then_classify_shows_each_stage(tmp_path, capsys):
+    """The issue's run, test-sized: the default local sources (the stdlib comes first), labeled by the
+    heuristic, filtered by the forest; each manifest has its counts and throughput."""
+    corpus, labels, out = tmp_path / "corpus", tmp_path / "labels", tmp_path / "filtered"
+    assert cli.main(["corpus", "--out", str(corpus), "--limit", "300", "--shard-size", "100"]) == 0
+    counts = read_manifest(corpus)["counts"]
+    assert counts["records"] + counts["rejected"] == 300 and counts["dedup"]["seen"] == 300
+    assert set(counts["dedup"]) == {"seen", "exact_duplicates", "near_duplicates"}
+    records = list(read_records(corpus))
+    assert len(records) == counts["records"] > 250
+
+    assert cli.main(["label", "--data", str(corpus), "--out", str(labels), "--sample", "150"]) == 0
     labeled = list(read_records(labels))
-    assert len(labeled) == 100 and {r["labeler"] for r in labeled} == {"heuristic-v2"}
+    assert len(labeled) == 150 and {r["labeler"] for r in labeled} == {"heuristic-v2"}
     counts = read_manifest(labels)["counts"]
-    assert counts["positive"] > 10 and counts["negative"] > 10
+    assert counts["positive"] > 20 and counts["negative"] > 20 and counts["records_per_s"] > 0
     # the same seed draws the same sample; a rerun does nothing
-    assert cli.main(["label", "--data", str(corpus), "--out", str(labels), "--sample", "100"]) == 0
+    assert cli.main(["label", "--data", str(corpus), "--out", str(labels), "--sample", "150"]) == 0
     assert "nothing to do" in capsys.readouterr().out
 
-    out = tmp_path / "filtered"
     assert cli.main(["classify", "--data", str(corpus), "--labels", str(labels), "--out", str(out),
                      "--top-fraction", "0.5", "--show"]) == 0
     printed = capsys.readouterr().out
-    assert "10 highest-scored" in printed and "10 lowest-scored" in printed
+    assert "against the heuristic-v2 labels, held-out accuracy" in printed
+    shown = printed.split("--- 10 highest-scored records\n")[1].split("--- 10 lowest-scored records\n")
+    assert [len(part.strip().splitlines()) for part in shown] == [10, 10]
+    assert all(line.split()[1].endswith(".py") for part in shown for line in part.strip().splitlines())
     manifest = read_manifest(out)
     metrics = manifest["classifier"]
+    assert metrics["labeler"] == "heuristic-v2" and manifest["embedder"].startswith("minilm:")
     assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["roc_auc"] <= 1
     kept, rejected = list(read_records(out)), list(read_records(out / "rejects"))
-    assert len(kept) + len(rejected) == len(list(read_records(corpus)))
+    assert len(kept) + len(rejected) == len(records) and abs(len(kept) - len(records) / 2) <= 1
     assert min(r["quality"] for r in kept) >= max(r["quality"] for r in rejected)
     assert all(r["reason"].startswith("low educational value") for r in rejected)
-    assert manifest["counts"]["records_per_s"] > 0
+    assert manifest["counts"]["records_per_s"] > 0 and manifest["counts"]["mb_per_s"] > 0
 
 
 def test_classify_needs_labels_of_the_corpus(corpus, tmp_path):

@@ -189,10 +189,12 @@ def main(data: Path, labels: Path, out: Path, embedder: str | None, threshold: f
               **throughput(len(ids), text_bytes, time.time() - started),
               "steps": {"embed": summarize(embedded, embed_seconds),
                         "apply": summarize(applied, time.time() - applied_at)}}
+    # the held-out metrics measure agreement with the labeler the forest learned from: name it
+    labeler = ", ".join(sorted(set(read_column(labels, "labeler"))))
     manifest = write_manifest(out, STAGE, config, counts, inputs=[data, labels], started=started,
-                              embedder=embedder_name(embedder), classifier=metrics.to_dict())
+                              embedder=embedder_name(embedder), classifier={**metrics.to_dict(), "labeler": labeler})
     finish_stage_output(out)
-    print(f"kept {counts['records']} of {len(ids)} records; classifier held-out accuracy "
+    print(f"kept {counts['records']} of {len(ids)} records; against the {labeler} labels, held-out accuracy "
           f"{metrics.accuracy:.3f}, ROC-AUC {metrics.roc_auc:.3f} (majority {metrics.majority_accuracy:.3f}) -> {out}")
     if show:
         show_extremes(scored_files(out))
