@@ -68,16 +68,20 @@ def _kill_when(appears: Path, out: Path, argv: list[str]) -> None:
     assert not (out / "manifest.json").exists(), "the run finished before it was killed"
 
 
-def test_killed_llm_label_run_resumes_to_the_uninterrupted_labels(corpus, tmp_path, capsys):
+@pytest.mark.parametrize("budget", [None, 9000])
+def test_killed_llm_label_run_resumes_to_the_uninterrupted_labels(corpus, tmp_path, capsys, budget):
+    """With a budget, the killed attempt's spending counts against it: the resumed run stops at the
+    record the uninterrupted one stopped at (9000 tokens last to 18 of the 40, in the second shard)."""
     with DefJudge(delay_s=0.05) as server:
         def argv(out):
             return ["label", "--data", str(corpus), "--out", str(out), "--sample", "40",
-                    "--labeler", f"{server.url}#judge"]
+                    "--labeler", f"{server.url}#judge", *(["--budget-tokens", str(budget)] if budget else [])]
         assert cli.main(argv(tmp_path / "reference")) == 0
+        assert read_manifest(tmp_path / "reference")["counts"]["records"] == (18 if budget else 40)
         paid = server.count
         resumed = tmp_path / "resumed"
         _kill_when(resumed / "00000.parquet", resumed, argv(resumed))
-        assert not (resumed / "00003.parquet").exists()
+        assert not (resumed / "00003.parquet").exists() and not (resumed / ".work" / "stopped.json").exists()
         finished = len(list(read_records(resumed)))
         sent_before = server.count
         assert cli.main(argv(resumed)) == 0
@@ -86,7 +90,7 @@ def test_killed_llm_label_run_resumes_to_the_uninterrupted_labels(corpus, tmp_pa
         assert server.count - sent_before <= paid - finished
     assert _outputs(resumed) == _outputs(tmp_path / "reference")
     labeled = [r["id"] for r in read_records(resumed)]
-    assert len(labeled) == len(set(labeled)) == 40
+    assert len(labeled) == len(set(labeled)) == (18 if budget else 40)
 
 
 @pytest.mark.slow  # three classify runs with a tiny checkpoint as the embedder, one killed

@@ -131,7 +131,7 @@ def test_budget_stops_before_exceeding_and_a_rerun_goes_on(tmp_path):
     assert upper_bound_tokens(requests[0]) == 2 + 8 + 10
     with FaultServer(completion_tokens=4) as server:  # each answer costs 1 + 4 tokens
         client = open_client(f"{server.url}#m", cache=tmp_path / "c.sqlite", budget_tokens=50)
-        with pytest.raises(BudgetExceeded, match=r"budget of 50 reached: 35 tokens spent on 7 request\(s\).*"
+        with pytest.raises(BudgetExceeded, match=r"budget of 50 reached: 35 tokens spent;.*"
                                                  r"up to 20 tokens.*and 2 more were not sent"):
             client.complete(requests)
         assert server.count == 7 and client.inner.spent_tokens == 35 <= 50
@@ -140,6 +140,16 @@ def test_budget_stops_before_exceeding_and_a_rerun_goes_on(tmp_path):
         assert server.count == 10  # the 7 answered before came from the cache
     assert [r.text for r in responses] == [f"re:p{i}" for i in range(10)]
     assert [r.cached for r in responses] == [True] * 7 + [False] * 3
+
+
+def test_tokens_spent_before_count_against_the_budget():
+    """An interrupted job resumes with what it spent already: 30 of 50 leaves room for one request."""
+    requests = [Request(prompt=f"p{i}", max_tokens=10) for i in range(3)]  # 20 tokens each at most
+    with FaultServer(completion_tokens=4) as server:
+        client = open_client(f"{server.url}#m", budget_tokens=50, spent_tokens=30)
+        with pytest.raises(BudgetExceeded, match="budget of 50 reached: 35 tokens spent"):
+            client.complete(requests)
+        assert server.count == 1
 
 
 def test_a_request_larger_than_the_budget_is_never_sent():
@@ -152,7 +162,8 @@ def test_a_request_larger_than_the_budget_is_never_sent():
 
 def test_concurrency_is_bounded_and_order_kept():
     requests = [Request(prompt=f"p{i}") for i in range(12)]
-    with FaultServer(delay_s=0.05) as server, http_client(server, concurrency=3) as client:
+    # each answer takes 0.2 s, so even on a loaded machine the three workers overlap
+    with FaultServer(delay_s=0.2) as server, http_client(server, concurrency=3) as client:
         responses = client.complete(requests, progress=True)
     assert [r.text for r in responses] == [f"re:p{i}" for i in range(12)]
     assert 2 <= server.max_in_flight <= 3

@@ -15,7 +15,7 @@ own concurrent requests are the parallelism, and one client keeps one token budg
 over the whole run. When --budget-tokens runs out, the records labeled so far are kept, the
 shards not reached stay empty and the manifest says `stopped`; rerun with a bigger budget to label
 the rest (the cached answers cost nothing). A killed run, rerun with the same settings, resumes at
-the shard it was on.
+the shard it was on, with what the killed attempt spent (the cache's ledger) charged to its budget.
 
 Examples:
   textbooks label --data runs/x/corpus --out runs/x/labels --sample 2000
@@ -42,6 +42,8 @@ from textbooks.records import (WORK, atomic_write_json, config_hash, finish_stag
 STAGE = "label"
 SHARD_NAME = re.compile(r"[^.].*\.parquet")  # the executor names an output shard after its input shard
 STOPPED = "stopped.json"  # in OUT/.work: why the budget stopped labeling, so a resumed run stops there too
+LEDGER_AT_START = "ledger-at-start.json"  # in OUT/.work: the cache's spent tokens when this run began
+LLM_CACHE = "llm-cache.sqlite"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +84,25 @@ def open_labeler(spec: str, out: Path, budget_tokens: int | None):
     if spec == "heuristic":
         return HeuristicLabeler()
     from textbooks.llm import open_client
-    return LLMLabeler(open_client(spec, cache=out / "llm-cache.sqlite", budget_tokens=budget_tokens))
+    cache = out / LLM_CACHE
+    return LLMLabeler(open_client(spec, cache=cache, budget_tokens=budget_tokens, spent_tokens=tokens_spent_in_run(out)))
+
+
+def tokens_spent_in_run(out: Path) -> int:
+    """The tokens this run has spent so far: nothing on a first attempt; on a resumed one, what the
+    cache's ledger has gained since the first attempt began. So a run killed and resumed keeps to
+    its --budget-tokens as a whole, and stops where the uninterrupted run would have."""
+    from textbooks.llm import ResponseCache
+
+    cache = ResponseCache(out / LLM_CACHE)
+    try:
+        total = sum(entry["prompt_tokens"] + entry["completion_tokens"] for entry in cache.ledger().values())
+    finally:
+        cache.close()
+    start = out / WORK / LEDGER_AT_START
+    if not start.exists():
+        atomic_write_json(start, {"tokens": total})
+    return total - json.loads(start.read_text(encoding="utf-8"))["tokens"]
 
 
 @dataclass

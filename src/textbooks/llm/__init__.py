@@ -25,18 +25,19 @@ __all__ = ["Backend", "BudgetExceeded", "CHAT_STOP", "Client", "LLMError", "Requ
 
 
 def open_client(model: str, *, cache: str | Path | None = None, budget_tokens: int | None = None,
-                concurrency: int = 4, timeout_s: float = 60.0, max_retries: int = 5,
+                spent_tokens: int = 0, concurrency: int = 4, timeout_s: float = 60.0, max_retries: int = 5,
                 api_key_env: str = "OPENAI_API_KEY", api: str = "completions") -> Backend:
     """The client for `model` (URL, our model/checkpoint/run directory, or HF directory).
 
     cache: an SQLite file of responses; requests answered there before are not sent again.
     budget_tokens: the most prompt + completion tokens this client may spend (BudgetExceeded after).
+    spent_tokens: what an interrupted earlier attempt at the same job spent of that budget.
     concurrency, timeout_s, max_retries, api_key_env (the variable holding the key), api
     ("completions" or "chat": where prompt-style requests go): for HTTP endpoints only.
     """
     client = _backend(model, concurrency, timeout_s, max_retries, api_key_env, api)
     if budget_tokens is not None:
-        client = BudgetedClient(client, budget_tokens)
+        client = BudgetedClient(client, budget_tokens, spent_tokens)
     if cache is not None:
         client = CachedClient(client, cache)
     return client

@@ -5,7 +5,8 @@ upper bound: the UTF-8 bytes of its prompt (a byte-level BPE token covers at lea
 few tokens per chat message for the template, and max_tokens. Requests are sent in rounds: the
 longest run that fits the budget at its upper bound, then the next once the real usage of the
 first is known. The budget counts tokens spent through this client object (cache hits are free:
-the cache sits in front of the budget).
+the cache sits in front of the budget), plus `spent_tokens` given at the start: what an earlier,
+interrupted attempt at the same job spent, so that the job as a whole keeps to its budget.
 """
 
 from __future__ import annotations
@@ -28,14 +29,13 @@ def upper_bound_tokens(request: Request) -> int:
 
 
 class BudgetedClient(Backend):
-    """`inner` with at most `budget_tokens` tokens (prompt + completion) to spend."""
+    """`inner` with at most `budget_tokens` tokens (prompt + completion) to spend, `spent_tokens` of them already."""
 
-    def __init__(self, inner: Backend, budget_tokens: int):
-        if budget_tokens < 1:
-            raise ValueError(f"budget_tokens must be >= 1, got {budget_tokens}")
+    def __init__(self, inner: Backend, budget_tokens: int, spent_tokens: int = 0):
+        if budget_tokens < 1 or spent_tokens < 0:
+            raise ValueError(f"budget_tokens must be >= 1 and spent_tokens >= 0, got {budget_tokens} and {spent_tokens}")
         self.inner, self.name, self.budget_tokens = inner, inner.name, budget_tokens
-        self.spent_tokens = 0
-        self.requests_sent = 0
+        self.spent_tokens = spent_tokens
         self.lock = threading.Lock()
 
     def complete(self, requests: Sequence[Request], progress: bool = False,
@@ -50,7 +50,6 @@ class BudgetedClient(Backend):
                 cost = response.prompt_tokens + response.completion_tokens
                 with self.lock:  # a backend that reports no usage is charged its upper bound
                     self.spent_tokens += cost or upper_bound_tokens(batch[index])
-                    self.requests_sent += 1
                 if on_response is not None:
                     on_response(start + index, response)
 
@@ -68,8 +67,7 @@ class BudgetedClient(Backend):
             batch.append(request)
         if not batch:
             raise BudgetExceeded(
-                f"token budget of {self.budget_tokens} reached: {self.spent_tokens} tokens spent on "
-                f"{self.requests_sent} request(s); the next request may cost up to {upper_bound_tokens(pending[0])} "
+                f"token budget of {self.budget_tokens} reached: {self.spent_tokens} tokens spent; the next request may cost up to {upper_bound_tokens(pending[0])} "
                 f"tokens (prompt bytes + max_tokens), so it and {unsent - 1} more were not sent. Responses received "
                 "are kept in the cache, if there is one; raise budget_tokens to go on.")
         return batch
