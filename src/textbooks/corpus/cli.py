@@ -43,7 +43,7 @@ from tqdm import tqdm
 
 from textbooks.corpus.dedup import DedupKeys, ExactDedup, NearDedup
 from textbooks.corpus.sources import NAMED_SOURCES, default_sources, named_source_dirs, plan_units, read_unit
-from textbooks.executor import make_executor, summarize
+from textbooks.executor import ShardStats, make_executor, summarize
 from textbooks.records import (
     WORK, atomic_path, atomic_write_text, config_hash, finish_stage_output, read_manifest,
     read_column, resume_or_clear_stage_output, shard_paths, stage_is_complete, throughput, write_manifest,
@@ -116,7 +116,7 @@ def main(sources: list[str], out_dir: str | Path, max_bytes: int = 1_000_000, sh
     runner = make_executor(executor, workers)
     _write_plan(plan_units(config["sources"], shard_size, limit, text_field), work / PLAN)
     read = runner.map_shards(ReadUnits(max_bytes), work / PLAN, work / READ)
-    read_stats = summarize(read, time.time() - started)
+    read_stats = _read_step_stats(read, work / READ, time.time() - started)
     dedup_counts = _find_duplicates(work / READ, work / DUPLICATES, near_threshold)
     applied_at = time.time()
     applied = summarize(runner.map_shards(ApplyDuplicates(str(work / DUPLICATES)), work / READ, out_dir),
@@ -157,6 +157,15 @@ class ReadUnits:
             for record in DedupKeys()(records):
                 reason = record.pop("reason", None)
                 yield {"content_hash": None, "minhash": None, **record, "pending_reason": reason}
+
+
+def _read_step_stats(read: list[ShardStats], read_dir: Path, seconds: float) -> dict:
+    """The read step's figures. Its input is the plan (one record per unit), so its rates are those
+    of the records and source bytes it read (in this run: a resumed run skips finished units)."""
+    ran = [stats for stats in read if not stats.skipped]
+    nbytes = sum(sum(pq.read_table(read_dir / stats.shard, columns=["bytes"]).column("bytes").to_pylist())
+                 for stats in ran)
+    return {**summarize(read, seconds), **throughput(sum(stats.records_out for stats in ran), nbytes, seconds)}
 
 
 def _find_duplicates(read_dir: Path, out_path: Path, threshold: float) -> dict:
