@@ -35,6 +35,7 @@ class FaultHandler(BaseHTTPRequestHandler):
             self.server.leave()
 
     def answer(self, fault: str | None, body: dict) -> None:
+        time.sleep(self.server.delay_s)  # every answer, faults too: a slow server is slow to fail as well
         if fault == "hang":
             self.server.closing.wait(self.server.hang_s)
         elif fault == "close":
@@ -48,7 +49,6 @@ class FaultHandler(BaseHTTPRequestHandler):
         elif fault == "bad-schema":
             self.send_json(200, {"choices": []})
         else:
-            time.sleep(self.server.delay_s)
             self.send_json(200, self.server.completion(self.path, body))
 
     def send_json(self, status: int, payload: dict, headers: dict | None = None) -> None:
