@@ -277,6 +277,13 @@ def _reject_generated(record: dict) -> dict:
     return {**record, "reason": f"generated (marker: {marker!r})"} if marker else record
 
 
+def _empty_record(source: str, path: str, row: int = 0) -> dict:
+    """A record with its provenance and no text yet: every source's records have these columns.
+    Row 0 is a whole file, whose id is its path's; a row of a data file is keyed by path and row."""
+    key = path if row == 0 else f"{path}:{row}"
+    return {"id": record_id(key), "text": "", "source": source, "path": path, "row": row, "meta": "{}", "bytes": 0}
+
+
 def _read_files(unit: dict, max_bytes: int) -> Iterator[dict]:
     for path in unit["paths"]:
         yield read_local_file(Path(path), max_bytes)
@@ -285,8 +292,7 @@ def _read_files(unit: dict, max_bytes: int) -> Iterator[dict]:
 def read_local_file(path: Path, max_bytes: int) -> dict:
     """The record of one file; when it cannot be kept, the record has a `reason` and its text may be "".
     (Whether it is generated is read_unit's decision.)"""
-    record = {"id": record_id(str(path)), "text": "", "source": "local", "path": str(path), "row": 0,
-              "meta": "{}", "bytes": 0}
+    record = _empty_record("local", str(path))
     try:
         record["bytes"] = path.stat().st_size
         if record["bytes"] > max_bytes:  # decided before reading, so a huge file is never loaded
@@ -317,8 +323,7 @@ def _judge_text(record: dict) -> dict:
 def _row_record(row: object, text_field: str | None, source: str, path: str, number: int, max_bytes: int) -> dict:
     """The record of one row of a data file or dataset: its text field as the text, its other scalar
     fields as `meta`. A row that is not an object or lacks a string text field is "malformed"."""
-    record = {"id": record_id(f"{path}:{number}"), "text": "", "source": source, "path": path, "row": number,
-              "meta": "{}", "bytes": 0}
+    record = _empty_record(source, path, number)
     if not isinstance(row, dict):
         return {**record, "reason": f"malformed ({path}:{number}: a {type(row).__name__}, not an object)"}
     field = text_field or ("text" if "text" in row else "content")
@@ -372,8 +377,8 @@ def _jsonl_record(line: bytes, text_field: str | None, path: str, number: int, m
         problem = f"invalid JSON: {e.msg} at column {e.colno}"
     else:
         return _row_record(row, text_field, "jsonl", path, number, max_bytes)
-    return {"id": record_id(f"{path}:{number}"), "text": "", "source": "jsonl", "path": path, "row": number,
-            "meta": "{}", "bytes": len(line), "reason": f"malformed ({path}:{number}: {problem})"}
+    return {**_empty_record("jsonl", path, number), "bytes": len(line),
+            "reason": f"malformed ({path}:{number}: {problem})"}
 
 
 def _read_parquet(unit: dict, max_bytes: int) -> Iterator[dict]:
