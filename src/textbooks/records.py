@@ -113,17 +113,25 @@ def read_shard(path: str | os.PathLike) -> Iterator[dict]:
 
 
 def read_column(dataset_dir: str | os.PathLike, name: str) -> list:
-    """One column of every shard of a dataset directory, in order; Parquet reads only that column.
+    """One column of every shard of a dataset directory, in order (see `shard_column`)."""
+    return [value for path in shard_paths(dataset_dir) for value in shard_column(path, name)]
 
-    A shard without the column (an empty shard has no columns) contributes nothing.
-    """
-    values = []
-    for path in shard_paths(dataset_dir):
-        if path.suffix != ".parquet":
-            values.extend(record[name] for record in _read_jsonl(path) if name in record)
-        elif name in pq.read_schema(path).names:
-            values.extend(pq.read_table(path, columns=[name]).column(name).to_pylist())
-    return values
+
+def shard_column(path: str | os.PathLike, name: str) -> list:
+    """One column of one shard; Parquet reads only that column. A shard without the column (an
+    empty shard has no columns) has no values."""
+    path = Path(path)
+    if path.suffix != ".parquet":
+        return [record[name] for record in _read_jsonl(path) if name in record]
+    if name not in pq.read_schema(path).names:
+        return []
+    return pq.read_table(path, columns=[name]).column(name).to_pylist()
+
+
+def rows_by_id(path: str | os.PathLike) -> dict[str, dict]:
+    """The rows of one Parquet file keyed by their `id`: a stage's per-record decisions, for the
+    step that applies them shard by shard."""
+    return {row["id"]: row for row in pq.read_table(path).to_pylist()}
 
 
 def _read_jsonl(path: Path) -> Iterator[dict]:

@@ -46,7 +46,8 @@ from textbooks.corpus.sources import NAMED_SOURCES, default_sources, named_sourc
 from textbooks.executor import ShardStats, make_executor, summarize
 from textbooks.records import (
     WORK, atomic_path, atomic_write_text, config_hash, finish_stage_output, read_manifest,
-    read_column, resume_or_clear_stage_output, shard_paths, stage_is_complete, throughput, write_manifest,
+    read_column, resume_or_clear_stage_output, rows_by_id, shard_column, shard_paths, stage_is_complete, throughput,
+    write_manifest,
 )
 
 STAGE = "corpus"
@@ -116,12 +117,13 @@ def main(sources: list[str], out_dir: str | Path, max_bytes: int = 1_000_000, sh
     runner = make_executor(executor, workers)
     _write_plan(plan_units(config["sources"], shard_size, limit, text_field), work / PLAN)
     read = runner.map_shards(ReadUnits(max_bytes), work / PLAN, work / READ)
-    read_stats = _read_step_stats(read, work / READ, time.time() - started)
+    read_bytes = {path.name: sum(shard_column(path, "bytes")) for path in shard_paths(work / READ)}
+    read_stats = _read_step_stats(read, read_bytes, time.time() - started)
     dedup_counts = _find_duplicates(work / READ, work / DUPLICATES, near_threshold)
     applied_at = time.time()
     applied = summarize(runner.map_shards(ApplyDuplicates(str(work / DUPLICATES)), work / READ, out_dir),
                         time.time() - applied_at)
-    counts = _count_output(out_dir, started, read_stats, dedup_counts, applied)
+    counts = _count_output(out_dir, started, sum(read_bytes.values()), read_stats, dedup_counts, applied)
     manifest = write_manifest(out_dir, STAGE, config, counts, started=started)
     finish_stage_output(out_dir)
     print(f"{counts['records']} records ({counts['bytes']:,} bytes), {counts['rejected']} rejected "
@@ -159,12 +161,12 @@ class ReadUnits:
                 yield {"content_hash": None, "minhash": None, **record, "pending_reason": reason}
 
 
-def _read_step_stats(read: list[ShardStats], read_dir: Path, seconds: float) -> dict:
+def _read_step_stats(read: list[ShardStats], read_bytes: dict[str, int], seconds: float) -> dict:
     """The read step's figures. Its input is the plan (one record per unit), so its rates are those
-    of the records and source bytes it read (in this run: a resumed run skips finished units)."""
+    of the records and source bytes (`read_bytes`, by shard) it read in this run: a resumed run
+    skips finished units."""
     ran = [stats for stats in read if not stats.skipped]
-    nbytes = sum(sum(pq.read_table(read_dir / stats.shard, columns=["bytes"]).column("bytes").to_pylist())
-                 for stats in ran)
+    nbytes = sum(read_bytes[stats.shard] for stats in ran)
     return {**summarize(read, seconds), **throughput(sum(stats.records_out for stats in ran), nbytes, seconds)}
 
 
@@ -174,9 +176,9 @@ def _find_duplicates(read_dir: Path, out_path: Path, threshold: float) -> dict:
     Writes {id, reason, duplicate_of} of each duplicate to `out_path`; returns the dedup counts.
     A finished pass (from a killed run) is not redone.
     """
-    exact, near = ExactDedup(), NearDedup(threshold)
     if out_path.exists():
         return json.loads(pq.read_schema(out_path).metadata[b"counts"])
+    exact, near = ExactDedup(), NearDedup(threshold)
     found = [{"id": r["id"], "reason": r["reason"], "duplicate_of": r["duplicate_of"]}
              for r in near(exact(tqdm(_dedup_keys(read_dir), desc="dedup", unit="record")))
              if r.get("duplicate_of")]
@@ -206,7 +208,7 @@ class ApplyDuplicates:
 
     @cached_property
     def duplicates(self) -> dict[str, dict]:
-        return {r["id"]: r for r in pq.read_table(self.duplicates_path).to_pylist()}
+        return rows_by_id(self.duplicates_path)
 
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
         for record in records:
@@ -221,14 +223,13 @@ class ApplyDuplicates:
                 yield record
 
 
-def _count_output(out_dir: Path, started: float, read: dict, dedup: dict, applied: dict) -> dict:
+def _count_output(out_dir: Path, started: float, bytes_in: int, read: dict, dedup: dict, applied: dict) -> dict:
     """The manifest's counts: kept and rejected records, rejects by kind, dedup and throughput."""
     kept_bytes = read_column(out_dir, "bytes")
     rejects = out_dir / "rejects"
     reasons = read_column(rejects, "reason") if rejects.is_dir() else []
     # "near duplicate (estimated Jaccard 0.93)" counts as one kind
     by_reason = Counter(reason.split(" (")[0] for reason in reasons)
-    bytes_in = sum(read_column(out_dir / WORK / READ, "bytes"))
     return {"records": len(kept_bytes), "rejected": len(reasons), "bytes": sum(kept_bytes),
             "by_reason": dict(sorted(by_reason.items())), "dedup": dedup, "records_in": applied["records_in"],
             **throughput(applied["records_in"], bytes_in, time.time() - started),

@@ -35,7 +35,8 @@ import pyarrow.parquet as pq
 
 from textbooks.executor import make_executor, summarize
 from textbooks.records import (WORK, atomic_path, config_hash, finish_stage_output, read_column, read_manifest,
-                               resume_or_clear_stage_output, shard_paths, stage_is_complete, throughput, write_manifest)
+                               resume_or_clear_stage_output, rows_by_id, shard_paths, stage_is_complete, throughput,
+                               write_manifest)
 
 STAGE = "classify"
 SHARD_NAME = re.compile(r"[^.].*\.parquet")  # the executor names an output shard after its input shard
@@ -104,7 +105,7 @@ class ApplyScores:
 
     @cached_property
     def decisions(self) -> dict[str, dict]:
-        return {r["id"]: r for r in pq.read_table(self.decisions_path).to_pylist()}
+        return rows_by_id(self.decisions_path)
 
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
         for record in records:
