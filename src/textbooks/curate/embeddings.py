@@ -46,28 +46,33 @@ def open_embedder(spec: str | None = None, device: str = "cpu") -> Embedder:
     """The embedder named by `spec`: None or "minilm" for the packaged MiniLM, a directory with
     `model_config.json` (or a training run) for our checkpoint, a directory with HF `config.json`
     for a local transformers encoder."""
-    if spec is None or spec == DEFAULT_EMBEDDER:
+    kind, path = _resolve_embedder(spec)
+    if kind == "minilm":
         return HFEncoder(minilm_dir(), embedder_name(spec), device=device)
+    if kind == "checkpoint":
+        return CheckpointEmbedder(path, embedder_name(spec), device=device)
+    return HFEncoder(path, embedder_name(spec), device=device)
+
+
+def embedder_name(spec: str | None = None) -> str:
+    """The name of the embedder `open_embedder(spec)` opens (for manifests), found without loading its weights."""
+    kind, path = _resolve_embedder(spec)
+    return f"minilm:{_minilm_version()}" if kind == "minilm" else f"{kind}:{path.resolve()}"
+
+
+def _resolve_embedder(spec: str | None) -> tuple[str, Path | None]:
+    """("minilm", None), ("checkpoint", the model directory) or ("hf", the directory) for `spec`."""
+    if spec is None or spec == DEFAULT_EMBEDDER:
+        return "minilm", None
     path = Path(spec)
     if not path.is_dir():
         raise FileNotFoundError(f"embedder {spec!r} is neither 'minilm' nor an existing directory")
     from textbooks.model.weights import CONFIG, resolve_model_dir
     if (resolve_model_dir(path) / CONFIG).is_file():
-        return CheckpointEmbedder(path, embedder_name(spec), device=device)
+        return "checkpoint", resolve_model_dir(path)
     if (path / "config.json").is_file():
-        return HFEncoder(path, embedder_name(spec), device=device)
+        return "hf", path
     raise ValueError(f"{path} holds neither our model_config.json nor an HF config.json")
-
-
-def embedder_name(spec: str | None = None) -> str:
-    """The name of the embedder `open_embedder(spec)` opens (for manifests), found without loading its weights."""
-    if spec is None or spec == DEFAULT_EMBEDDER:
-        return f"minilm:{_minilm_version()}"
-    from textbooks.model.weights import CONFIG, resolve_model_dir
-    path = Path(spec)
-    if path.is_dir() and (resolve_model_dir(path) / CONFIG).is_file():
-        return f"checkpoint:{resolve_model_dir(path).resolve()}"
-    return f"hf:{path.resolve()}"
 
 
 def minilm_dir() -> Path:
