@@ -84,8 +84,8 @@ def open_labeler(spec: str, out: Path, budget_tokens: int | None):
     if spec == "heuristic":
         return HeuristicLabeler()
     from textbooks.llm import open_client
-    cache = out / LLM_CACHE
-    return LLMLabeler(open_client(spec, cache=cache, budget_tokens=budget_tokens, spent_tokens=tokens_spent_in_run(out)))
+    return LLMLabeler(open_client(spec, cache=out / LLM_CACHE, budget_tokens=budget_tokens,
+                                  spent_tokens=tokens_spent_in_run(out)))
 
 
 def tokens_spent_in_run(out: Path) -> int:

@@ -67,9 +67,10 @@ class BudgetedClient(Backend):
             batch.append(request)
         if not batch:
             raise BudgetExceeded(
-                f"token budget of {self.budget_tokens} reached: {self.spent_tokens} tokens spent; the next request may cost up to {upper_bound_tokens(pending[0])} "
-                f"tokens (prompt bytes + max_tokens), so it and {unsent - 1} more were not sent. Responses received "
-                "are kept in the cache, if there is one; raise budget_tokens to go on.")
+                f"token budget of {self.budget_tokens} reached: {self.spent_tokens} tokens spent; the next request "
+                f"may cost up to {upper_bound_tokens(pending[0])} tokens (prompt bytes + max_tokens), so it and "
+                f"{unsent - 1} more were not sent. Responses received are kept in the cache, if there is one; "
+                "raise budget_tokens to go on.")
         return batch
 
     def close(self) -> None:
