@@ -138,6 +138,87 @@ def test_bad_requests_get_clear_4xx_errors(served, path, body, status, message):
     assert error["type"] == "invalid_request_error"
 
 
+def choice_texts(served, path, body):
+    reply = httpx.post(f"{served}/{path}", json=body)
+    assert reply.status_code == 200, reply.text
+    return [c["text"] if "text" in c else c["message"]["content"] for c in reply.json()["choices"]]
+
+
+@pytest.mark.parametrize("path, body", [
+    ("completions", {"prompt": PROMPTS[0]}),
+    ("chat/completions", {"messages": [{"role": "user", "content": "Add two numbers."}]}),
+])
+def test_each_of_n_choices_samples_from_its_own_seed(served, path, body):
+    body = {**body, "n": 3, "max_tokens": 8, "temperature": 1.0}
+    seeded = choice_texts(served, path, {**body, "seed": 5})
+    assert len(set(seeded)) == 3  # three samples, not one sample three times
+    assert choice_texts(served, path, {**body, "seed": 5}) == seeded  # and the same three again
+    assert choice_texts(served, path, {**body, "n": 1, "seed": 5}) == seeded[:1]  # choice 0 samples from the seed
+    assert len(set(choice_texts(served, path, body))) == 3  # no seed: fresh randomness for each
+
+
+def test_each_prompt_of_a_request_samples_from_its_own_seed(served):
+    body = {"prompt": [PROMPTS[0]] * 2, "n": 2, "max_tokens": 8, "temperature": 1.0, "seed": 5}
+    assert len(set(choice_texts(served, "completions", body))) == 4
+
+
+COMPLETION = {"prompt": "x", "max_tokens": 2, "temperature": 0}
+CHAT = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "temperature": 0}
+TOOL = {"type": "function", "function": {"name": "add", "parameters": {"type": "object", "properties": {}}}}
+
+
+@pytest.mark.parametrize("body, param", [
+    ({**COMPLETION, "logprobs": 0}, "logprobs"),  # 0 still returns the sampled tokens' logprobs
+    ({**COMPLETION, "logprobs": 5}, "logprobs"),
+    ({**COMPLETION, "echo": True}, "echo"),
+    ({**COMPLETION, "best_of": 3}, "best_of"),
+    ({**COMPLETION, "suffix": "\n    return x\n"}, "suffix"),
+    ({**COMPLETION, "logit_bias": {"50": 100}}, "logit_bias"),
+    ({**COMPLETION, "presence_penalty": 0.5}, "presence_penalty"),
+    ({**COMPLETION, "frequency_penalty": -1}, "frequency_penalty"),
+    ({**COMPLETION, "stream_options": {"include_usage": True}}, "stream_options"),
+    ({**COMPLETION, "top_k": 40}, "top_k"),  # not OpenAI's, but it would change the sampling
+    ({**CHAT, "logprobs": True}, "logprobs"),
+    ({**CHAT, "top_logprobs": 3}, "top_logprobs"),
+    ({**CHAT, "tools": [TOOL]}, "tools"),
+    ({**CHAT, "tool_choice": "required"}, "tool_choice"),
+    ({**CHAT, "functions": [TOOL["function"]]}, "functions"),
+    ({**CHAT, "function_call": {"name": "add"}}, "function_call"),
+    ({**CHAT, "response_format": {"type": "json_object"}}, "response_format"),
+    ({**CHAT, "logit_bias": {"50": -100}}, "logit_bias"),
+    ({**CHAT, "presence_penalty": 1}, "presence_penalty"),
+    ({**CHAT, "frequency_penalty": 0.1}, "frequency_penalty"),
+    ({**CHAT, "reasoning_effort": "high"}, "reasoning_effort"),
+    ({**CHAT, "suffix": "x"}, "suffix"),  # a completions parameter
+    ({**CHAT, "messages": [{"role": "user", "content": "hi", "name": "ann"}]}, "messages[0].name"),
+])
+def test_parameters_we_do_not_implement_are_refused_by_name(served, body, param):
+    path = "chat/completions" if "messages" in body else "completions"
+    reply = httpx.post(f"{served}/{path}", json=body)
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert error["param"] == param and param in error["message"] and error["type"] == "invalid_request_error"
+
+
+def test_parameters_sent_with_their_neutral_value_are_accepted(served):
+    neutral = {"logit_bias": {}, "presence_penalty": 0, "frequency_penalty": 0.0, "stream_options": None,
+               "user": "ann", "metadata": {"run": "1"}}
+    completion = {**COMPLETION, **neutral, "logprobs": None, "echo": False, "best_of": 1, "suffix": None}
+    chat = {**CHAT, **neutral, "logprobs": False, "top_logprobs": None, "tools": [], "tool_choice": "none",
+            "functions": None, "response_format": {"type": "text"}, "parallel_tool_calls": True,
+            "messages": [{"role": "user", "content": "hi", "name": None}]}
+    assert choice_texts(served, "completions", completion) == choice_texts(served, "completions", COMPLETION)
+    assert choice_texts(served, "chat/completions", chat) == choice_texts(served, "chat/completions", CHAT)
+
+
+def test_a_model_is_found_by_its_id(served):
+    assert httpx.get(f"{served}/models/tiny").json() == httpx.get(f"{served}/models").json()["data"][0]
+    missing = httpx.get(f"{served}/models/gpt-4")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == {"message": "the model 'gpt-4' does not exist; this server serves 'tiny'",
+                                       "type": "invalid_request_error", "param": "model", "code": "model_not_found"}
+
+
 def test_a_body_that_is_not_json_is_a_400(served):
     reply = httpx.post(f"{served}/completions", content=b"{not json", headers={"Content-Type": "application/json"})
     assert reply.status_code == 400 and "not valid JSON" in reply.json()["error"]["message"]

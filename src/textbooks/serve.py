@@ -1,16 +1,33 @@
 """Serve one of our models over an OpenAI-compatible HTTP API: /v1/completions, /v1/chat/completions,
-/v1/models (and /health).
+/v1/models, /v1/models/{id} (and /health).
 
 MODEL is a model directory, a training checkpoint or a training run directory (its latest
 checkpoint); the tokenizer is found beside it unless --tokenizer names one. Any OpenAI-compatible
 client works, e.g. textbooks.llm.open_client("http://127.0.0.1:8000/v1").
 
 Requests are validated; a bad one gets a 4xx with an OpenAI-style JSON error saying what is wrong
-(missing prompt, an empty list of prompts, max_tokens < 1, temperature outside [0, 2], top_p
-outside (0, 1], more than --max-n choices, more than 16 stop sequences, an unknown model name
-(404), a prompt that with max_tokens does not fit the model's context, streaming). Up to 16 stop
-sequences are accepted (OpenAI's limit is 4; HumanEval's usual set has 5). An empty prompt starts
-a new document, as after <|endoftext|>.
+and naming the parameter in `param` (missing prompt, an empty list of prompts, max_tokens < 1,
+temperature outside [0, 2], top_p outside (0, 1], more than --max-n choices, more than 16 stop
+sequences, an unknown model name (404), a prompt that with max_tokens does not fit the model's
+context, streaming). Up to 16 stop sequences are accepted (OpenAI's limit is 4; HumanEval's usual
+set has 5). An empty prompt starts a new document, as after <|endoftext|>.
+
+Parameters we do not implement are never silently dropped, since a client relying on one would get
+an answer that quietly is not what it asked for. Sent with its neutral value (null, false, 0, an
+empty list or map, best_of 1, tool_choice "none"/"auto", response_format {"type": "text"}, ...) such a
+parameter changes nothing and is accepted; with any other value it is refused with a 400 naming it:
+logprobs, echo, best_of, suffix, logit_bias, presence_penalty, frequency_penalty, stream_options,
+top_logprobs, tools, tool_choice, functions, function_call, response_format, modalities, audio,
+prediction, reasoning_effort, web_search_options, verbosity, and a message's name, tool_calls,
+function_call, refusal or audio. Parameters that cannot change the output (user, metadata, store,
+service_tier, prompt_cache_key, safety_identifier, parallel_tool_calls) are accepted and ignored. Any
+other unknown parameter is refused with a 400 naming it, as OpenAI does.
+
+Seeds: choice i of a request (numbered as in the reply, across prompts x n) samples from its own
+seed, derived from the request's seed: choice 0 from the seed itself (so an n=1 request samples as
+an in-process request with that seed does), choice i > 0 from a hash of (seed, i). The same request
+with the same seed thus gives the same choices, and no two choices share a random stream. Without a
+seed every choice samples from fresh randomness.
 
 Chat: our models are base code models with no chat tokens, so messages are rendered as
 "### User:\\n<content>\\n\\n" turns (likewise System, Assistant) ending in "### Assistant:\\n", and
@@ -30,17 +47,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
+import json
 import socket
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request as HTTPRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException
 
 from textbooks.llm.base import Request, Response
@@ -64,7 +83,38 @@ class APIError(Exception):
         self.status, self.message, self.param, self.code = status, message, param, code
 
 
+class AnyValue:
+    """Contains every value: the accepted values of a parameter that cannot change the output."""
+
+    def __contains__(self, value: Any) -> bool:
+        return True
+
+
+IGNORED = AnyValue()
+
+# For each OpenAI parameter we do not implement, the values that leave the output unchanged; any
+# other value is refused. A parameter in no table is unknown and refused whatever its value.
+SHARED_PARAMS = {
+    "user": IGNORED, "metadata": IGNORED, "store": IGNORED, "service_tier": IGNORED,
+    "prompt_cache_key": IGNORED, "safety_identifier": IGNORED,
+    "logit_bias": (None, {}), "presence_penalty": (None, 0), "frequency_penalty": (None, 0),
+    "stream_options": (None,),  # OpenAI allows it only when streaming, which we refuse
+}
+COMPLETION_PARAMS = SHARED_PARAMS | {"best_of": (None, 1), "echo": (None, False), "logprobs": (None,),
+                                     "suffix": (None, "")}
+CHAT_PARAMS = SHARED_PARAMS | {
+    "logprobs": (None, False), "top_logprobs": (None, 0), "tools": (None, []), "functions": (None, []),
+    "tool_choice": (None, "none", "auto"), "function_call": (None, "none", "auto"),  # "auto" with no tools: none
+    "parallel_tool_calls": IGNORED,  # only matters with tools, which are refused
+    "response_format": (None, {"type": "text"}), "modalities": (None, ["text"]), "audio": (None,),
+    "prediction": (None,), "reasoning_effort": (None,), "web_search_options": (None,), "verbosity": (None,),
+}
+MESSAGE_PARAMS = {"name": (None,), "tool_calls": (None, []), "function_call": (None,), "refusal": (None,),
+                  "audio": (None,)}
+
+
 class SamplingFields(BaseModel):
+    model_config = ConfigDict(extra="allow")  # kept for check_supported, which refuses what we do not implement
     model: str | None = None
     temperature: float = Field(1.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -103,6 +153,7 @@ class CompletionBody(SamplingFields):
 
 
 class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
     role: Literal["system", "user", "assistant"]
     content: str
 
@@ -123,15 +174,24 @@ def build_app(client, options: ServeOptions) -> FastAPI:
     async def health():
         return {"status": "ok"}
 
+    model = {"id": options.name, "object": "model", "created": created, "owned_by": "textbooks",
+             "max_model_len": client.context_length}
+
     @app.get("/v1/models")
     async def models():
-        return {"object": "list", "data": [{"id": options.name, "object": "model", "created": created,
-                                            "owned_by": "textbooks", "max_model_len": client.context_length}]}
+        return {"object": "list", "data": [model]}
+
+    @app.get("/v1/models/{model_id:path}")
+    async def model_by_id(model_id: str):
+        if model_id != options.name:
+            raise model_not_found(model_id, options.name)
+        return model
 
     @app.post("/v1/completions")
     async def completions(body: CompletionBody):
-        requests = [Request(prompt=prompt, **sampling(body, body.max_tokens)) for prompt in body.prompt
-                    for _ in range(body.n)]
+        check_supported(body.model_extra, COMPLETION_PARAMS)
+        prompts = [prompt for prompt in body.prompt for _ in range(body.n)]  # choice i continues prompts[i]
+        requests = [Request(prompt=prompt, **sampling(body, body.max_tokens, i)) for i, prompt in enumerate(prompts)]
         responses = await generate(app, client, options, body, requests)
         choices = [{"index": i, "text": r.text, "finish_reason": r.finish_reason, "logprobs": None}
                    for i, r in enumerate(responses)]
@@ -139,12 +199,15 @@ def build_app(client, options: ServeOptions) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat(body: ChatBody):
+        check_supported(body.model_extra, CHAT_PARAMS)
+        for i, message in enumerate(body.messages):
+            check_supported(message.model_extra, MESSAGE_PARAMS, f"messages[{i}].")
         messages = tuple((m.role, m.content) for m in body.messages)
         max_tokens = body.max_completion_tokens or body.max_tokens
         if max_tokens is None:  # the rest of the context, as vLLM does
             prompt_tokens = client.count_tokens(client.prompt_text(Request(messages=messages)))
             max_tokens = max(1, client.context_length - prompt_tokens)
-        requests = [Request(messages=messages, **sampling(body, max_tokens))] * body.n
+        requests = [Request(messages=messages, **sampling(body, max_tokens, i)) for i in range(body.n)]
         responses = await generate(app, client, options, body, requests)
         choices = [{"index": i, "message": {"role": "assistant", "content": r.text}, "finish_reason": r.finish_reason}
                    for i, r in enumerate(responses)]
@@ -154,9 +217,34 @@ def build_app(client, options: ServeOptions) -> FastAPI:
     return app
 
 
-def sampling(body: SamplingFields, max_tokens: int) -> dict:
+def check_supported(fields: dict, supported: dict, prefix: str = "") -> None:
+    """Refuse with a 400 naming it each of `fields` that is unknown, or that we do not implement and
+    whose value is not one of its neutral values in `supported`."""
+    for name, value in fields.items():
+        param = prefix + name
+        if name not in supported:
+            raise APIError(400, f"unrecognized request argument: {param}", param, "unknown_parameter")
+        if value not in supported[name]:
+            neutral = " or ".join(json.dumps(v) for v in supported[name])
+            raise APIError(400, f"{param} is not supported by this server; omit it or send {neutral}", param,
+                           "unsupported_parameter")
+
+
+def sampling(body: SamplingFields, max_tokens: int, choice: int) -> dict:
     return {"max_tokens": max_tokens, "temperature": body.temperature, "top_p": body.top_p,
-            "stop": tuple(body.stop or ()), "seed": body.seed}
+            "stop": tuple(body.stop or ()), "seed": choice_seed(body.seed, choice)}
+
+
+def choice_seed(seed: int | None, choice: int) -> int | None:
+    """The seed choice number `choice` of a request with `seed` samples from (None: fresh randomness).
+
+    Choice 0 uses the seed itself, as an in-process request with that seed does; the others a hash
+    of (seed, choice), so that no two choices share a random stream, not even across requests:
+    seed + choice would make choice 1 of seed 7 the same sample as choice 0 of seed 8."""
+    if seed is None or choice == 0:
+        return seed
+    digest = hashlib.blake2b(f"{seed}/{choice}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1  # 63 bits: a valid seed for every torch generator
 
 
 async def generate(app: FastAPI, client, options: ServeOptions, body: SamplingFields,
@@ -169,8 +257,7 @@ async def generate(app: FastAPI, client, options: ServeOptions, body: SamplingFi
 
 def check_model_and_size(client, options: ServeOptions, body: SamplingFields, requests: list[Request]) -> None:
     if body.model is not None and body.model != options.name:
-        raise APIError(404, f"the model {body.model!r} does not exist; this server serves {options.name!r}",
-                       "model", "model_not_found")
+        raise model_not_found(body.model, options.name)
     if len(requests) > options.max_n:
         raise APIError(400, f"this request asks for {len(requests)} choices (prompts x n); "
                        f"the most this server generates per request is {options.max_n}", "n")
@@ -180,6 +267,11 @@ def check_model_and_size(client, options: ServeOptions, body: SamplingFields, re
             raise APIError(400, f"this model's context is {client.context_length} tokens; the prompt has "
                            f"{prompt_tokens} and max_tokens asks for {request.max_tokens} more",
                            "prompt" if request.prompt is not None else "messages", "context_length_exceeded")
+
+
+def model_not_found(name: str, served: str) -> APIError:
+    return APIError(404, f"the model {name!r} does not exist; this server serves {served!r}", "model",
+                    "model_not_found")
 
 
 def reply(kind: str, id_prefix: str, name: str, choices: list[dict], per_prompt: list[Response],
