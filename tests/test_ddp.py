@@ -13,11 +13,12 @@ from test_train import TINY_MODEL, make_pack, read_metrics, without_timing, writ
 NO_DROPOUT = {**TINY_MODEL, "attn_dropout": 0.0, "resid_dropout": 0.0}
 
 
-def launch(recipe: Path, out: Path, ranks: int, *args: str) -> subprocess.Popen:
-    """`textbooks train` in one process, or in `ranks` gloo processes under torchrun."""
+def launch(recipe: Path, out: Path, ranks: int, *args: str,
+           program: tuple[str, ...] = ("-m", "textbooks.cli")) -> subprocess.Popen:
+    """`textbooks train` in one process, or in `ranks` gloo processes under torchrun (`program`: what python runs)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}"]
-    command = [*(launcher if ranks > 1 else [sys.executable]), "-m", "textbooks.cli", "train",
+    command = [*(launcher if ranks > 1 else [sys.executable]), *program, "train",
                "--recipe", str(recipe), "--out", str(out), *args]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -46,6 +47,42 @@ def test_two_ranks_equal_one_rank_with_twice_the_accumulation(tmp_path):
     rng = torch.load(tmp_path / "two" / "checkpoints" / "step-00000006" / "rng.pt", weights_only=True)
     assert len(rng["ranks"]) == 2  # each rank's own dropout stream, for an exact resume
     assert not torch.equal(rng["ranks"][0]["torch"], rng["ranks"][1]["torch"])
+
+
+# `textbooks train`, failing if the process group outlives shutdown(): gloo's worker threads live as long
+# as the group, and left to interpreter exit they aborted finished runs (see distributed.shutdown).
+GROUP_WATCHING_TRAIN = """
+import sys, weakref
+
+import torch.distributed as dist
+
+from textbooks import cli
+from textbooks.train import distributed
+
+join = distributed.init_distributed
+group = None
+
+
+def join_and_watch_group(device_type):
+    global group
+    world, device = join(device_type)
+    group = weakref.ref(dist.group.WORLD)
+    return world, device
+
+
+distributed.init_distributed = join_and_watch_group
+code = cli.main(sys.argv[1:])
+sys.exit("the process group outlived shutdown()" if group() is not None else code)
+"""
+
+
+def test_two_rank_run_frees_the_process_group_before_exit(tmp_path):
+    # Regression: the group outlived shutdown(), and a gloo worker freeing the last collective's tensors after
+    # the interpreter had begun to exit aborted a finished run ("terminate called without an active exception").
+    recipe = write_recipe(tmp_path / "r.yaml", make_pack(tmp_path / "pack"), train={"max_steps": 3})
+    program = tmp_path / "group_watching_train.py"
+    program.write_text(GROUP_WATCHING_TRAIN)
+    finish(launch(recipe, tmp_path / "run", 2, program=(str(program),)))
 
 
 def rewind(run_dir: Path, copy: Path, step: int) -> None:

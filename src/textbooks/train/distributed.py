@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import os
 from dataclasses import dataclass
 
@@ -55,6 +56,10 @@ def init_distributed(device_type: str) -> tuple[Dist, torch.device]:
         if device_type == "cuda":
             torch.cuda.set_device(world.local_rank)
         if not dist.is_initialized():
+            # torch.distributed.nn's collectives take group.WORLD as a default argument, evaluated on
+            # import: imported after the group exists (DDP's constructor imports it, via torch._dynamo),
+            # they would keep it alive past shutdown(). Imported first, their default is None.
+            importlib.import_module("torch.distributed.nn")
             dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
     device = torch.device("cuda", world.local_rank) if device_type == "cuda" else torch.device("cpu")
     return world, device
@@ -78,6 +83,13 @@ def barrier() -> None:
 
 
 def shutdown() -> None:
+    """Free the process group now, while the interpreter is whole: gloo's worker threads are joined here.
+
+    Left to interpreter exit, a worker that lets go of the last collective's tensors late (on a busy
+    machine) needs the GIL to free them, and CPython ends such a thread inside a C++ destructor:
+    std::terminate, and a finished run exits with SIGABRT. So nothing may hold the group past
+    destroy_process_group (see init_distributed). Under FSDP, DTensor's caches still hold it.
+    """
     if dist.is_initialized():
         gc.collect()  # first free DDP's reducer, which holds on to the process group
         dist.destroy_process_group()
@@ -100,6 +112,15 @@ def gather_to_main(obj, world: Dist) -> list | None:
     gathered = [None] * world.world_size if world.is_main else None
     dist.gather_object(obj, gathered, dst=0)
     return gathered
+
+
+def broadcast_from_main(obj, world: Dist):
+    """Rank 0's `obj`, on every rank."""
+    if world.world_size == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 class SingleProcess:
