@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from test_train import (  # noqa: F401  (one_thread is a fixture)
     TINY_MODEL, make_pack, one_thread, read_metrics, train, without_timing, write_recipe,
 )
+from textbooks.train.checkpoint import newest_readable_checkpoint
 
 DROPOUT = {"attn_dropout": 0.1, "resid_dropout": 0.1, "embd_dropout": 0.1}
 STEPS = 60
@@ -100,27 +101,66 @@ def test_resume_without_a_checkpoint_is_an_error(finished_run, tmp_path):
         train(recipe, tmp_path / "empty", "--resume")
 
 
-def test_resume_with_latest_naming_a_missing_checkpoint_is_an_error(run_copy):
-    recipe, run_dir = run_copy
-    shutil.rmtree(run_dir / "checkpoints" / "step-00000006")
-    with pytest.raises(SystemExit, match="latest names checkpoint 'step-00000006', which does not exist"):
-        train(recipe, run_dir, "--resume")
-
-
-@pytest.mark.parametrize("name", ["model.safetensors", "optimizer.pt", "trainer_state.json", "rng.pt"])
-def test_resume_from_a_corrupt_checkpoint_is_an_error(run_copy, name):
-    recipe, run_dir = run_copy
-    path = run_dir / "checkpoints" / "step-00000006" / name
+def truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(SystemExit, match=f"checkpoint file {path} is corrupt or unreadable"):
-        train(recipe, run_dir, "--resume")
 
 
-def test_resume_from_a_checkpoint_missing_a_file_is_an_error(run_copy):
+# each breaks the step-6 checkpoint so that it cannot be resumed from; (the file named in the warning, how)
+CORRUPTIONS = {
+    "truncated weights": ("model.safetensors", truncate),
+    "garbage optimizer": ("optimizer.pt", lambda path: path.write_bytes(b"garbage")),
+    "trainer state not json": ("trainer_state.json", lambda path: path.write_text('{"step": 6, "tok')),
+    "trainer state without its keys": ("trainer_state.json", lambda path: path.write_text('{"step": 6}')),
+    "truncated rng": ("rng.pt", truncate),
+    "missing rng": ("rng.pt", Path.unlink),
+    "missing checkpoint": ("", shutil.rmtree),
+}
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_resume_from_an_unreadable_latest_checkpoint_falls_back_to_the_one_before(run_copy, finished_run, capsys,
+                                                                                  corruption):
     recipe, run_dir = run_copy
-    (run_dir / "checkpoints" / "step-00000006" / "rng.pt").unlink()
-    with pytest.raises(SystemExit, match="rng.pt is missing"):
+    name, corrupt = CORRUPTIONS[corruption]
+    broken = run_dir / "checkpoints" / "step-00000006" / name
+    corrupt(broken)
+    # the run to resume is the finished one with step 6 lost: the metrics of steps 4-6 must come back unchanged
+    train(recipe, run_dir, "--resume")
+
+    warning = capsys.readouterr().err
+    assert f"warning: {run_dir / 'checkpoints' / 'latest'} names step-00000006, which cannot be resumed from: " \
+           f"checkpoint {'file ' if name else ''}{str(broken).rstrip('/')}" in warning
+    assert "Resuming from step-00000003, the newest readable checkpoint, instead" in warning
+    assert without_timing(read_metrics(run_dir)) == without_timing(read_metrics(finished_run[1]))
+    final = [load_file(run / "checkpoints" / "step-00000006" / "model.safetensors")
+             for run in (run_dir, finished_run[1])]
+    assert all(torch.equal(final[0][name], final[1][name]) for name in final[0])
+    assert (run_dir / "checkpoints" / "latest").read_text() == "step-00000006\n"
+
+
+def test_a_fallback_points_latest_at_the_checkpoint_used(run_copy):
+    # so that until the resumed run writes its next checkpoint, `latest` (which eval, sample and a failed
+    # write's message read) names a complete one
+    _, run_dir = run_copy
+    (run_dir / "checkpoints" / "step-00000006" / "optimizer.pt").write_bytes(b"garbage")
+    assert newest_readable_checkpoint(run_dir).path == run_dir / "checkpoints" / "step-00000003"
+    assert (run_dir / "checkpoints" / "latest").read_text() == "step-00000003\n"
+
+
+def test_resume_with_no_readable_checkpoint_is_an_error_naming_each(run_copy):
+    recipe, run_dir = run_copy
+    checkpoints = run_dir / "checkpoints"
+    (checkpoints / "step-00000006" / "optimizer.pt").write_bytes(b"garbage")
+    truncate(checkpoints / "step-00000003" / "model.safetensors")
+    with pytest.raises(SystemExit) as error:
         train(recipe, run_dir, "--resume")
+    assert str(error.value).startswith(
+        f"textbooks train: error: --resume: no checkpoint of {run_dir} is readable: "
+        f"checkpoint file {checkpoints / 'step-00000006' / 'optimizer.pt'} is corrupt or unreadable: "
+        "Unsupported operand 103; "
+        f"checkpoint file {checkpoints / 'step-00000003' / 'model.safetensors'} is corrupt or unreadable: "
+        f"{checkpoints / 'step-00000003' / 'model.safetensors'} is not a readable safetensors file (corrupt or "
+        "truncated?)")
 
 
 def test_resume_with_a_different_recipe_is_an_error(run_copy):

@@ -1,3 +1,4 @@
+import hashlib
 import json
 from pathlib import Path
 
@@ -30,9 +31,21 @@ def make_pack(directory: Path, train_rows: int = 48, val_rows: int = 8, seed: in
         writer = SplitWriter(directory, split, SEQ_LEN, np.dtype("<u2"), rows_per_shard=20)
         writer.add(np.resize(rng.permutation(pattern), rows * SEQ_LEN + 1).astype("<u2"))
         splits[split] = writer.close()
-    write_manifest(directory, "pack", {"seed": seed}, {}, seq_len=SEQ_LEN, dtype="uint16", vocab_size=VOCAB,
+    tokenizer_json = tiny_tokenizer_json()
+    (directory / "tokenizer.json").write_text(tokenizer_json)
+    config = {"seed": seed, "tokenizer_sha256": hashlib.sha256(tokenizer_json.encode()).hexdigest()}
+    write_manifest(directory, "pack", config, {}, seq_len=SEQ_LEN, dtype="uint16", vocab_size=VOCAB,
                    eot_id=0, splits=splits)
     return directory
+
+
+def tiny_tokenizer_json(vocab_size: int = VOCAB) -> str:
+    """A word-level tokenizer of `vocab_size` ids (<|endoftext|> is 0): what a test pack's ids mean."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+
+    vocab = {"<|endoftext|>": 0, **{f"t{i}": i for i in range(1, vocab_size)}}
+    return Tokenizer(WordLevel(vocab, unk_token="<|endoftext|>")).to_str()
 
 
 def write_recipe(path: Path, pack: Path, **sections) -> Path:
@@ -153,7 +166,7 @@ def test_training_run_writes_metrics_checkpoints_and_the_resolved_recipe(pack, t
     assert (checkpoints / "latest").read_text().strip() == "step-00000010"
     final = checkpoints / "step-00000010"
     assert {p.name for p in final.iterdir()} == {"model.safetensors", "model_config.json", "optimizer.pt",
-                                                 "trainer_state.json", "rng.pt"}
+                                                 "trainer_state.json", "rng.pt", "tokenizer.json"}
     state = json.loads((final / "trainer_state.json").read_text())
     # 10 steps x 8 rows of a 48-row split: 80 rows = one epoch and 32 rows
     assert (state["step"], state["epoch"], state["offset"], state["tokens_seen"]) == (10, 1, 32, 10 * 8 * SEQ_LEN)

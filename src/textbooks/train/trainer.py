@@ -12,9 +12,11 @@ checkpoint holds each rank's RNG state, so a resume on the same number of ranks 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +28,10 @@ from tqdm import tqdm
 from textbooks.model.config import ModelConfig
 from textbooks.model.phi import Phi
 from textbooks.model.weights import load_model, resolve_model_dir
-from textbooks.records import atomic_write_text
+from textbooks.records import atomic_write_text, naming_path
 from textbooks.train import distributed
 from textbooks.train.checkpoint import (
-    Checkpoint, remove_partial, rng_state, save_checkpoint, set_rng_state,
+    Checkpoint, CheckpointError, remove_partial, rng_state, save_checkpoint, set_rng_state,
 )
 from textbooks.train.data import DataPosition, RowOrder, batch_tensors, chunks, open_pack, rank_share, val_rows
 from textbooks.train.distributed import Dist
@@ -211,18 +213,43 @@ class Trainer:
         return (totals[0] / totals[1]).item() if totals[1] > 0 else None
 
     def save(self) -> None:
-        """Write a checkpoint of this step (rank 0 writes; under FSDP every rank helps gather)."""
+        """Write a checkpoint of this step (rank 0 writes; under FSDP every rank helps gather).
+
+        A failed write (CheckpointError) ends every rank, not only rank 0: the others would wait for
+        it in their next collective.
+        """
         model = self.parallel.savable_model(self.model)
         optimizer = {"optimizer": self.parallel.optimizer_state(self.model, self.optimizer),
                      "scaler": self.scaler.state_dict()}
         rng = distributed.gather_to_main(rng_state(self.device), self.world)
-        if not self.world.is_main:
-            return
+        failure = self._write_checkpoint(model, optimizer, rng) if self.world.is_main else None
+        if distributed.broadcast_from_main(failure is not None, self.world):
+            self._stop_after_failed_save(failure)
+
+    def _write_checkpoint(self, model: Phi, optimizer: dict, rng: list[dict]) -> CheckpointError | None:
         position = self.state.position
         state = {"step": self.state.step, "tokens_seen": self.state.tokens_seen, "epoch": position.epoch,
                  "offset": position.offset, "recipe_hash": self.recipe.hash(), "world_size": self.world.world_size}
-        save_checkpoint(self.run.run_dir, self.state.step, model, optimizer, state, rng,
-                        self.recipe.checkpoint.keep_last)
+        try:
+            save_checkpoint(self.run.run_dir, self.state.step, model, optimizer, state, rng,
+                            self.recipe.checkpoint.keep_last, tokenizer=self.train_data.tokenizer_path)
+        except CheckpointError as e:
+            return e
+        return None
+
+    def _stop_after_failed_save(self, failure: CheckpointError | None) -> None:
+        """Raise on every rank: rank 0's `failure`, and on the others a note pointing to it."""
+        if self.metrics:
+            self.metrics.close()  # else the progress bar is drawn again at exit, after the error's line
+        if failure:
+            raise failure
+        # Wait for rank 0 to say why and exit: torchrun stops the other ranks when one exits, so this one
+        # leaving first could cut rank 0 off mid-message. Rank 0 leaving ends this barrier (gloo), or
+        # torchrun ends this rank (NCCL).
+        with contextlib.suppress(RuntimeError):
+            distributed.barrier()
+        raise CheckpointError(f"rank 0 could not write the checkpoint of step {self.state.step} "
+                              "(its message says why); this rank stops with it")
 
 
 class Throughput:
@@ -247,14 +274,16 @@ class MetricsLog:
     """metrics.jsonl (one JSON object per record), TensorBoard scalars and the progress bar (rank 0)."""
 
     def __init__(self, run_dir: Path, start_step: int, max_steps: int, tensorboard: bool):
-        path = run_dir / METRICS
-        keep_records_until(path, start_step)
-        self.file = open(path, "a", encoding="utf-8")
+        self.path, self.tensorboard_dir = run_dir / METRICS, run_dir / "tensorboard"
+        keep_records_until(self.path, start_step)
+        self.file = open(self.path, "a", encoding="utf-8")
         self.writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter  # imports tensorboard: only when asked for
 
-            self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_step or None)
+            quiet_tensorboard_writer_threads()
+            with naming_path(self.tensorboard_dir):
+                self.writer = SummaryWriter(str(self.tensorboard_dir), purge_step=start_step or None)
         self.bar = tqdm(total=max_steps, initial=start_step, unit="step", desc="train", file=sys.stderr,
                         dynamic_ncols=True)
 
@@ -262,21 +291,40 @@ class MetricsLog:
         self.bar.update()
 
     def write(self, record: dict) -> None:
-        self.file.write(json.dumps(record) + "\n")
-        self.file.flush()  # a killed run keeps every record it logged
+        with naming_path(self.path):
+            self.file.write(json.dumps(record) + "\n")
+            self.file.flush()  # a killed run keeps every record it logged
         if "loss" in record:
             self.bar.set_postfix(loss=f"{record['loss']:.4f}", tok_s=f"{record['tokens_per_s']:.0f}")
         if self.writer:
-            for key, value in record.items():
-                if key != "step":
-                    self.writer.add_scalar(f"val/{key}" if key.startswith("val") else f"train/{key}",
-                                           value, record["step"])
+            with naming_path(self.tensorboard_dir):
+                for key, value in record.items():
+                    if key != "step":
+                        self.writer.add_scalar(f"val/{key}" if key.startswith("val") else f"train/{key}",
+                                               value, record["step"])
 
     def close(self) -> None:
         self.bar.close()
-        self.file.close()
+        with naming_path(self.path):
+            self.file.close()
         if self.writer:
-            self.writer.close()
+            with naming_path(self.tensorboard_dir):
+                self.writer.close()
+
+
+def quiet_tensorboard_writer_threads() -> None:
+    """Leave a failed TensorBoard write (a full disk) to the writer's flush and close, which raise it
+    in this thread with its path named; its writer thread would also print it as a traceback."""
+    previous = threading.excepthook
+    if getattr(previous, "quiets_tensorboard", False):
+        return
+
+    def hook(args) -> None:
+        if type(args.thread).__name__ != "_AsyncWriterThread" or not issubclass(args.exc_type, OSError):
+            previous(args)
+
+    hook.quiets_tensorboard = True
+    threading.excepthook = hook
 
 
 def keep_records_until(path: Path, step: int) -> None:
