@@ -67,16 +67,62 @@ def test_humaneval_plus_canonical_solutions_pass_and_wrong_ones_fail(tmp_path):
 
 def test_pass_at_k_of_mixed_samples_is_the_unbiased_estimate(tmp_path):
     problems = load_benchmark("humaneval")[:2]
-    # problem 0: 2 of 3 samples right; problem 1: 0 of 3
-    rows = [(problems[0].task_id, problems[0].canonical_solution)] * 2 + [(problems[0].task_id, "    return None\n")]
-    rows += [(problems[1].task_id, "    return None\n")] * 3
+    right = [(p.task_id, p.canonical_solution) for p in problems]
+    wrong = [(p.task_id, "    return None\n") for p in problems]
+    # problem 0: 2 of 5 right, the right ones last; problem 1: 1 of 5, first
+    rows = [wrong[0]] * 3 + [right[0]] * 2 + [right[1]] + [wrong[1]] * 4
     summary = evaluate("humaneval", write_samples(tmp_path / "s.jsonl", rows), tmp_path / "out", "--limit", "2")
-    # pass@1 = (2/3 + 0) / 2; pass@2 = (1 - C(1,2)/C(3,2) = 1, + 0) / 2
-    assert summary["pass@1"] == pytest.approx(1 / 3)
-    assert summary["pass@2"] == pytest.approx(0.5)
-    assert summary["pass@3"] == pytest.approx(0.5)
+    # unbiased, 1 - C(n-c, k) / C(n, k): pass@2 = (1 - 3/10 + 1 - 6/10) / 2, pass@3 = (1 - 1/10 + 1 - 4/10) / 2.
+    # The naive 1 - (1 - c/n)^k gives 0.5 and 0.636; "any of the first k passed" gives 0.5 and 0.5.
+    assert summary["pass@1"] == pytest.approx(0.3)
+    assert summary["pass@2"] == pytest.approx(0.55)
+    assert summary["pass@3"] == pytest.approx(0.75)
     per_problem = [json.loads(line) for line in open(tmp_path / "out" / "problems.jsonl")]
-    assert [(p["n"], p["correct"]) for p in per_problem] == [(3, 2), (3, 0)]
+    assert [(p["n"], p["correct"]) for p in per_problem] == [(5, 2), (5, 1)]
+
+
+def test_bits_per_byte_of_a_known_predictor_is_computed_by_hand():
+    import math
+
+    import torch
+
+    from textbooks.evaluate.bpb import LocalScorer, bits_per_byte
+
+    # one token per byte; each position puts probability 1/2 on the next byte value (logit ln 255
+    # against 255 others at 0), so the solution "cdef" after "ab" costs exactly 1 bit per byte
+    def logits(ids: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(*ids.shape, 256)
+        out.scatter_(-1, ((ids + 1) % 256).unsqueeze(-1), math.log(255))
+        return out
+
+    scorer = LocalScorer(encode=lambda text: list(text.encode()), logits=logits, max_len=64)
+    problem = Problem("t/0", prompt="ab", canonical_solution="cdef", test="", stop=())
+    assert bits_per_byte(scorer, [problem]) == pytest.approx(1.0)
+    # a byte it did not predict costs log2(510) bits: "cdex" is 3 bits + 8.994 bits over 4 bytes
+    surprise = Problem("t/1", prompt="ab", canonical_solution="cdex", test="", stop=())
+    assert bits_per_byte(scorer, [surprise]) == pytest.approx((3 + math.log2(510)) / 4)
+
+
+def test_a_null_completion_is_refused_with_its_line(tmp_path):
+    problem = load_benchmark("humaneval")[0]
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": problem.task_id, "completion": "    return 1\n"}) + "\n"
+                       + json.dumps({"task_id": problem.task_id, "completion": None}) + "\n")
+    with pytest.raises(ValueError, match=r"s.jsonl:2: the completion must be a string, not null"):
+        evaluate("humaneval", samples, tmp_path / "out", "--limit", "1")
+
+
+def test_a_run_that_failed_on_bad_input_does_not_hold_its_out(tmp_path):
+    problem = load_benchmark("humaneval")[0]
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": problem.task_id, "completion": None}) + "\n")
+    with pytest.raises(ValueError, match="not null"):
+        evaluate("humaneval", samples, tmp_path / "out", "--limit", "1")
+    write_samples(samples, [(problem.task_id, problem.canonical_solution)])  # corrected
+    assert evaluate("humaneval", samples, tmp_path / "out", "--limit", "1")["pass@1"] == 1.0
+    # one that produced results still holds them against other settings
+    with pytest.raises(ValueError, match="other settings"):
+        evaluate("humaneval", samples, tmp_path / "out", "--limit", "1", "--timeout", "3")
 
 
 def test_a_rerun_executes_nothing_done_and_finishes_a_killed_run(tmp_path, monkeypatch):
@@ -167,8 +213,8 @@ def test_our_checkpoint_its_hf_export_and_an_endpoint_serving_it_score_the_same(
     args = ["eval", "humaneval", "--limit", "3", "--max-new-tokens", "12", "--k", "1"]
 
     def completions(model: str, out: str) -> list[str]:
-        cli.main(args + ["--model", model, "--out", str(tmp_path / out)])
-        return [json.loads(line)["completion"] for line in open(tmp_path / out / "samples.jsonl")]
+        cli.main(args + ["--model", model, "--out", str(tmp_path / "eval" / out)])
+        return [json.loads(line)["completion"] for line in open(tmp_path / "eval" / out / "samples.jsonl")]
 
     ours = completions(str(tiny_checkpoint), "ours")
     assert completions(str(tmp_path / "hf"), "hf") == ours

@@ -69,7 +69,11 @@ def solution_nats(scorer: LocalScorer, prompt: str, solution: str) -> float:
 
 def canonical_bits_per_byte(model: str, problems: list[Problem]) -> float:
     """Bits per byte of `model` on all the problems' canonical solutions, given their prompts."""
-    scorer = open_scorer(model)
+    return bits_per_byte(open_scorer(model), problems)
+
+
+def bits_per_byte(scorer: LocalScorer, problems: list[Problem]) -> float:
+    """The summed loss of every canonical solution given its prompt, in bits, over their UTF-8 bytes."""
     nats = sum(solution_nats(scorer, p.prompt, p.canonical_solution) for p in problems)
     total_bytes = sum(len(p.canonical_solution.encode("utf-8")) for p in problems)
     return nats / math.log(2) / total_bytes

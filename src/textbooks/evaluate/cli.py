@@ -40,6 +40,8 @@ from textbooks.evaluate.samples import (Sample, append_jsonl, read_jsonl_lines, 
 from textbooks.records import atomic_write_json, atomic_write_text, code_version, files_fingerprint
 
 CHUNK = 32  # samples generated or executed between two durable appends
+OUTPUT = "eval"
+AFTER_FAILURE = "Every sample and verdict finished before the failure is kept: rerun the same command to resume."
 
 
 @dataclass(frozen=True)
@@ -139,9 +141,11 @@ def setup(args: argparse.Namespace) -> tuple[EvalSettings, list[Problem]]:
 
 
 def claim_output(out: Path, settings: EvalSettings) -> None:
-    """Record the settings in OUT, or check that a resumed OUT was made with the same ones."""
+    """Record the settings in OUT, or check that a resumed OUT was made with the same ones. An
+    evaluation that left no sample and no verdict (it failed on a bad input) holds nothing to keep:
+    its settings give way to the corrected run's."""
     path = out / "eval_settings.json"
-    if path.exists():
+    if path.exists() and has_results(out):
         previous = json.loads(path.read_text(encoding="utf-8"))
         if previous != asdict(settings):
             changed = sorted(k for k in previous.keys() | asdict(settings).keys()
@@ -151,6 +155,11 @@ def claim_output(out: Path, settings: EvalSettings) -> None:
         return
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, asdict(settings))
+
+
+def has_results(out: Path) -> bool:
+    """Whether OUT holds a sample or a verdict of an earlier run."""
+    return any(read_jsonl_lines(out / name) for name in ("samples.jsonl", "results.jsonl"))
 
 
 def sample_seed(seed: int, task_id: str, index: int) -> int:
@@ -206,29 +215,47 @@ def user_samples(problems: list[Problem], path: Path, out: Path) -> list[Sample]
 
 def execute_samples(problems: list[Problem], samples: list[Sample], out: Path, timeout_s: float,
                     workers: int | None) -> dict[tuple[str, int], dict]:
-    """Each sample's verdict: those in OUT/results.jsonl, and the rest executed in the sandbox."""
-    from textbooks.evaluate.sandbox import Limits, Sandbox
+    """Each sample's verdict: those in OUT/results.jsonl, and the rest executed in the sandbox.
+    HumanEval+'s expected outputs are computed (or read from their cache) before any sample
+    runs, and its problems bring their own time budget in place of `timeout_s`."""
+    from textbooks.evaluate.plus import with_expected_outputs
+    from textbooks.evaluate.sandbox import Sandbox
 
     path = out / "results.jsonl"
     truncate_torn_line(path)
     results = {(r["task_id"], r["index"]): r for r in read_jsonl_lines(path)}
-    by_id = {p.task_id: p for p in problems}
     todo = [s for s in samples if (s.task_id, s.index) not in results]
     if not todo:
         return results
-    limits = Limits(timeout_s=timeout_s, cpu_s=max(1, int(timeout_s + 0.999)))
-    with Sandbox(workers=workers, limits=limits) as sandbox, \
-            tqdm(total=len(todo), desc="executing", unit="program") as bar:
-        for start in range(0, len(todo), CHUNK):
-            chunk = todo[start:start + CHUNK]
-            verdicts = sandbox.run_many([by_id[s.task_id].program(s.completion) for s in chunk])
-            rows = [{"task_id": s.task_id, "index": s.index, "outcome": v.outcome.value, "reason": v.reason,
-                     "duration_s": round(v.duration_s, 4), "isolation": v.isolation}
-                    for s, v in zip(chunk, verdicts)]
-            append_jsonl(path, rows)
-            results.update({(r["task_id"], r["index"]): r for r in rows})
-            bar.update(len(chunk))
+    needed = {s.task_id for s in todo}
+    with Sandbox(workers=workers, limits=program_limits(timeout_s)) as sandbox:
+        by_id = {p.task_id: p for p in with_expected_outputs([p for p in problems if p.task_id in needed], sandbox)}
+        limits_of = {task_id: program_limits(p.timeout_s or timeout_s) for task_id, p in by_id.items()}
+        with tqdm(total=len(todo), desc="executing", unit="program") as bar:
+            for start in range(0, len(todo), CHUNK):
+                chunk = todo[start:start + CHUNK]
+                jobs = [(by_id[s.task_id].program(s.completion), limits_of[s.task_id]) for s in chunk]
+                rows = [{"task_id": s.task_id, "index": s.index, "outcome": v.outcome.value, "reason": v.reason,
+                         "duration_s": round(v.duration_s, 4), "isolation": v.isolation}
+                        for s, v in zip(chunk, run_programs(sandbox, jobs))]
+                append_jsonl(path, rows)
+                results.update({(r["task_id"], r["index"]): r for r in rows})
+                bar.update(len(chunk))
     return results
+
+
+def program_limits(timeout_s: float):
+    from textbooks.evaluate.sandbox import Limits
+
+    return Limits(timeout_s=timeout_s, cpu_s=max(1, int(timeout_s + 0.999)))
+
+
+def run_programs(sandbox, jobs: list) -> list:
+    """Sandbox.run_many with each program's own limits: (source, Limits) in, Results out in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:  # they queue for the sandbox's workers
+        return list(pool.map(lambda job: sandbox.run(*job), jobs))
 
 
 def summarize(settings: EvalSettings, problems: list[Problem], samples: list[Sample],

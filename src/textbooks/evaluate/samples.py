@@ -68,6 +68,8 @@ def read_user_samples(path: Path) -> list[Sample]:
                 task_id, completion = row["task_id"], row["completion"]
             except (json.JSONDecodeError, KeyError, TypeError) as e:
                 raise ValueError(f"{path}:{number}: expected a JSON object with task_id and completion ({e})") from None
+            if not isinstance(completion, str):  # a null scored as the text "None" would be a wrong verdict
+                raise ValueError(f"{path}:{number}: the completion must be a string, not {json.dumps(completion)}")
             index = counts.get(task_id, 0)
             counts[task_id] = index + 1
             samples.append(Sample(str(task_id), index, str(completion)))
