@@ -3,11 +3,15 @@
 Command modules are imported only when their command runs, so `textbooks --help` stays fast.
 A module that sets `ACCEPTS_OVERRIDES = True` receives unknown `--section.key value` pairs in
 `args.overrides` (the training recipe's dotted overrides); for every other command they are errors.
+A module that sets `OUTPUT = "kind"` writes `args.out`: the command runs only after claiming it
+(textbooks.outputs: the right kind of output, one writer at a time), and `AFTER_FAILURE` says
+what a failed run leaves behind, for the one-line error a full disk or a denied write ends in.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -41,13 +45,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Errors in what the user asked for: shown as one line on the command line, not a traceback.
-USER_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError)
+# Failures of the machine rather than of the code: said in one line, with what survived.
+STORAGE_ERRORS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                  errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+                  errno.EPERM: "operation not permitted"}
+
+
+class StorageError(RuntimeError):
+    """A full disk, a read-only file system or a denied access, said as what failed, on which path,
+    and what the command's failed run leaves behind."""
+
+    def __init__(self, error: OSError, after_failure: str | None):
+        where = f" on {error.filename}" if error.filename else ""
+        message = f"{STORAGE_ERRORS[error.errno]}{where}"
+        super().__init__(f"{message}. {after_failure}" if after_failure else message)
+
+
+# Errors in what the user asked for, or in the machine: shown as one line on the command line, not a traceback.
+USER_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError, StorageError)
 
 
 def is_user_error(error: Exception) -> bool:
-    """A bad input, or an LLM endpoint that failed for good (its message names the request and
-    the last failure). textbooks.llm is only consulted when a command loaded it."""
+    """A bad input, a storage failure, or an LLM endpoint that failed for good (its message names
+    the request and the last failure). textbooks.llm is only consulted when a command loaded it."""
     llm = sys.modules.get("textbooks.llm.base")
     return isinstance(error, USER_ERRORS) or (llm is not None and isinstance(error, llm.LLMError))
 
@@ -83,7 +103,24 @@ def run_command(argv: list[str]) -> int:
         args.overrides = extra
     else:
         args = command.parse_args(rest)
-    return int(module.run(args) or 0)
+    try:
+        return run_claimed(module, args, " ".join(["textbooks", *argv]))
+    except OSError as error:
+        if error.errno in STORAGE_ERRORS:
+            raise StorageError(error, getattr(module, "AFTER_FAILURE", None)) from error
+        raise
+
+
+def run_claimed(module, args: argparse.Namespace, command: str) -> int:
+    """Run the command, holding its output's claim (textbooks.outputs) when it writes one."""
+    kind = getattr(module, "OUTPUT", None)
+    # torchrun starts one process per rank; rank 0 writes the run directory, so it alone claims it
+    if kind is None or os.environ.get("RANK", "0") != "0":
+        return int(module.run(args) or 0)
+    from textbooks.outputs import claim_output
+
+    with claim_output(args.out, kind, command=command):
+        return int(module.run(args) or 0)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from textbooks.records import read_shard, shard_paths, throughput, unify_shard_schemas, write_shard
+from textbooks.records import check_shards, read_shard, shard_paths, throughput, unify_shard_schemas, write_shard
 
 ShardFn = Callable[[Iterable[dict]], Iterator[dict]]
 REJECTS = "rejects"
@@ -171,6 +171,7 @@ def plan_tasks(input_dir: str | os.PathLike, output_dir: str | os.PathLike) -> l
     inputs = shard_paths(input_dir)
     if not inputs:
         raise ValueError(f"input directory {input_dir} holds no shards (*.parquet or *.jsonl)")
+    check_shards(input_dir)
     names = [p.with_suffix(".parquet").name for p in inputs]
     clashes = sorted({n for n in names if names.count(n) > 1})
     if clashes:
@@ -191,6 +192,8 @@ def process_shard(fn: ShardFn, task: ShardTask) -> ShardStats:
             else:
                 record.pop("reason", None)
                 kept.append(record)
+    except OSError:
+        raise  # it names its path, and its errno (a full disk, a denied write) reaches the command
     except Exception as e:
         # Only the message survives the trip back to the parent process, so it names the shard.
         raise RuntimeError(f"step failed on shard {task.input_path}: {type(e).__name__}: {e}") from e

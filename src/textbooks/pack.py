@@ -30,13 +30,16 @@ from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from textbooks.records import (
-    atomic_path, atomic_write_text, clear_stage_output, config_hash, read_manifest, read_records,
-    stage_is_complete, write_manifest,
+    atomic_path, atomic_write_text, check_shards, clear_stage_output, config_hash, file_sha256, read_manifest,
+    read_records, stage_is_complete, write_manifest,
 )
 from textbooks.tokenizer import eot_id, load_tokenizer, scrub_surrogates
 
 STAGE = "pack"
+OUTPUT = STAGE
+AFTER_FAILURE = "The pack is unfinished (it has no manifest.json, so nothing reads it): rerun the command to write it."
 SPLITS = ("train", "val")
+TOKENIZER = "tokenizer.json"  # the tokenizer that made the pack's ids, a copy kept beside them
 SHARD_NAME = re.compile(r"(train|val)-\d{5}\.bin")
 SHARD_TOKENS = 1 << 26  # ~64M tokens (128 MB as uint16) per shard file
 # Text per encode_batch call: the tokenizer needs tens of bytes of working memory per byte of text.
@@ -118,7 +121,7 @@ def pack(
         return read_manifest(out_dir)
     clear_stage_output(out_dir, SHARD_NAME)
     started = time.time()
-    atomic_write_text(out_dir / "tokenizer.json", tokenizer_json)
+    atomic_write_text(out_dir / TOKENIZER, tokenizer_json)
     vocab_size = tokenizer.get_vocab_size()
     dtype = token_dtype(vocab_size)
     rows_per_shard = max(1, shard_tokens // (seq_len + 1))
@@ -194,6 +197,7 @@ def _validate(dataset_dirs, out_dir, seq_len: int, val_fraction: float,
         raise ValueError("pack needs at least one dataset directory")
     for directory in dataset_dirs:
         read_manifest(directory)  # raises, naming the directory, unless it is a finished stage's output
+        check_shards(directory)  # a damaged shard is named now, not after tokenizing the others
     if not isinstance(seq_len, int) or seq_len < 1:
         raise ValueError(f"seq_len must be a positive integer, got {seq_len!r}")
     if not 0 <= val_fraction < 1:
@@ -219,14 +223,32 @@ def _report(manifest: dict, val_fraction: float) -> None:
               file=sys.stderr)
 
 
+def pack_tokenizer(pack_dir: str | Path) -> Path:
+    """The tokenizer.json that made a pack's token ids, checked against the sha256 its manifest
+    recorded: token ids read with another vocabulary are garbage that trains without a word."""
+    path = Path(pack_dir) / TOKENIZER
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: a pack's token ids mean nothing without the tokenizer "
+                                "that made them; rerun pack")
+    expected = read_manifest(pack_dir)["config"].get("tokenizer_sha256")
+    if expected and file_sha256(path) != expected:
+        raise ValueError(f"{path} is not the tokenizer this pack was made with (its sha256 is {file_sha256(path)}, "
+                         f"the manifest's {expected}): it was replaced; restore it or rerun pack")
+    return path
+
+
 class TokenDataset:
-    """One split of a token pack: `ds[i]` is row i, an int64 array of seq_len + 1 tokens (memory-mapped)."""
+    """One split of a token pack: `ds[i]` is row i, an int64 array of seq_len + 1 tokens (memory-mapped).
+
+    A row holding an id outside the vocabulary (a damaged or foreign shard of the right size) is
+    an error naming the shard and row, not an IndexError deep in the model."""
 
     def __init__(self, pack_dir: str | Path, split: str = "train") -> None:
         self.pack_dir, self.split = Path(pack_dir), split
         manifest = read_manifest(self.pack_dir)
         if manifest.get("stage") != STAGE:
             raise ValueError(f"{self.pack_dir} is not a token pack (its stage is {manifest.get('stage')!r})")
+        self.tokenizer_path = pack_tokenizer(self.pack_dir)
         if split not in manifest["splits"]:
             raise KeyError(f"{self.pack_dir} has no split {split!r}; it has {sorted(manifest['splits'])}")
         self.seq_len, self.vocab_size = manifest["seq_len"], manifest["vocab_size"]
@@ -261,7 +283,11 @@ class TokenDataset:
             raise IndexError(f"row {index} is out of range for the {len(self)} rows of split {self.split!r}")
         shard = bisect.bisect_right(self._ends, index)
         first_row = self._ends[shard - 1] if shard else 0
-        return self._open_shards()[shard][index - first_row].astype(np.int64)
+        row = self._open_shards()[shard][index - first_row].astype(np.int64)
+        if row.max(initial=0) >= self.vocab_size:
+            raise ValueError(f"shard {self.shard_paths[shard]}, row {index - first_row}: token id {row.max()} is "
+                             f"outside the pack's vocabulary of {self.vocab_size}: the shard is damaged or foreign")
+        return row
 
     def _open_shards(self) -> list[np.memmap]:
         if self._shards is None:

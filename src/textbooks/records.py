@@ -28,6 +28,20 @@ BASE_COLUMNS = ("id", "text", "source")
 MANIFEST = "manifest.json"
 IN_PROGRESS = ".in-progress.json"  # an unfinished stage's config: a rerun with the same config resumes
 WORK = ".work"  # a stage's intermediate shards, removed when the stage finishes
+# What a stage's run that failed (a full disk, a denied write) leaves behind, for its error message.
+STAGE_AFTER_FAILURE = "The shards finished before the failure are kept: fix the cause and rerun the same command to resume."
+
+
+@contextlib.contextmanager
+def naming_path(path: str | os.PathLike) -> Iterator[None]:
+    """Give an OSError raised in the block `path` as its file name when it has none: writers such as
+    pyarrow's, a file's flush or TensorBoard's say "no space left on device" but not where."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is not None:
+            raise
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from e
 
 
 @contextlib.contextmanager
@@ -39,10 +53,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     # created like any output file (0666 less the umask), unlike mkstemp's private 0600
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with naming_path(path):
+            yield tmp
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -106,10 +121,31 @@ def read_shard(path: str | os.PathLike) -> Iterator[dict]:
     """The records of one Parquet or JSONL shard."""
     path = Path(path)
     if path.suffix == ".parquet":
-        for batch in pq.ParquetFile(path).iter_batches():
-            yield from batch.to_pylist()
+        with naming_corrupt_shard(path):
+            for batch in pq.ParquetFile(path).iter_batches():
+                yield from batch.to_pylist()
     else:
         yield from _read_jsonl(path)
+
+
+@contextlib.contextmanager
+def naming_corrupt_shard(path: Path) -> Iterator[None]:
+    """Turn pyarrow's complaint about an unreadable file (which often omits it) into one naming the shard."""
+    try:
+        yield
+    except pa.ArrowException as e:
+        if isinstance(e, OSError):  # a failure to read the disk, not the file's content: errno kept
+            raise
+        raise ValueError(f"shard {path} is corrupt or not a Parquet file: {e}") from None
+
+
+def check_shards(dataset_dir: str | os.PathLike) -> None:
+    """Read every Parquet shard's footer, so that a truncated or foreign shard is named before any
+    work is spent on the others (a shard damaged inside is named when it is read)."""
+    for path in shard_paths(dataset_dir):
+        if path.suffix == ".parquet":
+            with naming_corrupt_shard(path):
+                pq.read_metadata(path)
 
 
 def read_column(dataset_dir: str | os.PathLike, name: str) -> list:
@@ -123,15 +159,17 @@ def shard_column(path: str | os.PathLike, name: str) -> list:
     path = Path(path)
     if path.suffix != ".parquet":
         return [record[name] for record in _read_jsonl(path) if name in record]
-    if name not in pq.read_schema(path).names:
-        return []
-    return pq.read_table(path, columns=[name]).column(name).to_pylist()
+    with naming_corrupt_shard(path):
+        if name not in pq.read_schema(path).names:
+            return []
+        return pq.read_table(path, columns=[name]).column(name).to_pylist()
 
 
 def rows_by_id(path: str | os.PathLike) -> dict[str, dict]:
     """The rows of one Parquet file keyed by their `id`: a stage's per-record decisions, for the
     step that applies them shard by shard."""
-    return {row["id"]: row for row in pq.read_table(path).to_pylist()}
+    with naming_corrupt_shard(Path(path)):
+        return {row["id"]: row for row in pq.read_table(path).to_pylist()}
 
 
 def _read_jsonl(path: Path) -> Iterator[dict]:
@@ -148,6 +186,15 @@ def config_hash(config: dict) -> str:
     """A stable hash of a stage's configuration: equal configs give equal hashes."""
     blob = json.dumps(config, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes (a tokenizer, a samples file: small files that must not change)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def files_fingerprint(files: Iterable[str | os.PathLike]) -> str:

@@ -24,8 +24,10 @@ from tokenizers.models import BPE
 from tokenizers.trainers import BpeTrainer
 from tqdm import tqdm
 
-from textbooks.records import atomic_write_text, read_records
+from textbooks.records import atomic_write_text, check_shards, read_records
 
+OUTPUT = "tokenizer"
+AFTER_FAILURE = "The tokenizer is written whole or not at all: no tokenizer.json was changed."
 EOT = "<|endoftext|>"
 # codegen's whitespace tokens, longest first as in its added_tokens.json.
 WHITESPACE_RUNS = tuple(" " * n for n in range(31, 1, -1)) + tuple("\t" * n for n in range(9, 1, -1))
@@ -109,6 +111,11 @@ def _load_vocab_merges(directory: Path) -> Tokenizer:
     return tokenizer
 
 
+def same_tokenizer(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two tokenizer files (or directories) define the same tokenizer, ids and all."""
+    return load_tokenizer(a).to_str() == load_tokenizer(b).to_str()
+
+
 def eot_id(tokenizer: Tokenizer) -> int:
     """The id of <|endoftext|>, the document separator."""
     token_id = tokenizer.token_to_id(EOT)
@@ -135,6 +142,7 @@ def setup(args: argparse.Namespace) -> tuple[list[Path], Path]:
     for directory in data_dirs:
         if not directory.is_dir():
             raise FileNotFoundError(f"--data {directory} is not a directory")
+        check_shards(directory)  # a damaged shard is named now, not after training on the others
     if args.vocab_size < MIN_VOCAB_SIZE:
         raise ValueError(f"--vocab-size {args.vocab_size} is below the minimum of {MIN_VOCAB_SIZE}")
     if args.max_docs is not None and args.max_docs < 1:

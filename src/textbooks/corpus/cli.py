@@ -45,12 +45,13 @@ from textbooks.corpus.dedup import DedupKeys, ExactDedup, NearDedup
 from textbooks.corpus.sources import NAMED_SOURCES, default_sources, named_source_dirs, plan_units, read_unit
 from textbooks.executor import ShardStats, make_executor, summarize
 from textbooks.records import (
-    WORK, atomic_path, atomic_write_text, config_hash, finish_stage_output, read_manifest,
+    STAGE_AFTER_FAILURE, WORK, atomic_path, atomic_write_text, config_hash, finish_stage_output, read_manifest,
     read_column, resume_or_clear_stage_output, rows_by_id, shard_column, shard_paths, stage_is_complete, throughput,
     write_manifest,
 )
 
 STAGE = "corpus"
+OUTPUT, AFTER_FAILURE = STAGE, STAGE_AFTER_FAILURE
 SHARD_NAME = re.compile(r"\d{5}\.parquet")
 # Intermediate state in OUT/.work: the plan (one unit per shard), the records read with their dedup
 # keys, and the duplicates the sequential pass found. Removed when the manifest is written.

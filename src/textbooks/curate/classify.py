@@ -34,11 +34,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from textbooks.executor import make_executor, summarize
-from textbooks.records import (WORK, atomic_path, config_hash, finish_stage_output, read_column, read_manifest,
+from textbooks.records import (STAGE_AFTER_FAILURE, WORK, atomic_path, config_hash, finish_stage_output, read_column, read_manifest,
                                resume_or_clear_stage_output, rows_by_id, shard_paths, stage_is_complete, throughput,
                                write_manifest)
 
 STAGE = "classify"
+OUTPUT, AFTER_FAILURE = STAGE, STAGE_AFTER_FAILURE
 SHARD_NAME = re.compile(r"[^.].*\.parquet")  # the executor names an output shard after its input shard
 # In OUT/.work: every record with its embedding, and each record's score and keep decision.
 EMBEDDED, DECISIONS = "embedded", "decisions.parquet"

@@ -159,7 +159,7 @@ class CheckpointEmbedder:
         from textbooks.tokenizer import eot_id, load_tokenizer
         model_dir = resolve_model_dir(model_path)
         self.model = load_model(model_dir, device=device, dtype=torch.float32)
-        self.tokenizer = load_tokenizer(tokenizer_path or find_tokenizer(model_dir))
+        self.tokenizer = load_tokenizer(find_tokenizer(model_dir, tokenizer_path and Path(tokenizer_path)))
         self.eot = eot_id(self.tokenizer)
         self.device = device
         self.name = name

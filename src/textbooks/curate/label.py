@@ -35,11 +35,12 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from textbooks.executor import make_executor, summarize
-from textbooks.records import (WORK, atomic_write_json, config_hash, finish_stage_output, read_manifest,
+from textbooks.records import (STAGE_AFTER_FAILURE, WORK, atomic_write_json, config_hash, finish_stage_output, read_manifest,
                                read_column, read_records, resume_or_clear_stage_output,
                                stage_is_complete, throughput, write_manifest)
 
 STAGE = "label"
+OUTPUT, AFTER_FAILURE = STAGE, STAGE_AFTER_FAILURE
 SHARD_NAME = re.compile(r"[^.].*\.parquet")  # the executor names an output shard after its input shard
 STOPPED = "stopped.json"  # in OUT/.work: why the budget stopped labeling, so a resumed run stops there too
 LEDGER_AT_START = "ledger-at-start.json"  # in OUT/.work: the cache's spent tokens when this run began

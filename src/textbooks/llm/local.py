@@ -80,7 +80,7 @@ class CheckpointClient(LocalBackend):
         from textbooks.tokenizer import load_tokenizer
 
         model_dir = resolve_model_dir(path)
-        tokenizer_path = Path(tokenizer) if tokenizer else find_tokenizer(model_dir)
+        tokenizer_path = find_tokenizer(model_dir, Path(tokenizer) if tokenizer else None)
         self.model = load_model(model_dir, device or default_device())
         self.tokenizer = load_tokenizer(tokenizer_path)
         self.batch_size = batch_size

@@ -16,6 +16,8 @@ import torch
 from textbooks.model.hf import export_hf, load_hf_dir
 from textbooks.model.weights import load_model, resolve_model_dir, save_model
 
+OUTPUT = "model"
+AFTER_FAILURE = "Each file is written whole or not at all: rerun the command once the cause is fixed."
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 

@@ -342,8 +342,30 @@ def _onednn_linear_available() -> bool:
             and hasattr(torch.ops.mkldnn, "_reorder_linear_weight"))
 
 
-def find_tokenizer(model_dir: Path) -> Path:
-    """The tokenizer.json beside a model directory, its run, or the packed data of its run's recipe."""
+def find_tokenizer(model_dir: Path, explicit: Path | None = None) -> Path:
+    """The tokenizer a model was trained with: the tokenizer.json saved beside it (in the model
+    directory or its run), else its run's pack's (checked against the pack's manifest).
+
+    An `explicit` tokenizer serves a model that records none; where the model records one, the two
+    must be the same tokenizer: another vocabulary would turn its ids into garbage without a word.
+    """
+    recorded = _recorded_tokenizer(model_dir)
+    if explicit is None:
+        if recorded is None:
+            raise FileNotFoundError(f"no tokenizer.json found for {model_dir}; pass --tokenizer")
+        return recorded
+    if recorded is not None:
+        from textbooks.tokenizer import same_tokenizer
+
+        if not same_tokenizer(explicit, recorded):
+            raise ValueError(f"--tokenizer {explicit} is not the tokenizer {model_dir} was trained with "
+                             f"({recorded}); drop --tokenizer to use that one")
+    return explicit
+
+
+def _recorded_tokenizer(model_dir: Path) -> Path | None:
+    from textbooks.pack import pack_tokenizer
+
     for directory in (model_dir, model_dir.parent, model_dir.parent.parent):
         if (directory / "tokenizer.json").exists():
             return directory / "tokenizer.json"
@@ -351,8 +373,8 @@ def find_tokenizer(model_dir: Path) -> Path:
         if recipe.exists():
             data_path = (yaml.safe_load(recipe.read_text()) or {}).get("data", {}).get("path")
             if data_path and (Path(data_path) / "tokenizer.json").exists():
-                return Path(data_path) / "tokenizer.json"
-    raise FileNotFoundError(f"no tokenizer.json found for {model_dir}; pass --tokenizer")
+                return pack_tokenizer(data_path)
+    return None
 
 
 def read_prompts_file(path: Path) -> list[str]:
@@ -422,7 +444,7 @@ def setup(args: argparse.Namespace) -> GenerateJob:
     stops = tuple(unescape(s) for s in args.stop) + (HUMANEVAL_STOPS if args.humaneval_stops else ())
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                             stop=stops, seed=args.seed)
-    return GenerateJob(model_dir, args.tokenizer or find_tokenizer(model_dir), prompts or list(DEFAULT_PROMPTS),
+    return GenerateJob(model_dir, find_tokenizer(model_dir, args.tokenizer), prompts or list(DEFAULT_PROMPTS),
                        params, args.batch_size, args.device)
 
 

@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 
 ACCEPTS_OVERRIDES = True
+OUTPUT = "train"
+AFTER_FAILURE = ("Checkpoints are written whole or not at all: checkpoints/latest names the last complete one; "
+                 "rerun with --resume to continue from it.")
 # The functions below import torch and the trainer themselves: run() must call use_jemalloc, which
 # may re-exec this process, before seconds go into importing torch.
 
@@ -28,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def pack_shape(path: str) -> tuple[int, int]:
-    """The pack's (vocab_size, seq_len), after checking that its train split is readable."""
+    """The pack's (vocab_size, seq_len), after checking that its train split and tokenizer are readable."""
     from textbooks.pack import TokenDataset
     from textbooks.train.recipe import RecipeError
 
@@ -42,7 +45,9 @@ def pack_shape(path: str) -> tuple[int, int]:
 def setup(recipe_path: str, overrides: list[str], run_dir: Path, resume: bool):
     """Load and resolve the recipe, join the process group, and find the checkpoint to resume from."""
     from textbooks.train import distributed
-    from textbooks.train.checkpoint import checkpoint_to_resume, model_dir_config
+    from textbooks.model.weights import resolve_model_dir
+    from textbooks.pack import TOKENIZER
+    from textbooks.train.checkpoint import check_tokenizer, checkpoint_to_resume, model_dir_config
     from textbooks.train.recipe import load_recipe, resolve_model_config, resolved_recipe
     from textbooks.train.trainer import TrainingRun
 
@@ -55,6 +60,11 @@ def setup(recipe_path: str, overrides: list[str], run_dir: Path, resume: bool):
     recipe.accumulation(world.world_size)
     distributed.set_threads(device)
     checkpoint = checkpoint_to_resume(run_dir, resume, recipe)
+    data_tokenizer = Path(recipe.data.path) / TOKENIZER  # checked against the pack's manifest by pack_shape
+    if init_from:
+        check_tokenizer(resolve_model_dir(Path(init_from)), data_tokenizer, "train.init_from")
+    if checkpoint:
+        check_tokenizer(checkpoint.path, data_tokenizer, "--resume: the checkpoint")
     return TrainingRun(recipe, config, run_dir, device, world, checkpoint)
 
 

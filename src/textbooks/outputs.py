@@ -1,0 +1,188 @@
+"""What a command may write into, and one writer at a time.
+
+Every command that writes an --out claims it first (`claim_output`; the CLI does it for each
+command that declares an OUTPUT kind):
+
+- The path must be new, empty, or hold output of the same kind, as its marker files tell (a
+  stage's manifest, a training run's recipe, an evaluation's settings, a model's config). Anything
+  else (another stage's dataset, a pack, a run, or files we did not write) is refused with a
+  message naming what is there, so a slip in --out cannot replace a user's work. A file output
+  (the tokenizer) may not go into another output's directory either: a tokenizer.json written
+  into a pack would silently swap the pack's own.
+- The claim holds an exclusive lock (`OUT/.lock`, or `.NAME.lock` beside a file output) for the
+  command's lifetime. A second writer is refused at once, naming the holder's pid, host, start
+  time and command. The lock is an flock: the kernel drops it when its process dies, so a run
+  killed with SIGKILL never blocks the rerun that resumes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Iterator
+
+from textbooks.records import naming_path
+
+LOCK = ".lock"
+STAGE_MARKERS = ("manifest.json", ".in-progress.json")  # a dataset stage's (records.MANIFEST, IN_PROGRESS)
+# Directory kinds other than dataset stages, each known by the files it always writes first.
+KIND_MARKERS = {
+    "eval": ("eval_settings.json",),
+    "train": ("recipe.yaml", "checkpoints"),
+    "model": ("model_config.json", "config.json", "model.safetensors"),
+}
+FILE_KINDS = {"tokenizer": "tokenizer.json"}  # file outputs, and their name inside a directory --out
+# Our own bookkeeping, which does not make a directory someone else's.
+OWN_HIDDEN = (LOCK, ".work")
+
+
+class OutputBusyError(FileExistsError):
+    """Another live process is writing the output."""
+
+
+def output_kind(directory: str | os.PathLike) -> str | None:
+    """What `directory` holds: a stage name ("corpus", "pack", ...), "eval", "train" or "model";
+    None when it does not exist or is empty; "other files" when it holds files we did not write."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    for marker in STAGE_MARKERS:
+        if (directory / marker).is_file():
+            return _stage_of(directory / marker)
+    for kind, markers in KIND_MARKERS.items():
+        if any((directory / marker).exists() for marker in markers):
+            return kind
+    return "other files" if any(not _is_own_bookkeeping(p.name) for p in directory.iterdir()) else None
+
+
+def _stage_of(marker: Path) -> str:
+    try:
+        return str(json.loads(marker.read_text(encoding="utf-8"))["stage"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"unreadable {marker.name}"
+
+
+def _is_own_bookkeeping(name: str) -> bool:
+    return name in OWN_HIDDEN or (name.startswith(".") and name.endswith(".tmp"))
+
+
+def check_output(path: str | os.PathLike, kind: str) -> Path:
+    """The path the command will write (a file kind's default name inside a directory --out),
+    after checking that it holds nothing but output of `kind`; a FileExistsError names what it holds."""
+    path = Path(path).expanduser().resolve()
+    if kind in FILE_KINDS:
+        return _check_file_output(path, kind)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"--out {path} exists and is not a directory")
+    found = output_kind(path)
+    if found not in (None, kind):
+        raise FileExistsError(f"--out {path} holds {_describe(found)}, not {kind} output; "
+                              "choose a new or empty directory")
+    return path
+
+
+def _check_file_output(path: Path, kind: str) -> Path:
+    if path.is_dir():
+        path = path / FILE_KINDS[kind]
+    parent_kind = output_kind(path.parent)
+    if parent_kind not in (None, "other files"):
+        raise FileExistsError(f"--out {path} is inside {_describe(parent_kind)} ({path.parent}); writing "
+                              f"a {kind} there would change that output: choose a path outside it")
+    if path.exists() and not path.is_file():
+        raise FileExistsError(f"--out {path} exists and is not a file")
+    if path.exists() and not _looks_like(path, kind):
+        raise FileExistsError(f"--out {path} exists and is not a {kind} file; choose another path")
+    return path
+
+
+def _looks_like(path: Path, kind: str) -> bool:
+    """Whether an existing file is a `kind` output (a tokenizer.json is JSON with a model and a vocabulary)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            document = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return kind == "tokenizer" and isinstance(document, dict) and "model" in document and "added_tokens" in document
+
+
+def _describe(kind: str) -> str:
+    if kind == "other files":
+        return "files that are not a textbooks output"
+    if kind.startswith("unreadable"):
+        return f"an output whose {kind.split(' ', 1)[1]} is unreadable"
+    nouns = {"eval": "an evaluation", "train": "a training run", "model": "a model directory"}
+    return nouns.get(kind, f"the output of the {kind} stage")
+
+
+@contextlib.contextmanager
+def claim_output(path: str | os.PathLike, kind: str, command: str = "") -> Iterator[Path]:
+    """Check `path` for `kind` (see `check_output`) and hold its lock while the block runs (the
+    lock names `command` to a refused second writer); yields the checked path."""
+    path = check_output(path, kind)
+    lock_path = path.parent / f".{path.name}.lock" if kind in FILE_KINDS else path / LOCK
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with OutputLock(lock_path, path, command):
+        yield path
+
+
+class OutputLock:
+    """An exclusive flock on `lock_path`, whose file names the holder (pid, host, start, command)."""
+
+    def __init__(self, lock_path: Path, output: Path, command: str):
+        self.lock_path, self.output, self.command = lock_path, output, command
+        self.fd: int | None = None
+
+    def __enter__(self) -> "OutputLock":
+        while self.fd is None:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                holder = _read_holder(fd)
+                os.close(fd)
+                if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                raise OutputBusyError(f"{self.output} is being written by another run ({holder}); "
+                                      "wait for it to finish, or choose another --out") from None
+            if _same_file(fd, self.lock_path):
+                self.fd = fd
+            else:  # the previous holder removed the file between our open and our lock: try again
+                os.close(fd)
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "command": self.command}
+        try:
+            with naming_path(self.lock_path):  # a full disk shows here first
+                os.ftruncate(self.fd, 0)
+                os.write(self.fd, json.dumps(holder).encode())
+        except OSError:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        # Removed while still locked, so the next writer opens a new file rather than our stale one.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.lock_path)
+        os.close(self.fd)
+        self.fd = None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder["started"]))
+        return f"pid {holder['pid']} on {holder['host']}, started {started}: {holder['command']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a process that has not yet said who it is"
