@@ -7,8 +7,11 @@ stop on either side), at batch 1 and batch 16, in one process under the same all
 alternating rounds; each side's fastest round counts, the least disturbed by other load on a
 shared machine. Ours is measured end to end as `complete` runs it (`generate_ids`: prefill and
 decoding; its oneDNN copy of the weights is made in the warm-up call and kept, as between calls
-of `complete`). The greedy tokens of the two are compared. Target: ours >= 2x transformers at
-both batch sizes (transformers: about 260 tokens/s at batch 1 on this 4-layer, 256-wide model).
+of `complete`). Target: ours >= 2x transformers at both batch sizes (transformers: about 260
+tokens/s at batch 1 on this 4-layer, 256-wide model).
+
+Parity: the greedy tokens of the two must be identical in every row at both batch sizes; the
+script exits nonzero, after its JSON line, when they are not.
 
     python bench/generate_throughput.py [--preset cpu-tiny] [--new-tokens 128] [--quick]
 
@@ -19,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
+from importlib.metadata import version
 
 import torch
 
@@ -31,6 +36,7 @@ from textbooks.model.hf import export_hf
 from textbooks.model.phi import Phi
 
 BATCH_SIZES = (1, 16)
+MAX_DIFFERENCES = 5  # differing rows listed per batch size
 
 
 def load_hf_copy(model: Phi):
@@ -72,13 +78,19 @@ def timed(generate, *args) -> tuple[float, list[list[int]]]:
 
 
 def agreement(ours: list[list[int]], theirs: list[list[int]]) -> dict:
-    """Rows with identical greedy tokens, and the fraction of tokens before each row's first difference."""
-    same_prefix = []
-    for a, b in zip(ours, theirs):
+    """Rows with identical greedy tokens, the fraction of tokens before each row's first difference,
+    and where the first differing rows differ (row, position, our token, theirs)."""
+    same_prefix, differences = [], []
+    for row, (a, b) in enumerate(zip(ours, theirs)):
         first_difference = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
         same_prefix.append(first_difference / max(len(a), 1))
+        if a != b:
+            differences.append({"row": row, "position": first_difference,
+                                "ours": a[first_difference] if first_difference < len(a) else None,
+                                "transformers": b[first_difference] if first_difference < len(b) else None})
     return {"rows_identical": sum(a == b for a, b in zip(ours, theirs)), "rows": len(ours),
-            "prefix_agreement": round(sum(same_prefix) / len(same_prefix), 4)}
+            "prefix_agreement": round(sum(same_prefix) / len(same_prefix), 4),
+            "identical": not differences, "differences": differences[:MAX_DIFFERENCES]}
 
 
 def measure(model: Phi, hf, batch: int, new_tokens: int, rounds: int) -> dict:
@@ -102,7 +114,7 @@ def measure(model: Phi, hf, batch: int, new_tokens: int, rounds: int) -> dict:
     return result
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="cpu-tiny", help="model size (cpu-tiny: 4 layers, 256 wide)")
     parser.add_argument("--new-tokens", type=int, default=128)
@@ -111,6 +123,24 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.new_tokens, args.rounds = 32, 3
+    return args
+
+
+def summarize(args: argparse.Namespace, results: dict[int, dict]) -> dict:
+    """The JSON figures: both sides at each batch size, and whether the greedy tokens are identical."""
+    summary = {"bench": "generate_throughput", "preset": args.preset, "new_tokens": args.new_tokens,
+               "rounds": args.rounds, "threads": torch.get_num_threads(),
+               "allocator": "jemalloc" if jemalloc_loaded() else "system",
+               "anchor": f"transformers {version('transformers')} PhiForCausalLM.generate, greedy, same weights",
+               "ratio_definition": "ours tok/s / anchor tok/s, each side's fastest round"}
+    for batch, r in results.items():
+        summary.update({f"b{batch}_{key}": value for key, value in r.items() if key != "batch"})
+    summary["parity"] = all(r["greedy_agreement"]["identical"] for r in results.values())
+    return summary
+
+
+def main() -> int:
+    args = parse_args()
     preload_jemalloc()  # both sides run in this one process, so both get its allocator
     torch.manual_seed(0)
     config = get_config(args.preset, attn_dropout=0.0, resid_dropout=0.0, embd_dropout=0.0)
@@ -124,13 +154,11 @@ def main() -> None:
               f"transformers {r['transformers_tokens_per_s']:7.1f} tok/s "
               f"({r['transformers_ms_per_step']:.2f} ms/step), ratio {r['ratio_vs_transformers']:.2f}x; "
               f"greedy tokens identical in {agree['rows_identical']}/{agree['rows']} rows", flush=True)
-    summary = {"bench": "generate_throughput", "preset": args.preset, "new_tokens": args.new_tokens,
-               "rounds": args.rounds, "threads": torch.get_num_threads(),
-               "allocator": "jemalloc" if jemalloc_loaded() else "system"}
-    for batch, r in results.items():
-        summary.update({f"b{batch}_{key}": value for key, value in r.items() if key != "batch"})
+    summary = summarize(args, results)
+    print(f"greedy tokens identical at every batch size: {summary['parity']}")
     print(json.dumps(summary))
+    return 0 if summary["parity"] else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
