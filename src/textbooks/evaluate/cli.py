@@ -79,7 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, help="only the first N problems (a quick look)")
     parser.add_argument("--workers", type=int, help="sandbox worker processes (default: one per core)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per program (default 10)")
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds per program (default 10); a HumanEval+ program gets instead the sum of "
+                             "its inputs' limits, each max(1 s, 4x the reference solution's CPU time)")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight to an endpoint")
     parser.add_argument("--bits-per-byte", action="store_true",
                         help="also report the model's loss on the canonical solutions, in bits per byte")
