@@ -230,9 +230,9 @@ def pack_tokenizer(pack_dir: str | Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: a pack's token ids mean nothing without the tokenizer "
                                 "that made them; rerun pack")
-    expected = read_manifest(pack_dir)["config"].get("tokenizer_sha256")
-    if expected and file_sha256(path) != expected:
-        raise ValueError(f"{path} is not the tokenizer this pack was made with (its sha256 is {file_sha256(path)}, "
+    expected, actual = read_manifest(pack_dir)["config"].get("tokenizer_sha256"), file_sha256(path)
+    if expected and actual != expected:
+        raise ValueError(f"{path} is not the tokenizer this pack was made with (its sha256 is {actual}, "
                          f"the manifest's {expected}): it was replaced; restore it or rerun pack")
     return path
 

@@ -37,7 +37,7 @@ from textbooks.evaluate.benchmarks import BENCHMARKS, Problem, load_benchmark
 from textbooks.evaluate.passk import mean_pass_at_k, pass_at_k
 from textbooks.evaluate.samples import (Sample, append_jsonl, read_jsonl_lines, read_user_samples,
                                         truncate_torn_line)
-from textbooks.records import atomic_write_json, atomic_write_text, code_version, files_fingerprint
+from textbooks.records import atomic_write_json, atomic_write_text, code_version, file_sha256, files_fingerprint
 
 CHUNK = 32  # samples generated or executed between two durable appends
 OUTPUT = "eval"
@@ -96,10 +96,6 @@ def parse_ks(text: str) -> list[int]:
     if not ks or ks[0] < 1:
         raise ValueError(f"--k values must be positive integers, got {text!r}")
     return ks
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def model_identity(model: str | None) -> str | None:
@@ -236,10 +232,11 @@ def execute_samples(problems: list[Problem], samples: list[Sample], out: Path, t
         with tqdm(total=len(todo), desc="executing", unit="program") as bar:
             for start in range(0, len(todo), CHUNK):
                 chunk = todo[start:start + CHUNK]
-                jobs = [(by_id[s.task_id].program(s.completion), limits_of[s.task_id]) for s in chunk]
+                verdicts = sandbox.run_many([by_id[s.task_id].program(s.completion) for s in chunk],
+                                            [limits_of[s.task_id] for s in chunk])
                 rows = [{"task_id": s.task_id, "index": s.index, "outcome": v.outcome.value, "reason": v.reason,
                          "duration_s": round(v.duration_s, 4), "isolation": v.isolation}
-                        for s, v in zip(chunk, run_programs(sandbox, jobs))]
+                        for s, v in zip(chunk, verdicts)]
                 append_jsonl(path, rows)
                 results.update({(r["task_id"], r["index"]): r for r in rows})
                 bar.update(len(chunk))
@@ -250,14 +247,6 @@ def program_limits(timeout_s: float):
     from textbooks.evaluate.sandbox import Limits
 
     return Limits(timeout_s=timeout_s, cpu_s=max(1, int(timeout_s + 0.999)))
-
-
-def run_programs(sandbox, jobs: list) -> list:
-    """Sandbox.run_many with each program's own limits: (source, Limits) in, Results out in order."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:  # they queue for the sandbox's workers
-        return list(pool.map(lambda job: sandbox.run(*job), jobs))
 
 
 def summarize(settings: EvalSettings, problems: list[Problem], samples: list[Sample],

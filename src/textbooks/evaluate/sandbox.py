@@ -216,12 +216,16 @@ class Sandbox:
         return Result(outcome=Outcome(reply.outcome), reason=reply.reason, stdout=reply.stdout,
                       stderr=reply.stderr, duration_s=reply.duration_s, isolation=dict(worker.isolation))
 
-    def run_many(self, sources: Iterable[str], limits: Limits | None = None,
+    def run_many(self, sources: Iterable[str], limits: Limits | list[Limits] | None = None,
                  progress: bool = False) -> list[Result]:
-        """Execute programs on all workers in parallel; results in the order of `sources`."""
+        """Execute programs on all workers in parallel; results in the order of `sources`. `limits`
+        holds for every program, or is a list of each program's own (None: the sandbox's)."""
         sources = list(sources)
+        each = limits if isinstance(limits, list) else [limits] * len(sources)
+        if len(each) != len(sources):
+            raise ValueError(f"{len(each)} limits for {len(sources)} programs")
         with ThreadPoolExecutor(max_workers=len(self._workers)) as pool:
-            futures = [pool.submit(self.run, source, limits) for source in sources]
+            futures = [pool.submit(self.run, source, program_limits) for source, program_limits in zip(sources, each)]
             if progress:
                 from tqdm import tqdm
 

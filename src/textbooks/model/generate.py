@@ -349,7 +349,7 @@ def find_tokenizer(model_dir: Path, explicit: Path | None = None) -> Path:
     An `explicit` tokenizer serves a model that records none; where the model records one, the two
     must be the same tokenizer: another vocabulary would turn its ids into garbage without a word.
     """
-    recorded = _recorded_tokenizer(model_dir)
+    recorded = recorded_tokenizer(model_dir)
     if explicit is None:
         if recorded is None:
             raise FileNotFoundError(f"no tokenizer.json found for {model_dir}; pass --tokenizer")
@@ -363,7 +363,8 @@ def find_tokenizer(model_dir: Path, explicit: Path | None = None) -> Path:
     return explicit
 
 
-def _recorded_tokenizer(model_dir: Path) -> Path | None:
+def recorded_tokenizer(model_dir: Path) -> Path | None:
+    """The tokenizer.json a model directory records: beside it or its run, else its run's pack's; None if none."""
     from textbooks.pack import pack_tokenizer
 
     for directory in (model_dir, model_dir.parent, model_dir.parent.parent):

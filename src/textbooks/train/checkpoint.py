@@ -328,10 +328,11 @@ def _point_latest_at(checkpoint: Path) -> None:
 def check_tokenizer(model_dir: Path, data_tokenizer: Path, role: str) -> None:
     """Refuse to train on from `model_dir` (a checkpoint to resume, a model to finetune) with data
     made by another tokenizer than the one it records: its ids would mean other tokens."""
+    from textbooks.model.generate import recorded_tokenizer
     from textbooks.tokenizer import same_tokenizer
 
-    recorded = model_dir / TOKENIZER
-    if recorded.is_file() and not same_tokenizer(recorded, data_tokenizer):
+    recorded = recorded_tokenizer(model_dir)
+    if recorded is not None and not same_tokenizer(recorded, data_tokenizer):
         raise RecipeError(f"{role} {model_dir} was trained with the tokenizer {recorded}, and data.path was made "
                           f"with another ({data_tokenizer}): pack the data with the model's tokenizer")
 
