@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from textbooks.model.config import PRESETS, ModelConfig, get_config
 from textbooks.model.phi import Phi, apply_rotary, rotary_cos_sin
-from textbooks.model.weights import CONFIG, WEIGHTS, load_model, resolve_model_dir, save_model
+from textbooks.model.weights import CONFIG, WEIGHTS, load_model, save_model
+from textbooks.model.spec import resolve_model_dir
 
 TINY = ModelConfig(vocab_size=101, n_layer=2, n_embd=64, n_head=2, mlp_hidden=96, rotary_dim=16, block_size=32,
                    attn_dropout=0.1, resid_dropout=0.1, embd_dropout=0.1)

@@ -8,6 +8,7 @@ temporary name and renamed into place, so a crash never leaves a half-written sh
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import json
 import os
@@ -172,14 +173,28 @@ def rows_by_id(path: str | os.PathLike) -> dict[str, dict]:
         return {row["id"]: row for row in pq.read_table(path).to_pylist()}
 
 
-def _read_jsonl(path: Path) -> Iterator[dict]:
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
+def read_jsonl(path: str | os.PathLike, complete_lines_only: bool = False) -> Iterator[tuple[int, object]]:
+    """Each (line number, value) of a .jsonl or .jsonl.gz file, blank lines skipped; a line that is
+    not JSON is an error naming the file and line. `complete_lines_only`: for a file we append to,
+    a final line without its newline (a write cut short by a kill) is left out."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if complete_lines_only and not line.endswith("\n"):
+                return
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    yield number, json.loads(line)
                 except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{line_no}: malformed JSON line: {e}") from None
+                    raise ValueError(f"{path}:{number}: malformed JSON line: {e}") from None
+
+
+def _read_jsonl(path: Path) -> Iterator[dict]:
+    for number, record in read_jsonl(path):
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{number}: a record must be a JSON object, not {type(record).__name__}")
+        yield record
 
 
 def config_hash(config: dict) -> str:

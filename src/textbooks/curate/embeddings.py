@@ -67,7 +67,8 @@ def _resolve_embedder(spec: str | None) -> tuple[str, Path | None]:
     path = Path(spec)
     if not path.is_dir():
         raise FileNotFoundError(f"embedder {spec!r} is neither 'minilm' nor an existing directory")
-    from textbooks.model.weights import CONFIG, resolve_model_dir
+    from textbooks.model.weights import CONFIG
+    from textbooks.model.spec import resolve_model_dir
     if (resolve_model_dir(path) / CONFIG).is_file():
         return "checkpoint", resolve_model_dir(path)
     if (path / "config.json").is_file():
@@ -155,7 +156,8 @@ class CheckpointEmbedder:
 
     def __init__(self, model_path: str | os.PathLike, name: str, device: str = "cpu", tokenizer_path: str | None = None):
         from textbooks.model.generate import find_tokenizer
-        from textbooks.model.weights import load_model, resolve_model_dir
+        from textbooks.model.weights import load_model
+        from textbooks.model.spec import resolve_model_dir
         from textbooks.tokenizer import eot_id, load_tokenizer
         model_dir = resolve_model_dir(model_path)
         self.model = load_model(model_dir, device=device, dtype=torch.float32)

@@ -34,7 +34,8 @@ def open_scorer(model: str) -> LocalScorer:
     if (path / "config.json").exists() and not (path / "model_config.json").exists():
         return hf_scorer(path)
     from textbooks.model.generate import find_tokenizer
-    from textbooks.model.weights import load_model, resolve_model_dir
+    from textbooks.model.weights import load_model
+    from textbooks.model.spec import resolve_model_dir
     from textbooks.tokenizer import load_tokenizer
 
     model_dir = resolve_model_dir(path)

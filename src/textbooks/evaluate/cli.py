@@ -105,7 +105,7 @@ def model_identity(model: str | None) -> str | None:
         return model
     path = Path(model)
     if not (path / "config.json").exists() or (path / "model_config.json").exists():
-        from textbooks.model.weights import resolve_model_dir
+        from textbooks.model.spec import resolve_model_dir
         path = resolve_model_dir(path)
     return files_fingerprint(sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin")))
 

@@ -76,7 +76,8 @@ class CheckpointClient(LocalBackend):
     def __init__(self, path: str | Path, tokenizer: str | Path | None = None, batch_size: int = 16,
                  device: str | None = None):
         from textbooks.model.generate import find_tokenizer
-        from textbooks.model.weights import CONFIG, WEIGHTS, load_model, resolve_model_dir
+        from textbooks.model.weights import CONFIG, WEIGHTS, load_model
+        from textbooks.model.spec import resolve_model_dir
         from textbooks.tokenizer import load_tokenizer
 
         model_dir = resolve_model_dir(path)

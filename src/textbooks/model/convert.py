@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from textbooks.model.hf import export_hf, load_hf_dir
-from textbooks.model.weights import load_model, resolve_model_dir, save_model
+from textbooks.model.weights import load_model, save_model
+from textbooks.model.spec import resolve_model_dir
 
 OUTPUT = "model"
 AFTER_FAILURE = "Each file is written whole or not at all: rerun the command once the cause is fixed."

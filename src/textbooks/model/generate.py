@@ -430,7 +430,7 @@ class GenerateJob:
 
 
 def setup(args: argparse.Namespace) -> GenerateJob:
-    from textbooks.model.weights import resolve_model_dir
+    from textbooks.model.spec import resolve_model_dir
 
     if not args.model.exists():
         raise FileNotFoundError(f"model {args.model} does not exist")

@@ -18,8 +18,7 @@ from textbooks.model.config import ModelConfig
 from textbooks.model.phi import Phi
 from textbooks.records import atomic_path, atomic_write_json
 
-WEIGHTS = "model.safetensors"
-CONFIG = "model_config.json"
+from textbooks.model.spec import CONFIG, WEIGHTS
 
 
 def save_model(model: Phi, directory: str | os.PathLike) -> None:
@@ -83,15 +82,3 @@ def model_from_tensors(config: ModelConfig, tensors: Iterable[tuple[str, torch.T
     model.load_state_dict(loaded, assign=True)
     model.init_rotary(device)
     return model.eval()
-
-
-def resolve_model_dir(path: str | os.PathLike) -> Path:
-    """The model directory meant by `path`: itself, or a training run's latest checkpoint."""
-    path = Path(path)
-    latest = path / "checkpoints" / "latest"
-    if latest.is_file() and not (path / WEIGHTS).exists():
-        name = latest.read_text(encoding="utf-8").strip()
-        if not name:
-            raise ValueError(f"{latest} is empty; it should name the latest checkpoint directory")
-        return path / "checkpoints" / name
-    return path

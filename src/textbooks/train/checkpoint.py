@@ -33,7 +33,8 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 
-from textbooks.model.weights import CONFIG, WEIGHTS, load_model, read_config, resolve_model_dir, save_model
+from textbooks.model.weights import CONFIG, WEIGHTS, load_model, read_config, save_model
+from textbooks.model.spec import resolve_model_dir
 from textbooks.records import atomic_write_json, atomic_write_text
 from textbooks.train.recipe import Recipe, RecipeError, recipe_changes
 

@@ -45,7 +45,7 @@ def pack_shape(path: str) -> tuple[int, int]:
 def setup(recipe_path: str, overrides: list[str], run_dir: Path, resume: bool):
     """Load and resolve the recipe, join the process group, and find the checkpoint to resume from."""
     from textbooks.train import distributed
-    from textbooks.model.weights import resolve_model_dir
+    from textbooks.model.spec import resolve_model_dir
     from textbooks.pack import TOKENIZER
     from textbooks.train.checkpoint import check_tokenizer, checkpoint_to_resume, model_dir_config
     from textbooks.train.recipe import load_recipe, resolve_model_config, resolved_recipe

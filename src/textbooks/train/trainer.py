@@ -27,7 +27,8 @@ from tqdm import tqdm
 
 from textbooks.model.config import ModelConfig
 from textbooks.model.phi import Phi
-from textbooks.model.weights import load_model, resolve_model_dir
+from textbooks.model.weights import load_model
+from textbooks.model.spec import resolve_model_dir
 from textbooks.records import atomic_write_text, naming_path
 from textbooks.train import distributed
 from textbooks.train.checkpoint import (
