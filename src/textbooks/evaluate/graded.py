@@ -3,8 +3,9 @@
 Unit tests alone miss partial progress and reward lucky passes, so phi-1 was also judged on new,
 unconventional problems by GPT-4: a verbal critique of the solution against the task, then a
 score. A problem file is JSONL, one {"task_id", "prompt"} per line, where the prompt is the code
-the model completes (a signature and docstring). A grade that cannot be parsed is asked for again
-with another seed, and after --grader-retries it is reported as unparsable, never scored.
+the model completes (a signature and docstring). The grader is `textbooks eval graded --grader`
+(an endpoint URL or a model directory). A grade that cannot be parsed is asked for again with
+another seed, GRADE_ATTEMPTS (3) times in all; after that it is reported as unparsable, never scored.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from textbooks.evaluate.benchmarks import HUMANEVAL_STOPS, Problem, read_records
-from textbooks.evaluate.samples import Sample, append_jsonl, read_jsonl_lines, truncate_torn_line
+from textbooks.codetext import HUMANEVAL_STOPS
+from textbooks.evaluate.benchmarks import Problem, read_benchmark_file
+from textbooks.evaluate.harness import EvalSettings, collect_samples
+from textbooks.evaluate.samples import Sample, append_jsonl, read_appended_rows, truncate_torn_line
 from textbooks.records import atomic_write_json, code_version
 
 DEFAULT_PROBLEMS = Path(__file__).parent / "data" / "graded-problems.jsonl"
@@ -47,7 +50,7 @@ def load_graded_problems(path: Path | None) -> list[Problem]:
     """The problems of a graded-evaluation file (default: the small set shipped with textbooks)."""
     path = Path(path) if path else DEFAULT_PROBLEMS
     problems = []
-    for number, record in enumerate(read_records(path), 1):
+    for number, record in enumerate(read_benchmark_file(path), 1):
         if not isinstance(record, dict) or not {"task_id", "prompt"} <= record.keys():
             raise ValueError(f"{path}: problem {number} needs task_id and prompt")
         problems.append(Problem(task_id=str(record["task_id"]), prompt=record["prompt"],
@@ -66,49 +69,51 @@ def parse_score(critique: str) -> float | None:
     return score if 0 <= score <= 10 else None
 
 
-def grade_sample(grader, problem: Problem, sample: Sample, seed: int) -> dict:
-    """Ask the grader until it gives a parsable score (at most GRADE_ATTEMPTS times)."""
+def grader_request(problem: Problem, sample: Sample, seed: int, attempt: int):
+    """The grader's request for a solution at attempt 0, 1, ... (greedy, then sampled anew)."""
     from textbooks.llm import Request
+    from textbooks.llm.ask import attempt_sampling
 
     text = GRADER_PROMPT.format(prompt=problem.prompt.rstrip(), solution=(problem.prompt + sample.completion).rstrip())
-    answers = []
-    for attempt in range(GRADE_ATTEMPTS):
-        # a new seed per attempt: the response cache would otherwise return the same answer
-        request = Request(messages=(("user", text),), max_tokens=1024, temperature=0.0 if attempt == 0 else 0.7,
-                          seed=seed + attempt)
-        answer = grader.complete([request])[0].text
-        answers.append(answer)
-        score = parse_score(answer)
-        if score is not None:
-            return {"task_id": sample.task_id, "index": sample.index, "score": score, "critique": answer,
-                    "attempts": attempt + 1}
-    return {"task_id": sample.task_id, "index": sample.index, "score": None, "attempts": GRADE_ATTEMPTS,
-            "error": f"no 'Score: N/10' with N in 0..10 in {GRADE_ATTEMPTS} answers; last: {answers[-1][-200:]!r}"}
+    return Request(messages=(("user", text),), max_tokens=1024, **attempt_sampling(attempt, seed))
+
+
+def grade_row(sample: Sample, answer) -> dict:
+    """A line of grades.jsonl: the score and critique, or why there is no score."""
+    row = {"task_id": sample.task_id, "index": sample.index, "score": answer.value, "attempts": answer.attempts}
+    if answer.value is None:
+        return {**row, "error": f"no 'Score: N/10' with N in 0..10 in {answer.attempts} answers; "
+                                f"last: {answer.reply[-200:]!r}"}
+    return {**row, "critique": answer.reply}
 
 
 def grade_samples(problems: list[Problem], samples: list[Sample], grader_spec: str, seed: int,
                   out: Path, concurrency: int) -> dict[tuple[str, int], dict]:
-    """Each sample's grade: those in OUT/grades.jsonl, and the rest asked of the grader."""
+    """Each sample's grade: those in OUT/grades.jsonl, and the rest asked of the grader, `concurrency`
+    at a time, each batch's grades saved before the next is asked (a kill loses one batch at most)."""
     from textbooks.llm import open_client
+    from textbooks.llm.ask import ask_until_parsed
 
     path = out / "grades.jsonl"
     truncate_torn_line(path)
-    grades = {(g["task_id"], g["index"]): g for g in read_jsonl_lines(path)}
+    grades = {(g["task_id"], g["index"]): g for g in read_appended_rows(path)}
     todo = [s for s in samples if (s.task_id, s.index) not in grades]
     if todo:
         grader = open_client(grader_spec, cache=out / "grader-cache.sqlite", concurrency=concurrency)
         by_id = {p.task_id: p for p in problems}
-        for sample in tqdm(todo, desc="grading", unit="solution"):
-            grade = grade_sample(grader, by_id[sample.task_id], sample, seed)
-            append_jsonl(path, [grade])
-            grades[(sample.task_id, sample.index)] = grade
+        for start in tqdm(range(0, len(todo), concurrency), desc="grading", unit="batch"):
+            batch = todo[start:start + concurrency]
+            answers = ask_until_parsed(grader, batch, lambda s, k: grader_request(by_id[s.task_id], s, seed, k),
+                                       parse_score, max_attempts=GRADE_ATTEMPTS)
+            rows = [grade_row(sample, answer) for sample, answer in zip(batch, answers)]
+            append_jsonl(path, rows)
+            grades.update(((row["task_id"], row["index"]), row) for row in rows)
     return grades
 
 
-def grade(settings, problems: list[Problem], out: Path, samples_file: Path | None, concurrency: int) -> dict:
+def grade(settings: EvalSettings, problems: list[Problem], out: Path, samples_file: Path | None,
+          concurrency: int) -> dict:
     """Generate (or read) solutions, grade them, and write summary.json with the mean score."""
-    from textbooks.evaluate.cli import collect_samples
-
     started = time.time()
     samples = collect_samples(problems, settings, out, samples_file, concurrency)
     grades = grade_samples(problems, samples, settings.grader, settings.seed, out, concurrency)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textbooks.evaluate.benchmarks import PlusTests, Problem
-from textbooks.evaluate.sandbox import Limits, Outcome, Result, Sandbox
+from textbooks.sandbox.pool import Limits, Outcome, Result, Sandbox
 from textbooks.records import atomic_path
 
 MIN_TIME_LIMIT_S = 1.0  # EvalPlus's DEFAULT_MIN_TIME_LIMIT

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from textbooks.records import read_jsonl
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -20,17 +22,12 @@ class Sample:
     completion: str
 
 
-def read_jsonl_lines(path: Path) -> list[dict]:
-    """The complete lines of a JSONL file we appended to; a torn final line is ignored."""
+def read_appended_rows(path: Path) -> list[dict]:
+    """The complete lines of a JSONL file we append to (none before its first append); a final line
+    torn by a kill is left out."""
     if not path.exists():
         return []
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break  # the write of this line was cut short by a kill
-            rows.append(json.loads(line))
-    return rows
+    return [row for _, row in read_jsonl(path, complete_lines_only=True)]
 
 
 def append_jsonl(path: Path, rows: Iterable[dict]) -> None:
@@ -59,20 +56,16 @@ def read_user_samples(path: Path) -> list[Sample]:
     if not path.is_file():
         raise FileNotFoundError(f"samples file {path} does not exist")
     samples, counts = [], {}
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                task_id, completion = row["task_id"], row["completion"]
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise ValueError(f"{path}:{number}: expected a JSON object with task_id and completion ({e})") from None
-            if not isinstance(completion, str):  # a null scored as the text "None" would be a wrong verdict
-                raise ValueError(f"{path}:{number}: the completion must be a string, not {json.dumps(completion)}")
-            index = counts.get(task_id, 0)
-            counts[task_id] = index + 1
-            samples.append(Sample(str(task_id), index, str(completion)))
+    for number, row in read_jsonl(path):
+        try:
+            task_id, completion = row["task_id"], row["completion"]
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"{path}:{number}: expected a JSON object with task_id and completion ({e})") from None
+        if not isinstance(completion, str):  # a null scored as the text "None" would be a wrong verdict
+            raise ValueError(f"{path}:{number}: the completion must be a string, not {json.dumps(completion)}")
+        index = counts.get(task_id, 0)
+        counts[task_id] = index + 1
+        samples.append(Sample(str(task_id), index, completion))
     if not samples:
         raise ValueError(f"samples file {path} holds no samples")
     return samples

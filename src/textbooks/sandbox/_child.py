@@ -15,15 +15,13 @@ import resource
 import signal
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, NoReturn
+from typing import Callable, NoReturn
 
 # Only light modules here: all the zygote imports is copied by every fork (subprocess, tempfile
 # and concurrent.futures would also bring threading's and random's at-fork hooks, ~0.3 ms a fork).
-from textbooks.evaluate._protocol import Limits
-
-if TYPE_CHECKING:  # annotations only: the worker module imports this one
-    from textbooks.evaluate._worker import RunDir
-    from textbooks.evaluate._worker_setup import Identity
+from textbooks.sandbox._protocol import Limits
+from textbooks.sandbox._rundir import RunDir
+from textbooks.sandbox._worker_setup import Identity
 
 PASS_NAME = "__sandbox_passed__"
 RESULT_FD, COMMIT_FD = 3, 4  # the child's report pipe and nonce pipe (fds 0-2 are its stdio)

@@ -1,5 +1,5 @@
 """The types both sides of the sandbox share: limits, outcomes, and the JSON-line messages
-between the parent (sandbox.py) and a worker (_worker.py).
+between the parent (pool.py) and a worker (_worker.py).
 
 Kept apart and light on purpose: the worker imports it, and every module the worker imports is
 in the memory each per-program fork copies (threading and random would also add at-fork hooks).

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 # Only light modules here: all the zygote imports is copied by every fork (subprocess, tempfile
 # and concurrent.futures would also bring threading's and random's at-fork hooks, ~0.3 ms a fork).
-from textbooks.evaluate._protocol import WorkerConfig
+from textbooks.sandbox._protocol import WorkerConfig
 
 UID_BASE, UID_SLOTS = 61000, 1000
 LEASE_DIRS = ("/run/lock", "/var/lock", "/tmp")

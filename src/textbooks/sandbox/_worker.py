@@ -1,7 +1,8 @@
 """Inside a sandbox worker: the zygote's loop, forking a child per program and judging how it ended.
 
-Its one-time setup (uid lease, private mounts, preloaded modules) is in _worker_setup; the child's
-side (descriptors, isolation, the runner and its audit hook) is in _child.
+Its one-time setup (uid lease, private mounts, preloaded modules) is in _worker_setup; a program's
+directory in _rundir; the child's side (descriptors, isolation, the runner and its audit hook) is
+in _child.
 
     parent (Sandbox) --Job/Reply JSON lines--> zygote: pid 1 of its own pid, network, mount and
                                                IPC namespaces (when unshare(1) could make them);
@@ -28,22 +29,20 @@ namespaces and the rlimits are what contain a hostile program.
 from __future__ import annotations
 
 import json
-import json.encoder
 import os
 import select
 import signal
-import stat
 import sys
 import time
 from dataclasses import asdict, dataclass
 
 # Only light modules here: all the zygote imports is copied by every fork (subprocess, tempfile
 # and concurrent.futures would also bring threading's and random's at-fork hooks, ~0.3 ms a fork).
-from textbooks.evaluate._child import ChildSetup, ChildStdio, child_main
-from textbooks.evaluate._protocol import Job, Limits, Outcome, Ready, Reply, WorkerConfig
-from textbooks.evaluate._worker_setup import (Identity, expose_interpreter, hiding_ancestor, interpreter_paths,
-                                              is_real_root, kill_uid, lease_identity, mount_private_dirs,
-                                              preload)
+from textbooks.sandbox._child import ChildSetup, ChildStdio, child_main
+from textbooks.sandbox._protocol import Job, Limits, Outcome, Ready, Reply, WorkerConfig
+from textbooks.sandbox._rundir import RunDir, remove_tree
+from textbooks.sandbox._worker_setup import (expose_interpreter, hiding_ancestor, interpreter_paths, is_real_root,
+                                             kill_uid, lease_identity, mount_private_dirs, preload)
 
 PACKET = 4096  # PIPE_BUF: reports are packets on an O_DIRECT pipe, so a program cannot splice into ours
 MAX_REPORTS = 64
@@ -197,7 +196,7 @@ class Zygote:
                     if any(kept == entry.path or kept.startswith(entry.path + os.sep) for kept in self.kept_paths):
                         continue  # the interpreter's own directories, bound back read-only
                     if entry.is_dir(follow_symlinks=False):
-                        _remove_tree(entry.path)
+                        remove_tree(entry.path)
                     else:
                         os.unlink(entry.path)
 
@@ -255,85 +254,3 @@ def _read_reports(fd: int, pid: int) -> list[dict]:
         if isinstance(report, dict) and report.get("pid") == pid:
             reports.append(report)
     return reports
-
-
-@dataclass(frozen=True)
-class RunDir:
-    """One program's files: `root` (ours, holding program.py for tracebacks) holds `work` (the
-    program's cwd, owned by its uid). Its stdout and stderr are memfds: no name the program could
-    touch, a size bounded by RLIMIT_FSIZE like any file, read back through our descriptors."""
-
-    root: str
-    work: str
-    program: str
-    output_fds: tuple[int, int]
-
-    @classmethod
-    def create(cls, source: str, identity: Identity | None, base: str | None) -> RunDir:
-        root = _new_directory(base or "/tmp")
-        work = os.path.join(root, "work")
-        os.mkdir(work, 0o700)
-        if identity is not None:
-            os.chown(work, identity.uid, identity.gid)
-        program = os.path.join(root, "program.py")  # the source runs from memory
-        with open(program, "w", encoding="utf-8") as file:
-            file.write(source)
-        fds = (os.memfd_create("stdout", os.MFD_CLOEXEC), os.memfd_create("stderr", os.MFD_CLOEXEC))
-        return cls(root=root, work=work, program=program, output_fds=fds)
-
-    @staticmethod
-    def output(fd: int, limit: int) -> str:
-        return os.pread(fd, limit, 0).decode("utf-8", "replace")
-
-    def remove(self) -> None:
-        for fd in self.output_fds:
-            os.close(fd)
-        try:  # the usual case: the program left nothing in its directory
-            os.rmdir(self.work)
-            os.unlink(self.program)
-            os.rmdir(self.root)
-        except OSError:
-            _remove_tree(self.root)
-
-
-def _new_directory(base: str) -> str:
-    """A new directory with a random name under `base` (mkdir fails rather than reuse a name)."""
-    while True:
-        path = os.path.join(base, f"run-{os.urandom(8).hex()}")
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            continue
-        os.chmod(path, 0o755)  # the program's uid must reach work/ and read program.py
-        return path
-
-
-def _remove_tree(path: str) -> None:
-    """Delete a tree the program wrote (shutil would bring bz2 and lzma into the zygote)."""
-    if not os.path.lexists(path):
-        return
-    try:
-        _delete_tree(path)
-    except OSError:
-        _make_traversable(path)  # a program running as our own uid may have locked us out
-        _delete_tree(path)
-
-
-def _delete_tree(path: str) -> None:
-    for _, directories, files, fd in os.fwalk(path, topdown=False):  # never follows symlinks
-        for name in files:
-            os.unlink(name, dir_fd=fd)
-        for name in directories:
-            try:
-                os.rmdir(name, dir_fd=fd)
-            except NotADirectoryError:  # a symlink to a directory
-                os.unlink(name, dir_fd=fd)
-    os.rmdir(path)
-
-
-def _make_traversable(path: str) -> None:
-    os.chmod(path, 0o700)
-    for _, directories, _, fd in os.fwalk(path):  # top-down: each directory is opened after this
-        for name in directories:
-            if stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
-                os.chmod(name, 0o700, dir_fd=fd)

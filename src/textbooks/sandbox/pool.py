@@ -1,33 +1,6 @@
-"""The sandbox every stage that runs untrusted code goes through (PAPER.md §4: phi-1 is judged by
-executing its code against unit tests).
-
-    with Sandbox(workers=2, limits=Limits(timeout_s=3)) as sandbox:
-        results = sandbox.run_many(programs)        # [Result(outcome=Outcome.PASSED, ...), ...]
-
-A program PASSES only if its whole source ran to its end without an exception and the pass was then
-signalled positively; exiting early (sys.exit, os._exit, SystemExit) or faking success fails.
-
-How it is isolated (each point is reported in `Result.isolation`, with the reason when the
-kernel or the privileges do not allow it):
-- one worker process ("zygote") per core, started once under unshare(1) as pid 1 of new pid,
-  network, mount and IPC namespaces, with no_new_privs. It has imported Python and the common
-  modules, and forks a fresh child per program (~1 ms, instead of ~20 ms for a new interpreter);
-- the child gets its own session, a fresh directory (removed after), a scrubbed environment,
-  rlimits on CPU time, address space, processes and file size, and, when we are root, an
-  unprivileged uid leased for the worker, so the limits bind and it cannot signal its parent;
-- no network: the network namespace has only a loopback interface, and it is down;
-- private tmpfs over /tmp, /var/tmp, /run/lock (not writable by the program) and /dev/shm
-  (emptied after every program), so it can write nowhere but its own directory; if the
-  interpreter lives where other uids cannot go (pyenv under /root), that ancestor is covered
-  too and only the interpreter's directories are bound back, read-only;
-- a wall-clock timeout, after which the zygote SIGKILLs every process in its pid namespace:
-  process groups, new sessions and double forks included; nothing outlives its program, and
-  if the zygote itself dies the kernel ends its whole namespace;
-- stdout and stderr go to memfds (RLIMIT_FSIZE bounds them), read back capped to `output_bytes`;
-- an audit hook (PEP 578) in the child refuses what could forge the pass signal and, as a second
-  layer under the OS, writes outside the program's directory and socket use.
-The parent talks to each zygote with JSON lines (`Job` out, `Reply` back); the other side is
-`textbooks.evaluate._worker`.
+"""The parent's side of the sandbox: `Sandbox` starts the worker processes (zygotes), under
+unshare(1) where the kernel allows it, and hands each program to an idle one; see the package's
+docstring for how a program is isolated and judged.
 """
 
 from __future__ import annotations
@@ -45,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
-from textbooks.evaluate._protocol import Job, Limits, Outcome, Ready, Reply, WorkerConfig
+from textbooks.sandbox._protocol import Job, Limits, Outcome, Ready, Reply, WorkerConfig
 
 __all__ = ["Limits", "Outcome", "Result", "Sandbox"]
 
@@ -56,7 +29,7 @@ STARTUP_TIMEOUT_S = 60.0
 REPLY_GRACE_S = 30.0
 SRC_ROOT = str(Path(__file__).resolve().parents[2])
 # -I (isolated: no PYTHON* variables, no user site, no script dir on sys.path) and our source first.
-BOOT = f"import sys; sys.path.insert(0, {SRC_ROOT!r}); from textbooks.evaluate._worker import main; main()"
+BOOT = f"import sys; sys.path.insert(0, {SRC_ROOT!r}); from textbooks.sandbox._worker import main; main()"
 
 
 @dataclass(frozen=True)
@@ -170,7 +143,8 @@ class Sandbox:
     """Runs untrusted Python programs, each in a fresh isolated process, on `workers` pre-started
     worker processes (default: one per core). A context manager; thread-safe."""
 
-    def __init__(self, workers: int | None = None, limits: Limits = Limits()):
+    def __init__(self, workers: int | None = None, limits: Limits | None = None):
+        limits = limits or Limits()
         limits.check()
         count = workers or os.cpu_count() or 1
         if count < 1:
