@@ -11,9 +11,9 @@ import torch
 
 from textbooks import cli
 from textbooks.model.config import ModelConfig
-from textbooks.model.generate import (HUMANEVAL_STOPS, Completion, Generation, SamplingParams, StopScanner,
-                                      _completion, complete, generate_ids, greedy, inference_model, left_padded,
-                                      unescape)
+from textbooks.codetext import HUMANEVAL_STOPS
+from textbooks.model.generate import (Completion, Generation, SamplingParams, StopScanner, _completion, complete,
+                                      generate_ids, greedy, inference_model, left_padded, unescape)
 from textbooks.model.phi import Phi
 from textbooks.model.weights import save_model
 from textbooks.tokenizer import EOT, train_tokenizer

@@ -200,11 +200,25 @@ def test_cli_needs_exactly_one_direction(capsys, argv, message):
 
 
 def test_cli_errors_are_clear(tmp_path):
-    with pytest.raises(SystemExit, match="nowhere is not a directory"):
+    with pytest.raises(NotADirectoryError, match="nowhere is not a directory"):
         cli_main(["convert", "--from-hf", str(tmp_path / "nowhere"), str(tmp_path / "out")])
-    with pytest.raises(SystemExit, match="config.json does not exist"):
+    with pytest.raises(ValueError, match="holds neither model_config.json .* nor config.json"):
         cli_main(["convert", "--from-hf", str(tmp_path), str(tmp_path / "out")])
     (tmp_path / "run" / "checkpoints").mkdir(parents=True)
     (tmp_path / "run" / "checkpoints" / "latest").write_text("step-00005")
-    with pytest.raises(SystemExit, match="step-00005, the latest checkpoint of .*run, does not exist"):
+    with pytest.raises(FileNotFoundError, match="step-00005, the latest checkpoint of .*run, does not exist"):
         cli_main(["convert", "--to-hf", str(tmp_path / "run"), str(tmp_path / "hf")])
+    with pytest.raises(FileNotFoundError, match="--to-hf .*missing does not exist"):
+        cli_main(["convert", "--to-hf", str(tmp_path / "missing"), str(tmp_path / "hf")])
+    save_model(ours_from(random_hf_model("quarter-rotary")), tmp_path / "ours")
+    with pytest.raises(ValueError, match="one of our models already"):
+        cli_main(["convert", "--from-hf", str(tmp_path / "ours"), str(tmp_path / "out")])
+    with pytest.raises(ValueError, match="is the source directory"):
+        cli_main(["convert", "--to-hf", str(tmp_path / "ours"), str(tmp_path / "ours")])
+
+
+def test_cli_error_is_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys):
+    missing = tmp_path / "nowhere"
+    monkeypatch.setattr("sys.argv", ["textbooks", "convert", "--from-hf", str(missing), str(tmp_path / "out")])
+    assert cli_main() == 2
+    assert capsys.readouterr().err == f"textbooks convert: error: --from-hf {missing} is not a directory\n"

@@ -6,6 +6,7 @@ import pytest
 from fault_server import FaultServer
 
 from textbooks.llm import BudgetExceeded, LLMError, Request, Response, open_client
+from textbooks.llm.ask import Answer, ask_until_parsed, attempt_sampling
 from textbooks.llm.budget import upper_bound_tokens
 from textbooks.llm.cache import cache_key
 from textbooks.llm.http import HTTPClient, RetryPolicy, retry_after_s
@@ -210,3 +211,38 @@ def test_bad_requests_and_model_specs_are_refused(tmp_path):
         open_client(str(tmp_path))
     with pytest.raises(LLMError, match="could not learn the model name"):
         open_client("http://127.0.0.1:9/v1", timeout_s=0.5)
+
+
+class ScriptedClient:
+    """A Client whose reply to a request is `reply(request)`; it records the batches it is sent."""
+    name = "scripted"
+
+    def __init__(self, reply):
+        self.reply, self.batches = reply, []
+
+    def complete(self, requests, progress=False):
+        self.batches.append(list(requests))
+        return [Response(self.reply(r), "stop", 1, 1) for r in requests]
+
+
+def test_ask_until_parsed_asks_again_only_what_did_not_parse():
+    def reply(request):  # "late" answers at its third attempt (seed 12), "never" never does
+        return {"seven": "7", "zero": "0", "late": "5" if request.seed == 12 else "dunno"}.get(request.prompt, "dunno")
+
+    client = ScriptedClient(reply)
+    items = ["seven", "zero", "late", "never"]
+    def request(item, attempt):
+        return Request(prompt=item, **attempt_sampling(attempt, 10))
+
+    answers = ask_until_parsed(client, items, request, lambda text: int(text) if text.isdigit() else None,
+                               max_attempts=3)
+    assert answers == [Answer(7, 1, "7"), Answer(0, 1, "0"), Answer(5, 3, "5"), Answer(None, 3, "dunno")]
+    # one batch per attempt, of what had not parsed (a value of 0 has); greedy first, then sampled with new seeds
+    assert [[(r.prompt, r.temperature, r.seed) for r in batch] for batch in client.batches] == [
+        [("seven", 0.0, 10), ("zero", 0.0, 10), ("late", 0.0, 10), ("never", 0.0, 10)],
+        [("late", 0.7, 11), ("never", 0.7, 11)], [("late", 0.7, 12), ("never", 0.7, 12)]]
+    once = ask_until_parsed(ScriptedClient(reply), items[2:], lambda item, attempt: Request(prompt=item),
+                            lambda text: None, max_attempts=1)
+    assert once == [Answer(None, 1, "dunno")] * 2
+    with pytest.raises(ValueError, match="max_attempts"):
+        ask_until_parsed(client, items, lambda item, attempt: Request(prompt=item), int, max_attempts=0)

@@ -368,8 +368,6 @@ def setup(args: argparse.Namespace):
     """Validate the arguments and load the model: (client, options)."""
     from textbooks.llm.local import CheckpointClient
 
-    if not args.model.exists():
-        raise FileNotFoundError(f"model {args.model} does not exist")
     for flag, value, least in (("--concurrency", args.concurrency, 1), ("--max-queue", args.max_queue, 0),
                                ("--max-n", args.max_n, 1), ("--batch-size", args.batch_size, 1)):
         if value < least:

@@ -49,7 +49,7 @@ def open_embedder(spec: str | None = None, device: str = "cpu") -> Embedder:
     kind, path = _resolve_embedder(spec)
     if kind == "minilm":
         return HFEncoder(minilm_dir(), embedder_name(spec), device=device)
-    if kind == "checkpoint":
+    if kind == "ours":
         return CheckpointEmbedder(path, embedder_name(spec), device=device)
     return HFEncoder(path, embedder_name(spec), device=device)
 
@@ -57,23 +57,22 @@ def open_embedder(spec: str | None = None, device: str = "cpu") -> Embedder:
 def embedder_name(spec: str | None = None) -> str:
     """The name of the embedder `open_embedder(spec)` opens (for manifests), found without loading its weights."""
     kind, path = _resolve_embedder(spec)
-    return f"minilm:{_minilm_version()}" if kind == "minilm" else f"{kind}:{path.resolve()}"
+    if kind == "minilm":
+        return f"minilm:{_minilm_version()}"
+    # "checkpoint:" is what manifests and saved classifiers have always recorded for our models
+    return f"{'checkpoint' if kind == 'ours' else kind}:{path.resolve()}"
 
 
 def _resolve_embedder(spec: str | None) -> tuple[str, Path | None]:
-    """("minilm", None), ("checkpoint", the model directory) or ("hf", the directory) for `spec`."""
+    """("minilm", None) for the packaged encoder, else what `resolve_model` finds: ("ours", our model
+    directory) or ("hf", an HF directory). An endpoint cannot embed, so only directories are looked at."""
     if spec is None or spec == DEFAULT_EMBEDDER:
         return "minilm", None
-    path = Path(spec)
-    if not path.is_dir():
+    if not Path(spec).is_dir():
         raise FileNotFoundError(f"embedder {spec!r} is neither 'minilm' nor an existing directory")
-    from textbooks.model.weights import CONFIG
-    from textbooks.model.spec import resolve_model_dir
-    if (resolve_model_dir(path) / CONFIG).is_file():
-        return "checkpoint", resolve_model_dir(path)
-    if (path / "config.json").is_file():
-        return "hf", path
-    raise ValueError(f"{path} holds neither our model_config.json nor an HF config.json")
+    from textbooks.model.spec import resolve_model
+    model = resolve_model(spec)
+    return model.kind, model.path
 
 
 def minilm_dir() -> Path:
@@ -154,12 +153,13 @@ class CheckpointEmbedder:
     """Our own checkpoint as an encoder: the mean over a text's tokens of the final LayerNorm's output
     (the features the LM head reads). Computed with the model's own modules, without the LM head."""
 
-    def __init__(self, model_path: str | os.PathLike, name: str, device: str = "cpu", tokenizer_path: str | None = None):
+    def __init__(self, model_path: str | os.PathLike, name: str, device: str = "cpu",
+                 tokenizer_path: str | None = None):
         from textbooks.model.generate import find_tokenizer
+        from textbooks.model.spec import our_model_dir
         from textbooks.model.weights import load_model
-        from textbooks.model.spec import resolve_model_dir
         from textbooks.tokenizer import eot_id, load_tokenizer
-        model_dir = resolve_model_dir(model_path)
+        model_dir = our_model_dir(model_path, "embedder")
         self.model = load_model(model_dir, device=device, dtype=torch.float32)
         self.tokenizer = load_tokenizer(find_tokenizer(model_dir, tokenizer_path and Path(tokenizer_path)))
         self.eot = eot_id(self.tokenizer)

@@ -26,7 +26,8 @@ from typing import Iterable, Iterator, Protocol, Sequence
 from tqdm import tqdm
 
 from textbooks.codetext import generated_marker
-from textbooks.llm import Backend, BudgetExceeded, Client, Request, Response
+from textbooks.llm import BudgetExceeded, Client, Request
+from textbooks.llm.ask import Answer, AskStopped, ask_until_parsed, attempt_sampling
 
 LABEL_COLUMNS = ("label", "label_score", "labeler", "label_reason")
 
@@ -429,57 +430,22 @@ class LLMLabeler:
         """The request for `text` at attempt 0, 1, ...: greedy first, then sampled with a new seed."""
         code, _ = truncate_code(text, self.max_chars)
         return Request(messages=(("system", SYSTEM_PROMPT), ("user", USER_PROMPT.format(code=code))),
-                       max_tokens=self.max_tokens, temperature=0.0 if attempt == 0 else self.retry_temperature,
-                       seed=self.seed + attempt)
+                       max_tokens=self.max_tokens, **attempt_sampling(attempt, self.seed, self.retry_temperature))
 
     def label_texts(self, texts: Sequence[str]) -> list[Label]:
         """One Label per text; PartialLabels (with the finished ones) when the budget runs out."""
-        labels: list[Label | None] = [None] * len(texts)
-        last_reply = [""] * len(texts)
-        pending = list(range(len(texts)))
-        for attempt in range(self.max_attempts):
-            replies = self._complete([self.request(texts[i], attempt) for i in pending], texts, labels, pending)
-            for i, reply in zip(pending, replies):
-                verdict = parse_verdict(reply.text)
-                last_reply[i] = reply.text
-                if verdict is not None:
-                    labels[i] = self._label(verdict, reply.text, texts[i])
-            pending = [i for i in pending if labels[i] is None]
-            if not pending:
-                break
-        for i in pending:
-            labels[i] = Label(None, None, self.name, f"no 'Educational value: yes|no' line after {self.max_attempts} "
-                                                     f"attempt(s); last reply: {last_reply[i][-200:]!r}")
-        return labels
-
-    def _complete(self, requests: list[Request], texts: Sequence[str], labels: list[Label | None],
-                  pending: list[int]) -> list[Response]:
-        """The client's responses; on BudgetExceeded, PartialLabels with the labels finished so far."""
-        arrived: dict[int, Response] = {}
         try:
-            if isinstance(self.client, Backend):  # ours report each response as it arrives
-                return self.client.complete(requests, on_response=arrived.__setitem__)
-            return self.client.complete(requests)
-        except BudgetExceeded as stop:
-            raise PartialLabels(self._finished(requests, arrived, texts, labels, pending), stop) from stop
+            answers = ask_until_parsed(self.client, texts, self.request, parse_verdict, self.max_attempts)
+        except AskStopped as stop:
+            finished = [self._label(a, text) if a.value is not None else None for a, text in zip(stop.answers, texts)]
+            raise PartialLabels(finished, stop) from stop
+        return [self._label(answer, text) for answer, text in zip(answers, texts)]
 
-    def _finished(self, requests: list[Request], arrived: dict[int, Response], texts: Sequence[str],
-                  labels: list[Label | None], pending: list[int]) -> list[Label | None]:
-        """`labels` plus the answers paid for before the budget ran out: those reported as they
-        arrived, and those the client's cache holds (asked one by one; a cache hit costs nothing)."""
-        finished = list(labels)
-        for k, (i, request) in enumerate(zip(pending, requests)):
-            try:
-                reply = arrived[k] if k in arrived else self.client.complete([request])[0]
-            except BudgetExceeded:
-                continue
-            verdict = parse_verdict(reply.text)
-            if verdict is not None:
-                finished[i] = self._label(verdict, reply.text, texts[i])
-        return finished
-
-    def _label(self, verdict: bool, reply: str, text: str) -> Label:
-        reason = VERDICT.split(re.sub(r"[*_`#>]", "", reply))[0].strip()[-300:] or "(no reasoning given)"
+    def _label(self, answer: Answer[bool], text: str) -> Label:
+        if answer.value is None:
+            return Label(None, None, self.name, f"no 'Educational value: yes|no' line after {answer.attempts} "
+                                                f"attempt(s); last reply: {answer.reply[-200:]!r}")
+        reason = VERDICT.split(re.sub(r"[*_`#>]", "", answer.reply))[0].strip()[-300:] or "(no reasoning given)"
         if len(text) > self.max_chars:
             reason += f" [judged on the first {self.max_chars} of {len(text)} characters]"
-        return Label(verdict, 1.0 if verdict else 0.0, self.name, reason)
+        return Label(answer.value, 1.0 if answer.value else 0.0, self.name, reason)

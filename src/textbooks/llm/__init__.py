@@ -19,6 +19,7 @@ from textbooks.llm.base import (CHAT_STOP, Backend, BudgetExceeded, Client, LLME
 from textbooks.llm.budget import BudgetedClient
 from textbooks.llm.cache import CachedClient, ResponseCache
 from textbooks.llm.http import HTTPClient, RetryPolicy, first_model
+from textbooks.model.spec import resolve_model
 
 __all__ = ["Backend", "BudgetExceeded", "CHAT_STOP", "Client", "LLMError", "Request", "Response", "ResponseCache",
            "open_client", "render_chat"]
@@ -45,20 +46,11 @@ def open_client(model: str, *, cache: str | Path | None = None, budget_tokens: i
 
 def _backend(model: str, concurrency: int, timeout_s: float, max_retries: int, api_key_env: str,
              api: str) -> Backend:
-    if model.startswith(("http://", "https://")):
-        base_url, _, name = model.partition("#")
+    spec = resolve_model(model)
+    if spec.kind == "endpoint":
         api_key = os.environ.get(api_key_env) or None
-        name = name or first_model(base_url, timeout_s, api_key)
-        return HTTPClient(base_url, name, api=api, concurrency=concurrency, timeout_s=timeout_s,
+        name = spec.name or first_model(spec.url, timeout_s, api_key)
+        return HTTPClient(spec.url, name, api=api, concurrency=concurrency, timeout_s=timeout_s,
                           retry=RetryPolicy(max_retries=max_retries), api_key=api_key)
-    path = Path(model)
-    if not path.exists():
-        raise FileNotFoundError(f"model {model} is neither an http(s) URL nor an existing directory")
-    if (path / "model_config.json").is_file() or (path / "checkpoints" / "latest").is_file():
-        from textbooks.llm.local import CheckpointClient
-        return CheckpointClient(path)
-    if (path / "config.json").is_file():
-        from textbooks.llm.local import HFClient
-        return HFClient(path)
-    raise ValueError(f"{model} holds neither model_config.json (our model), checkpoints/latest (a training run) "
-                     "nor config.json (an HF model)")
+    from textbooks.llm.local import CheckpointClient, HFClient  # torch: loaded only for a local model
+    return CheckpointClient(spec.path) if spec.kind == "ours" else HFClient(spec.path)

@@ -11,10 +11,12 @@ import abc
 from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol, Sequence
 
+from textbooks.errors import UserError
+
 CHAT_ROLES = ("system", "user", "assistant")
 
 
-class LLMError(RuntimeError):
+class LLMError(UserError):
     """A request could not be answered: the message says which request failed and why."""
 
 
@@ -91,7 +93,7 @@ class Backend(abc.ABC):
                  on_response: OnResponse | None = None) -> list[Response]:
         """One response per request, in the order of `requests`."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a default that does nothing, not a method to implement)
         """Release connections or memory held by the backend."""
 
     def __enter__(self):
@@ -117,9 +119,3 @@ def render_chat(messages: Iterable[tuple[str, str]]) -> str:
     """
     turns = [f"### {role.capitalize()}:\n{text.strip()}\n\n" for role, text in messages]
     return "".join(turns) + "### Assistant:\n"
-
-
-def cut_at_stop(text: str, stops: Iterable[str]) -> tuple[str, bool]:
-    """`text` up to the first occurrence of any stop sequence, and whether one was found."""
-    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
-    return (text, False) if cut < 0 else (text[:cut], True)

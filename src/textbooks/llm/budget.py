@@ -33,7 +33,8 @@ class BudgetedClient(Backend):
 
     def __init__(self, inner: Backend, budget_tokens: int, spent_tokens: int = 0):
         if budget_tokens < 1 or spent_tokens < 0:
-            raise ValueError(f"budget_tokens must be >= 1 and spent_tokens >= 0, got {budget_tokens} and {spent_tokens}")
+            raise ValueError(f"budget_tokens must be >= 1 and spent_tokens >= 0, "
+                             f"got {budget_tokens} and {spent_tokens}")
         self.inner, self.name, self.budget_tokens = inner, inner.name, budget_tokens
         self.spent_tokens = spent_tokens
         self.lock = threading.Lock()

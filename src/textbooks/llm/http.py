@@ -3,25 +3,27 @@
 Completion requests go to `/completions` and chat requests to `/chat/completions` (with
 api="chat", completion requests are sent there too, as one user message). Requests run on a pool
 of `concurrency` threads sharing one connection pool. A request that meets a 429, a 5xx, a
-network error, a timeout or a body that is not a completion is retried up to `max_retries` times
-with exponential backoff and jitter, waiting as long as a Retry-After header asks; other 4xx
-answers are the caller's mistake and fail at once.
+network error, a timeout or a body that is not a completion is retried (by tenacity) up to
+`max_retries` times with exponential backoff and jitter, waiting as long as a Retry-After header
+asks; other 4xx answers are the caller's mistake and fail at once.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
-import random
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import httpx
+from tenacity import (RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt,
+                      wait_random_exponential)
 from tqdm import tqdm
 
-from textbooks.llm.base import Backend, LLMError, OnResponse, Request, Response, cut_at_stop
+from textbooks.codetext import cut_at_stop
+from textbooks.llm.base import Backend, LLMError, OnResponse, Request, Response
 
 # The OpenAI API takes at most 4 stop sequences; more are applied here, on the received text.
 MAX_SENT_STOPS = 4
@@ -39,8 +41,9 @@ class RetryableError(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter: attempt k waits uniform(0, min(max_wait, initial * 2**k)),
-    or what the server's Retry-After asks (capped at max_wait_s)."""
+    """Exponential backoff with full jitter: the wait after failed attempt k (from 1) is
+    uniform(0, min(max_wait_s, initial_s * 2**(k-1))), or what the server's Retry-After asks
+    (capped at max_wait_s)."""
     max_retries: int = 5
     initial_s: float = 1.0
     max_wait_s: float = MAX_WAIT_S
@@ -49,10 +52,16 @@ class RetryPolicy:
         if self.max_retries < 0 or self.initial_s < 0 or self.max_wait_s < 0:
             raise ValueError(f"retry settings must not be negative: {self}")
 
-    def wait_s(self, attempt: int, retry_after: float | None) -> float:
+    def retrying(self, sleep: Callable[[float], None]) -> Retrying:
+        """A tenacity controller that retries RetryableError (anything else fails at once) under this policy."""
+        return Retrying(retry=retry_if_exception_type(RetryableError), stop=stop_after_attempt(self.max_retries + 1),
+                        wait=self.wait_s, sleep=sleep)
+
+    def wait_s(self, state: RetryCallState) -> float:
+        retry_after = state.outcome.exception().retry_after
         if retry_after is not None:
             return min(retry_after, self.max_wait_s)
-        return random.uniform(0, min(self.max_wait_s, self.initial_s * 2 ** attempt))
+        return wait_random_exponential(multiplier=self.initial_s, max=self.max_wait_s)(state)
 
 
 class HTTPClient(Backend):
@@ -103,14 +112,12 @@ class HTTPClient(Backend):
         """One request, retried on transient failures; LLMError when it cannot be answered."""
         path, body = self.endpoint(request)
         url = f"{self.base_url}{path}"
-        for attempt in range(self.retry.max_retries + 1):
-            try:
-                return self.parse(request, self.post(url, body))
-            except RetryableError as failure:
-                last = failure
-                if attempt < self.retry.max_retries:
-                    self.sleep(self.retry.wait_s(attempt, failure.retry_after))
-        raise LLMError(f"POST {url} failed after {self.retry.max_retries + 1} attempts; last failure: {last}")
+        try:
+            return self.retry.retrying(self.sleep)(lambda: self.parse(request, self.post(url, body)))
+        except RetryError as gave_up:
+            last = gave_up.last_attempt
+            raise LLMError(f"POST {url} failed after {last.attempt_number} attempts; "
+                           f"last failure: {last.exception()}") from None
 
     def endpoint(self, request: Request) -> tuple[str, dict]:
         """The path and JSON body of `request` in the OpenAI API."""

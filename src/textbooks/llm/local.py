@@ -1,8 +1,9 @@
 """Backends that run a model in this process: one of our checkpoints, or an HF transformers directory.
 
 Requests are grouped by their sampling parameters and each group is generated in batches; each
-request keeps its own seed (a greedy request's seed is irrelevant and ignored). Chat requests are rendered with the model's own
-chat template when an HF tokenizer has one, and with our plain template (`render_chat`) otherwise.
+request keeps its own seed (a greedy request's seed is irrelevant and ignored). Chat requests are
+rendered with the model's own chat template when an HF tokenizer has one, and with our plain
+template (`render_chat`) otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Sequence
 import torch
 from tqdm import tqdm
 
-from textbooks.llm.base import CHAT_STOP, Backend, OnResponse, Request, Response, cut_at_stop, render_chat
+from textbooks.codetext import cut_at_stop
+from textbooks.llm.base import CHAT_STOP, Backend, OnResponse, Request, Response, render_chat
 from textbooks.records import files_fingerprint
 
 
@@ -76,17 +78,18 @@ class CheckpointClient(LocalBackend):
     def __init__(self, path: str | Path, tokenizer: str | Path | None = None, batch_size: int = 16,
                  device: str | None = None):
         from textbooks.model.generate import find_tokenizer
+        from textbooks.model.spec import our_model_dir
         from textbooks.model.weights import CONFIG, WEIGHTS, load_model
-        from textbooks.model.spec import resolve_model_dir
         from textbooks.tokenizer import load_tokenizer
 
-        model_dir = resolve_model_dir(path)
+        model_dir = our_model_dir(path)
         tokenizer_path = find_tokenizer(model_dir, Path(tokenizer) if tokenizer else None)
         self.model = load_model(model_dir, device or default_device())
         self.tokenizer = load_tokenizer(tokenizer_path)
         self.batch_size = batch_size
         self.model_dir = model_dir
-        self.name = f"{model_dir.resolve()}@{files_fingerprint([model_dir / WEIGHTS, model_dir / CONFIG, tokenizer_path])}"
+        fingerprint = files_fingerprint([model_dir / WEIGHTS, model_dir / CONFIG, tokenizer_path])
+        self.name = f"{model_dir.resolve()}@{fingerprint}"
 
     @property
     def context_length(self) -> int:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import torch
 
+from textbooks.model.spec import our_model_dir
 from textbooks.model.hf import export_hf, load_hf_dir
+from textbooks.model.spec import resolve_model
 from textbooks.model.weights import load_model, save_model
-from textbooks.model.spec import resolve_model_dir
 
 OUTPUT = "model"
 AFTER_FAILURE = "Each file is written whole or not at all: rerun the command once the cause is fixed."
@@ -39,29 +40,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 def setup(args: argparse.Namespace) -> tuple[Path, Path, bool]:
-    """Check the source exists and the output does not overwrite it; resolve a run to its checkpoint."""
+    """Check the source is the kind of model its flag says and the output does not overwrite it;
+    resolve a run to its latest checkpoint."""
     to_hf = args.to_hf is not None
-    source = args.to_hf if to_hf else args.from_hf
-    if not source.is_dir():
-        raise SystemExit(f"error: {source} is not a directory")
-    if to_hf:
-        checkpoint = resolve_model_dir(source)
-        if not checkpoint.is_dir():
-            raise SystemExit(f"error: {checkpoint}, the latest checkpoint of {source}, does not exist")
-        source = checkpoint
+    source = our_model_dir(args.to_hf, "--to-hf") if to_hf else hf_model_dir(args.from_hf)
     if args.out.exists() and not args.out.is_dir():
-        raise SystemExit(f"error: output {args.out} exists and is not a directory")
+        raise FileExistsError(f"output {args.out} exists and is not a directory")
     if args.out.resolve() == source.resolve():
-        raise SystemExit(f"error: output {args.out} is the source directory; choose another")
+        raise ValueError(f"output {args.out} is the source directory; choose another")
     return source, args.out, to_hf
+
+
+def hf_model_dir(path: Path) -> Path:
+    """`path`, checked to be a transformers model directory."""
+    if not path.is_dir():
+        raise NotADirectoryError(f"--from-hf {path} is not a directory")
+    if resolve_model(path).kind != "hf":
+        raise ValueError(f"--from-hf {path} is one of our models already; `--to-hf {path}` exports it")
+    return path
 
 
 def main(source: Path, out: Path, to_hf: bool, dtype: torch.dtype | None = None) -> None:
     """Convert `source` to `out`: ours -> HF when `to_hf`, else HF -> ours."""
-    try:
-        model = load_model(source, dtype=dtype) if to_hf else load_hf_dir(source, dtype=dtype)
-    except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"error: {e}") from None
+    model = load_model(source, dtype=dtype) if to_hf else load_hf_dir(source, dtype=dtype)
     if to_hf:
         export_hf(model, out)
     else:

