@@ -169,7 +169,7 @@ def train_command(recipe: Path, *args: str) -> str:
 
 def failure_line(result: subprocess.CompletedProcess) -> str:
     """The line `textbooks train` ended with, checked to be its one-line error."""
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     last = result.stderr.splitlines()[-1]
     assert last.startswith("textbooks train: error: "), result.stderr

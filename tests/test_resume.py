@@ -13,7 +13,8 @@ from safetensors.torch import load_file
 from test_train import (  # noqa: F401  (one_thread is a fixture)
     TINY_MODEL, make_pack, one_thread, read_metrics, train, without_timing, write_recipe,
 )
-from textbooks.train.checkpoint import newest_readable_checkpoint
+from textbooks.train.checkpoint import CheckpointError, newest_readable_checkpoint
+from textbooks.train.recipe import RecipeError
 
 DROPOUT = {"attn_dropout": 0.1, "resid_dropout": 0.1, "embd_dropout": 0.1}
 STEPS = 60
@@ -97,7 +98,7 @@ def test_resuming_a_finished_run_does_nothing(run_copy):
 
 def test_resume_without_a_checkpoint_is_an_error(finished_run, tmp_path):
     recipe, _ = finished_run
-    with pytest.raises(SystemExit, match=r"--resume: .*empty has no checkpoint to resume from"):
+    with pytest.raises(CheckpointError, match=r"--resume: .*empty has no checkpoint to resume from"):
         train(recipe, tmp_path / "empty", "--resume")
 
 
@@ -152,10 +153,10 @@ def test_resume_with_no_readable_checkpoint_is_an_error_naming_each(run_copy):
     checkpoints = run_dir / "checkpoints"
     (checkpoints / "step-00000006" / "optimizer.pt").write_bytes(b"garbage")
     truncate(checkpoints / "step-00000003" / "model.safetensors")
-    with pytest.raises(SystemExit) as error:
+    with pytest.raises(CheckpointError) as error:
         train(recipe, run_dir, "--resume")
     assert str(error.value).startswith(
-        f"textbooks train: error: --resume: no checkpoint of {run_dir} is readable: "
+        f"--resume: no checkpoint of {run_dir} is readable: "
         f"checkpoint file {checkpoints / 'step-00000006' / 'optimizer.pt'} is corrupt or unreadable: "
         "Unsupported operand 103; "
         f"checkpoint file {checkpoints / 'step-00000003' / 'model.safetensors'} is corrupt or unreadable: "
@@ -165,5 +166,5 @@ def test_resume_with_no_readable_checkpoint_is_an_error_naming_each(run_copy):
 
 def test_resume_with_a_different_recipe_is_an_error(run_copy):
     recipe, run_dir = run_copy
-    with pytest.raises(SystemExit, match=r"recipe differs .*\(train.lr: 0.01 -> 0.02\)"):
+    with pytest.raises(RecipeError, match=r"recipe differs .*\(train.lr: 0.01 -> 0.02\)"):
         train(recipe, run_dir, "--resume", "--train.lr", "0.02")

@@ -1,5 +1,7 @@
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from textbooks.model.weights import load_model
 from textbooks.model.spec import resolve_model_dir
 from textbooks.pack import SplitWriter
 from textbooks.records import write_manifest
+from textbooks.train.checkpoint import CheckpointError
 from textbooks.train.data import DataPosition, RowOrder, rank_share, val_rows
 from textbooks.train.recipe import RecipeError, TrainRecipe, recipe_from_dict
 from textbooks.train.schedule import learning_rate
@@ -208,13 +211,31 @@ def test_finetuning_starts_from_init_from(pack, tmp_path):
         assert torch.equal(tensor, end.state_dict()[name]), name
 
 
+def train_error_line(*args: str) -> str:
+    """The one line `textbooks train ARGS` fails with on the command line, checked to exit 2 like every command."""
+    result = subprocess.run([sys.executable, "-m", "textbooks.cli", "train", *args],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("error:") == 1, result.stderr
+    return result.stderr.splitlines()[-1]
+
+
 def test_fresh_run_into_a_directory_with_checkpoints_is_refused(pack, tmp_path):
     recipe = write_recipe(tmp_path / "r.yaml", pack, train={"max_steps": 3})
     train(recipe, tmp_path / "run")
-    with pytest.raises(SystemExit, match="already has checkpoints: pass --resume"):
+    with pytest.raises(CheckpointError, match="already has checkpoints: pass --resume"):
         train(recipe, tmp_path / "run")
+    assert train_error_line("--recipe", str(recipe), "--out", str(tmp_path / "run")) == (
+        f"textbooks train: error: {tmp_path / 'run'} already has checkpoints: pass --resume to continue that run, "
+        "or choose another --out")
+
+
+def test_a_bad_override_is_one_line_naming_the_key(pack, tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml", pack)
+    line = train_error_line("--recipe", str(recipe), "--out", str(tmp_path / "run"), "--train.lrr", "1")
+    assert line.startswith("textbooks train: error: --train.lrr: unknown key 'lrr' in section train; valid keys: ")
 
 
 def test_fp16_on_cpu_is_a_clear_error(pack, tmp_path):
-    with pytest.raises(SystemExit, match="fp16 needs a CUDA device"):
+    with pytest.raises(RecipeError, match="fp16 needs a CUDA device"):
         train(write_recipe(tmp_path / "r.yaml", pack, train={"precision": "fp16"}), tmp_path / "run")

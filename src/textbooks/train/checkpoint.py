@@ -35,6 +35,7 @@ from safetensors import SafetensorError
 
 from textbooks.model.weights import CONFIG, WEIGHTS, load_model, read_config, save_model
 from textbooks.model.spec import resolve_model_dir
+from textbooks.errors import UserError
 from textbooks.records import atomic_write_json, atomic_write_text
 from textbooks.train.recipe import Recipe, RecipeError, recipe_changes
 
@@ -51,7 +52,7 @@ FULL_BELOW = 1 << 20
 UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError):
     """A checkpoint that is missing or unreadable; the message names the file."""
 
 

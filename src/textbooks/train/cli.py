@@ -95,11 +95,5 @@ def run(args: argparse.Namespace) -> int:
     from textbooks.allocator import use_jemalloc
 
     use_jemalloc()
-    from textbooks.train.checkpoint import CheckpointError
-    from textbooks.train.recipe import RecipeError
-
-    try:
-        main(setup(args.recipe, args.overrides, args.out, args.resume))
-    except (RecipeError, CheckpointError) as e:
-        raise SystemExit(f"textbooks train: error: {e}") from None
+    main(setup(args.recipe, args.overrides, args.out, args.resume))
     return 0

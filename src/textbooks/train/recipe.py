@@ -1,4 +1,4 @@
-"""Training recipes: a YAML file of six sections, loaded into typed dataclasses.
+"""Training recipes: a YAML file of six sections, validated by pydantic models.
 
     model:       preset (a name from textbooks.model.config.PRESETS) plus any ModelConfig field
     data:        path (a `textbooks pack` directory)
@@ -8,26 +8,27 @@
     log:         every, tensorboard
 
 Pretraining and finetuning are two recipes of one loop (PAPER.md §3). Every value can be replaced
-from the command line with `--section.key value`; values are parsed by the field's type, and an
-unknown section or key is an error that names it.
+from the command line with `--section.key value`; pydantic parses the value by the field's type, and
+an unknown section or key, or a bad value, is a one-line RecipeError that names it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import typing
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import yaml
+from pydantic import (
+    BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt, ValidationError, ValidationInfo,
+    create_model, field_validator, model_validator,
+)
 
 from textbooks.model.config import PRESETS, ModelConfig
 from textbooks.records import atomic_write_text, config_hash
 
-_BOOLS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
-_NULLS = ("null", "none", "~")
+NULLS = ("null", "none", "~")
 RUN_RECIPE = "recipe.yaml"
 
 
@@ -40,98 +41,107 @@ def _require(condition: bool, message: str) -> None:
         raise RecipeError(message)
 
 
-@dataclass
-class ModelRecipe:
-    """A preset, plus ModelConfig fields that replace the preset's (dropout, block_size, ...).
+class Section(BaseModel):
+    """A part of a recipe: unknown keys are errors; command-line strings are parsed by the field's type."""
 
-    vocab_size defaults to the pack's vocabulary padded up to a multiple of 64. With
-    train.init_from the architecture comes from that checkpoint, so `preset` must be left out.
-    """
+    model_config = ConfigDict(extra="forbid")
 
-    preset: str | None = None
-    overrides: dict = field(default_factory=dict)
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_default(cls, values):
+        return {} if values is None else values  # `train:` with nothing under it, as YAML reads it
 
-    def __post_init__(self) -> None:
-        _require(self.preset is None or self.preset in PRESETS,
-                 f"model.preset {self.preset!r} is not a preset; choose one of {', '.join(PRESETS)}")
-
-
-@dataclass
-class DataRecipe:
-    path: str = ""  # a `textbooks pack` directory; finetuning data uses the same format
-
-    def __post_init__(self) -> None:
-        _require(bool(self.path), "data.path is required: the `textbooks pack` directory to train on")
+    @field_validator("*", mode="before")
+    @classmethod
+    def _bools_and_nulls(cls, value, info: ValidationInfo):
+        kind = cls.model_fields[info.field_name].annotation
+        if isinstance(value, bool) and kind in (int, float):  # pydantic would read `true` as 1
+            raise ValueError(f"expected {kind.__name__}")
+        if isinstance(value, str) and value.lower() in NULLS and type(None) in typing.get_args(kind):
+            return None  # `--train.init_from null`: pydantic knows no null spelled as a string
+        return value
 
 
-@dataclass
-class TrainRecipe:
-    max_steps: int = 1000
-    effective_batch: int = 64  # sequences per optimizer step, over all ranks and micro-steps
-    micro_batch: int = 8  # sequences per forward/backward on one rank
-    lr: float = 1e-3
-    min_lr: float = 1e-4  # the end of the linear decay
-    warmup_steps: int = 100
-    weight_decay: float = 0.1
+class _Preset(Section):
+    preset: Literal[tuple(PRESETS)] | None = None
+
+    @property
+    def overrides(self) -> dict:
+        """The ModelConfig fields the recipe sets, which replace the preset's (or train.init_from's)."""
+        return self.model_dump(exclude_unset=True, exclude={"preset"})
+
+
+# A preset plus any ModelConfig field; a field left out (default None) keeps the preset's value.
+# vocab_size defaults to the pack's vocabulary padded up to a multiple of 64. With train.init_from
+# the architecture comes from that checkpoint, so `preset` must be left out.
+ModelRecipe = create_model("ModelRecipe", __base__=_Preset,
+                           **{name: (kind, None) for name, kind in typing.get_type_hints(ModelConfig).items()})
+
+
+class DataRecipe(Section):
+    path: str = Field(min_length=1)  # a `textbooks pack` directory; finetuning data uses the same format
+
+
+class TrainRecipe(Section):
+    max_steps: PositiveInt = 1000
+    effective_batch: PositiveInt = 64  # sequences per optimizer step, over all ranks and micro-steps
+    micro_batch: PositiveInt = 8  # sequences per forward/backward on one rank
+    lr: NonNegativeFloat = 1e-3
+    min_lr: NonNegativeFloat = 1e-4  # the end of the linear decay
+    warmup_steps: NonNegativeInt = 100
+    weight_decay: NonNegativeFloat = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
-    eps: float = 1e-8
-    grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
+    eps: NonNegativeFloat = 1e-8
+    grad_clip: NonNegativeFloat = 1.0  # max global gradient norm; 0 turns clipping off
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    seed: int = 1337
+    seed: NonNegativeInt = 1337
     init_from: str | None = None  # a model dir, checkpoint dir or run dir to start from (finetuning)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     parallel: Literal["ddp", "fsdp"] = "ddp"  # how torchrun ranks share the work
     compile: bool = False  # torch.compile the model
 
-    def __post_init__(self) -> None:
-        for name in ("max_steps", "effective_batch", "micro_batch"):
-            _require(getattr(self, name) > 0, f"train.{name} must be positive, got {getattr(self, name)}")
-        _require(0 <= self.min_lr <= self.lr, f"train.min_lr {self.min_lr} must be in [0, train.lr={self.lr}]")
-        for name in ("warmup_steps", "weight_decay", "grad_clip", "eps", "seed"):
-            _require(getattr(self, name) >= 0, f"train.{name} must not be negative, got {getattr(self, name)}")
+    @field_validator("min_lr")
+    @classmethod
+    def _min_lr_at_most_lr(cls, min_lr: float, info: ValidationInfo) -> float:
+        lr = info.data.get("lr")  # absent when lr itself is invalid: that error is reported instead
+        if lr is not None and min_lr > lr:
+            raise ValueError(f"must be at most train.lr {lr}")
+        return min_lr
 
 
-@dataclass
-class EvalRecipe:
-    every: int = 200  # steps between validation losses; 0 never
-    batches: int = 20  # micro-batches of val rows per evaluation, over all ranks
+class EvalRecipe(Section):
+    every: NonNegativeInt = 200  # steps between validation losses; 0 never
+    batches: NonNegativeInt = 20  # micro-batches of val rows per evaluation, over all ranks
 
 
-@dataclass
-class CheckpointRecipe:
-    every: int = 500  # steps between checkpoints (one is always written at the end)
-    keep_last: int = 3  # 0 keeps every checkpoint
+class CheckpointRecipe(Section):
+    every: NonNegativeInt = 500  # steps between checkpoints (one is always written at the end)
+    keep_last: NonNegativeInt = 3  # 0 keeps every checkpoint
 
 
-@dataclass
-class LogRecipe:
-    every: int = 10  # steps between metrics records
+class LogRecipe(Section):
+    every: PositiveInt = 10  # steps between metrics records
     tensorboard: bool = True
 
 
-@dataclass
-class Recipe:
-    model: ModelRecipe = field(default_factory=ModelRecipe)
-    data: DataRecipe = field(default_factory=DataRecipe)
-    train: TrainRecipe = field(default_factory=TrainRecipe)
-    eval: EvalRecipe = field(default_factory=EvalRecipe)
-    checkpoint: CheckpointRecipe = field(default_factory=CheckpointRecipe)
-    log: LogRecipe = field(default_factory=LogRecipe)
+class Recipe(Section):
+    model: ModelRecipe = Field(default_factory=ModelRecipe)
+    data: DataRecipe = Field(default={}, validate_default=True)  # so a recipe without it says data.path is required
+    train: TrainRecipe = Field(default_factory=TrainRecipe)
+    eval: EvalRecipe = Field(default_factory=EvalRecipe)
+    checkpoint: CheckpointRecipe = Field(default_factory=CheckpointRecipe)
+    log: LogRecipe = Field(default_factory=LogRecipe)
 
-    def __post_init__(self) -> None:
-        for section in ("eval", "checkpoint", "log"):
-            for key, value in dataclasses.asdict(getattr(self, section)).items():
-                _require(not isinstance(value, int) or value >= 0, f"{section}.{key} must not be negative, got {value}")
-        _require(self.log.every > 0, "log.every must be positive")
+    @model_validator(mode="after")
+    def _consistent(self) -> Recipe:
         self.accumulation(world_size=1)
         _require((self.model.preset is None) != (self.train.init_from is None),
                  "give exactly one of model.preset (train from scratch) and train.init_from (start from a checkpoint)")
+        return self
 
     def to_dict(self) -> dict:
-        sections = {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS if name != "model"}
-        model = {"preset": self.model.preset, **self.model.overrides}
-        return {"model": model, **sections}
+        return {**self.model_dump(), "model": {"preset": self.model.preset, **self.model.overrides}}
 
     def accumulation(self, world_size: int) -> int:
         """Micro-steps per optimizer step on each rank: effective_batch / (micro_batch x world_size)."""
@@ -146,8 +156,6 @@ class Recipe:
         return config_hash(hashed_part(self.to_dict()))
 
 
-SECTIONS: dict[str, type] = {"model": ModelRecipe, "data": DataRecipe, "train": TrainRecipe, "eval": EvalRecipe,
-                             "checkpoint": CheckpointRecipe, "log": LogRecipe}
 # may change between a run and its resume: they alter how long and how often, not what is computed
 RESUMABLE_CHANGES = ("train.max_steps", "eval.", "checkpoint.", "log.")
 
@@ -158,50 +166,24 @@ def hashed_part(recipe: dict) -> dict:
     return {key: value for key, value in flat.items() if not key.startswith(RESUMABLE_CHANGES)}
 
 
-def valid_keys(section: str) -> list[str]:
-    if section == "model":
-        return ["preset", *(f.name for f in dataclasses.fields(ModelConfig))]
-    return [f.name for f in dataclasses.fields(SECTIONS[section])]
-
-
-def _field_types(section: str) -> dict[str, type]:
-    if section == "model":
-        return {"preset": str | None, **typing.get_type_hints(ModelConfig)}
-    return typing.get_type_hints(SECTIONS[section])
-
-
-def _check_key(section: str, key: str, where: str) -> None:
-    _require(section in SECTIONS, f"{where}: unknown section {section!r}; sections are {', '.join(SECTIONS)}")
-    _require(key in valid_keys(section),
-             f"{where}: unknown key {key!r} in section {section}; valid keys: {', '.join(valid_keys(section))}")
-
-
-def coerce(value, kind, name: str):
-    """`value` as type `kind` (bool, int, float, str, a Literal or X | None), parsing strings."""
-    options = typing.get_args(kind)
-    if typing.get_origin(kind) is Literal:
-        _require(value in options, f"{name}: {value!r} is not one of {', '.join(map(str, options))}")
-        return value
-    if type(None) in options:
-        if value is None or (isinstance(value, str) and value.lower() in _NULLS):
-            return None
-        kind = next(option for option in options if option is not type(None))
-    if isinstance(value, str) and kind is not str:
-        value = _parse_string(value, kind, name)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    _require(type(value) is kind, f"{name}: expected {kind.__name__}, got {value!r}")
-    return value
-
-
-def _parse_string(text: str, kind: type, name: str):
-    if kind is bool:
-        _require(text.lower() in _BOOLS, f"{name}: expected true or false, got {text!r}")
-        return _BOOLS[text.lower()]
-    try:
-        return kind(text)
-    except ValueError:
-        raise RecipeError(f"{name}: expected {kind.__name__}, got {text!r}") from None
+def _one_line(error: ValidationError, source: str, overridden: set[str]) -> RecipeError:
+    """Pydantic's first error as one line, said from where the value came: its --flag, or the file."""
+    first = error.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    key = ".".join(loc)
+    # the flag that set this key, or that named this unknown section
+    flag = next((f"--{dotted}" for dotted in sorted(overridden) if key and f"{dotted}.".startswith(f"{key}.")), None)
+    if first["type"] == "extra_forbidden":
+        sections = Recipe.model_fields
+        unknown = (f"unknown section {loc[0]!r}; sections are {', '.join(sections)}" if len(loc) == 1 else
+                   f"unknown key {loc[1]!r} in section {loc[0]}; "
+                   f"valid keys: {', '.join(sections[loc[0]].annotation.model_fields)}")
+        return RecipeError(f"{flag or source}: {unknown}")
+    where = flag or (f"{source}: {key}" if key else source)
+    if first["type"] == "missing":
+        return RecipeError(f"{where} is required")
+    problem = first["ctx"]["error"] if first["type"] == "value_error" else first["msg"][0].lower() + first["msg"][1:]
+    return RecipeError(f"{where}: {problem} (got {first['input']!r})" if key else f"{where}: {problem}")
 
 
 def parse_overrides(args: list[str]) -> list[tuple[str, str, str]]:
@@ -218,30 +200,16 @@ def parse_overrides(args: list[str]) -> list[tuple[str, str, str]]:
             _require(i + 1 < len(args), f"{flag}: missing value")
             value, i = args[i + 1], i + 2
         section, key = flag[2:].split(".", 1)
-        _check_key(section, key, flag)
         parsed.append((section, key, value))
     return parsed
 
 
-def recipe_from_dict(raw: dict, source: str = "recipe") -> Recipe:
-    """A validated Recipe from a dict of sections; errors are prefixed with `source`."""
-    _require(isinstance(raw, dict), f"{source}: a recipe is a mapping of sections, got {type(raw).__name__}")
-    sections = {}
-    for section, values in raw.items():
-        _require(section in SECTIONS, f"{source}: unknown section {section!r}; sections are {', '.join(SECTIONS)}")
-        values = values or {}
-        _require(isinstance(values, dict), f"{source}: section {section} must be a mapping of keys to values")
-        types = _field_types(section)
-        for key in values:
-            _check_key(section, key, source)
-        sections[section] = {key: coerce(value, types[key], f"{section}.{key}") for key, value in values.items()}
-    model = dict(sections.pop("model", {}))
-    preset = model.pop("preset", None)
+def recipe_from_dict(raw: dict, source: str = "recipe", overridden: set[str] = frozenset()) -> Recipe:
+    """A validated Recipe from a dict of sections; errors name `source`, or the flag of an `overridden` key."""
     try:
-        return Recipe(model=ModelRecipe(preset, model),
-                      **{name: SECTIONS[name](**values) for name, values in sections.items()})
-    except RecipeError as e:
-        raise RecipeError(f"{source}: {e}") from None
+        return Recipe.model_validate(raw)
+    except ValidationError as e:
+        raise _one_line(e, source, overridden) from None
 
 
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
@@ -252,9 +220,10 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
     except yaml.YAMLError as e:
         raise RecipeError(f"{path}: not valid YAML: {e}") from None
     _require(isinstance(raw, dict), f"{path}: a recipe is a mapping of sections")
-    for section, key, value in parse_overrides(list(overrides)):
+    parsed = parse_overrides(list(overrides))
+    for section, key, value in parsed:
         raw[section] = {**(raw.get(section) or {}), key: value}
-    return recipe_from_dict(raw, str(path))
+    return recipe_from_dict(raw, str(path), {f"{section}.{key}" for section, key, _ in parsed})
 
 
 def packaged_recipes() -> list[str]:
@@ -313,9 +282,8 @@ def resolve_model_config(recipe: Recipe, pack_vocab: int, seq_len: int, init_con
 def resolved_recipe(recipe: Recipe, config: ModelConfig) -> Recipe:
     """The recipe as a run uses it: absolute paths, and every model field spelled out."""
     init_from = recipe.train.init_from and str(Path(recipe.train.init_from).resolve())
-    return dataclasses.replace(
-        recipe,
-        model=ModelRecipe(recipe.model.preset, config.to_dict()),
-        data=DataRecipe(str(Path(recipe.data.path).resolve())),
-        train=dataclasses.replace(recipe.train, init_from=init_from),
-    )
+    return recipe.model_copy(update={
+        "model": ModelRecipe(preset=recipe.model.preset, **config.to_dict()),
+        "data": DataRecipe(path=str(Path(recipe.data.path).resolve())),
+        "train": recipe.train.model_copy(update={"init_from": init_from}),
+    })

@@ -208,7 +208,8 @@ class Trainer:
             x, y = batch_tensors(self.val_data, micro_rows, self.device)
             with self.autocast():
                 _, loss = self.wrapped(x, y)  # not the compiled forward: eval mode would recompile it
-            totals += torch.stack([loss.float() * len(micro_rows), torch.tensor(float(len(micro_rows)), device=self.device)])
+            count = torch.tensor(float(len(micro_rows)), device=self.device)
+            totals += torch.stack([loss.float() * count, count])
         self.wrapped.train()
         totals = distributed.all_reduce_sum(totals)
         return (totals[0] / totals[1]).item() if totals[1] > 0 else None
