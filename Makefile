@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 PIP_ARGS   ?=
 
-.PHONY: setup setup-test demo test test-slow jemalloc clean
+.PHONY: setup setup-test demo lint test test-slow jemalloc clean
 
 $(VENV)/.setup: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,12 @@ jemalloc:
 demo: setup
 	$(VENV)/bin/textbooks run
 
+# ruff (configured in pyproject.toml) checks the tree before the tests run.
+lint: setup-test
+	$(VENV)/bin/ruff check src tests bench
+
 # pytest exits 5 when it collects nothing; that is not a failure of the code under test.
-test: setup-test
+test: setup-test lint
 	$(PY) -m pytest -q -m "not slow" || [ $$? -eq 5 ]
 
 test-slow: setup-test

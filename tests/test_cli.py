@@ -2,9 +2,8 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
-from textbooks import cli, pipeline
+from textbooks import cli
 from textbooks.allocator import find_jemalloc
 
 
@@ -36,31 +35,6 @@ def test_dotted_overrides_are_rejected_where_not_accepted(capsys):
     with pytest.raises(SystemExit):
         cli.main(["generate", "somewhere", "--train.lr", "1e-3"])
     assert "unrecognized arguments: --train.lr" in capsys.readouterr().err
-
-
-def test_default_pipeline_wires_each_stage_to_the_one_before(tmp_path):
-    recipe = pipeline.load_pipeline(pipeline.packaged_config("default.yaml"))
-    commands = pipeline.stage_commands(recipe["stages"], tmp_path)
-    assert [c[0] for c in commands] == list(pipeline.STAGES)
-    by_name = {c[0]: c for c in commands}
-    assert str(tmp_path / "corpus") in by_name["pack"]
-    assert str(tmp_path / "pack") in by_name["train"]
-    assert by_name["generate"][1] == str(tmp_path / "train")
-    assert "--resume" not in by_name["train"]
-
-
-def test_pipeline_resumes_a_started_training_run(tmp_path):
-    (tmp_path / "train" / "checkpoints").mkdir(parents=True)
-    (tmp_path / "train" / "checkpoints" / "latest").write_text("step-00000010")
-    commands = pipeline.stage_commands({"train": {"recipe": "cpu-pretrain.yaml"}}, tmp_path)
-    assert "--resume" in commands[0]
-
-
-def test_pipeline_rejects_unknown_stages(tmp_path):
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump({"stages": {"corpus": {}, "distill": {}}}))
-    with pytest.raises(ValueError, match="distill"):
-        pipeline.load_pipeline(path)
 
 
 @pytest.mark.skipif(find_jemalloc() is None, reason="libjemalloc2 is not installed")

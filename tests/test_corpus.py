@@ -153,11 +153,12 @@ def test_named_sources_are_this_interpreters_directories(tmp_path):
     assert read_manifest(out)["config"]["sources"] == default_sources()
 
 
-def test_bad_arguments_are_named(source, tmp_path):
+def test_bad_arguments_are_named(source, tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         cli.main(["corpus", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c")])
-    with pytest.raises(ValueError, match="--max-bytes"):
+    with pytest.raises(SystemExit) as usage_error:
         cli.main(["corpus", "--source", str(source), "--out", str(tmp_path / "c"), "--max-bytes", "0"])
+    assert usage_error.value.code == 2 and "--max-bytes: expected a positive integer, got 0" in capsys.readouterr().err
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="file"):
         cli.main(["corpus", "--source", str(source), "--out", str(tmp_path / "file")])

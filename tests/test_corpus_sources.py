@@ -59,7 +59,8 @@ def test_a_directory_is_its_py_files_in_order(code_dir):
     units = plan_units([str(code_dir)], shard_size=2)  # a directory's files, then its subdirectories'
     assert [u["kind"] for u in units] == ["files"] * 3
     records = _read_all(units)
-    expected = [code_dir / n for n in ("colorsys.py", "fnmatch.py", "textwrap.py", "json/decoder.py", "json/encoder.py")]
+    names = ("colorsys.py", "fnmatch.py", "textwrap.py", "json/decoder.py", "json/encoder.py")
+    expected = [code_dir / n for n in names]
     assert [r["path"] for r in records] == [str(p) for p in expected]
     for record, path in zip(records, expected):
         _check_columns(record)
@@ -78,7 +79,8 @@ def test_jsonl_rows_keep_their_provenance(tmp_path):
     assert first["source"] == "jsonl" and first["path"] == str(data) and first["id"] == record_id(f"{data}:1")
     assert first["text"] == (STDLIB / "textwrap.py").read_text(encoding="utf-8")
     assert first["bytes"] == len(first["text"].encode("utf-8"))
-    assert json.loads(first["meta"]) == {"max_stars_repo_name": "python/cpython", "max_stars_repo_path": "Lib/textwrap.py",
+    assert json.loads(first["meta"]) == {"max_stars_repo_name": "python/cpython",
+                                         "max_stars_repo_path": "Lib/textwrap.py",
                                          "license": "PSF-2.0", "max_stars_count": 50000}
 
 
@@ -238,7 +240,8 @@ def test_hf_aliases_name_the_documented_datasets():
     assert (stack.name, stack.data_dir, stack.split, stack.text_field) == (
         "bigcode/the-stack-dedup", "data/python", "train", "content")
     overflow = parse_hf_spec("hf:stackoverflow", text_field="ignored")
-    assert (overflow.name, overflow.split, overflow.text_field) == ("koutch/stackoverflow_python", "train", "answer_body")
+    assert (overflow.name, overflow.split, overflow.text_field) == \
+        ("koutch/stackoverflow_python", "train", "answer_body")
     custom = parse_hf_spec("hf:bigcode/the-stack-dedup?data_dir=data/python&split=train&text_field=content&config=x")
     assert (custom.name, custom.data_dir, custom.split, custom.text_field, custom.config) == (
         "bigcode/the-stack-dedup", "data/python", "train", "content", "x")

@@ -88,7 +88,8 @@ def _teach_me_corpus(out: Path, shards: int = 3, per_shard: int = 4) -> Path:
 def test_llm_budget_stops_keeping_its_labels_and_a_bigger_budget_pays_nothing_twice(tmp_path):
     data, labels = _teach_me_corpus(tmp_path / "corpus"), tmp_path / "labels"
     with ScriptedServer(completion_tokens=3000) as server:
-        args = ["label", "--data", str(data), "--out", str(labels), "--sample", "12", "--labeler", f"{server.url}#judge"]
+        args = ["label", "--data", str(data), "--out", str(labels), "--sample", "12",
+                "--labeler", f"{server.url}#judge"]
         # the budget charges a request its prompt + max_tokens beforehand: one or two fit, then 3000 each are spent
         assert cli.main([*args, "--budget-tokens", "4000"]) == 0
         first = read_manifest(labels)["counts"]

@@ -205,7 +205,7 @@ def test_summarize_rates_count_only_processed_shards():
              ShardStats("b", 50, 50, 0, 1_000_000, 0.0, skipped=True)]
     summary = summarize(stats, wall_seconds=2.0)
     assert summary == {"shards": 2, "shards_skipped": 1, "records_in": 150, "records_out": 140, "rejected": 10,
-                       "bytes_in": 3_000_000, "records_per_s": 50.0, "mb_per_s": 1.0}
+                       "bytes_in": 3_000_000, "seconds": 2.0, "records_per_s": 50.0, "mb_per_s": 1.0}
     # a tiny, fast run still shows a rate: 4 significant figures, not a fixed number of decimals
     assert summarize(stats[:1], wall_seconds=30_000.0)["mb_per_s"] == 6.667e-05
 

@@ -20,6 +20,7 @@ from textbooks.executor import make_executor
 from textbooks.outputs import OutputBusyError, output_kind
 from textbooks.pack import TokenDataset
 from textbooks.records import read_manifest, read_records
+from textbooks.tokenizer import load_tokenizer
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -40,8 +41,8 @@ def stages(tmp_path_factory) -> Path:
     assert cli.main(["corpus", "--source", str(data), "--out", str(root / "corpus"), "--shard-size", "10",
                      "--workers", "1"]) == 0
     assert cli.main(["tokenizer", "--data", str(root / "corpus"), "--vocab-size", "400",
-                     "--out", str(root / "tok" / "tokenizer.json")]) == 0
-    assert cli.main(["pack", "--data", str(root / "corpus"), "--tokenizer", str(root / "tok" / "tokenizer.json"),
+                     "--out", str(root / "tok")]) == 0
+    assert cli.main(["pack", "--data", str(root / "corpus"), "--tokenizer", str(root / "tok"),
                      "--out", str(root / "pack"), "--seq-len", "16", "--val-fraction", "0"]) == 0
     return root
 
@@ -57,19 +58,32 @@ def tokenizer_command(corpus: Path, out: Path, vocab_size: int = 400) -> list[st
     return ["tokenizer", "--data", str(corpus), "--vocab-size", str(vocab_size), "--out", str(out)]
 
 
-@pytest.mark.parametrize("target", ["corpus/00000.parquet", "corpus/manifest.json", "corpus", "pack/tokenizer.json",
-                                    "pack", "notes.txt"])
-def test_the_tokenizer_refuses_to_write_over_what_is_not_a_standalone_tokenizer(copies, target):
-    (copies / "notes.txt").write_text("my notes\n")
+@pytest.mark.parametrize("target,error", [("corpus", "is also an input"), ("labels", "holds the output of the label"),
+                                          ("pack", "holds the output of the pack"), ("user files", "holds files")])
+def test_the_tokenizer_refuses_to_write_over_what_is_not_a_tokenizer(copies, target, error):
+    if target == "user files":
+        (copies / target).mkdir()
+        (copies / target / "notes.txt").write_text("my notes\n")
+    if target == "labels":
+        assert cli.main(["label", "--data", str(copies / "corpus"), "--out", str(copies / "labels"),
+                         "--sample", "5"]) == 0
     before = snapshot(copies)
-    with pytest.raises(FileExistsError, match="choose"):
+    with pytest.raises((FileExistsError, ValueError), match=error):
         cli.main(tokenizer_command(copies / "corpus", copies / target, vocab_size=300))
     assert snapshot(copies) == before
 
 
-def test_the_tokenizer_may_replace_its_own_output(copies):
-    assert cli.main(tokenizer_command(copies / "corpus", copies / "tok" / "tokenizer.json", vocab_size=300)) == 0
-    assert json.loads((copies / "tok" / "tokenizer.json").read_text())["model"]["type"] == "BPE"
+def test_the_tokenizer_writes_a_directory_and_skips_what_it_has_done(copies, capsys):
+    with pytest.raises(ValueError, match="names a file"):
+        cli.main(tokenizer_command(copies / "corpus", copies / "pack" / "tokenizer.json"))
+    assert cli.main(tokenizer_command(copies / "corpus", copies / "tok2", vocab_size=300)) == 0
+    assert json.loads((copies / "tok2" / "tokenizer.json").read_text())["model"]["type"] == "BPE"
+    trained = (copies / "tok2" / "tokenizer.json").stat().st_mtime_ns
+    assert cli.main(tokenizer_command(copies / "corpus", copies / "tok2", vocab_size=300)) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert (copies / "tok2" / "tokenizer.json").stat().st_mtime_ns == trained  # not trained again
+    assert cli.main(tokenizer_command(copies / "corpus", copies / "tok2", vocab_size=320)) == 0
+    assert load_tokenizer(copies / "tok2").get_vocab_size() == 320  # a new config trains again
 
 
 def stage_commands(root: Path, out: Path) -> dict[str, list[str]]:
@@ -109,16 +123,19 @@ def test_output_kinds_are_told_by_their_markers(copies):
     assert output_kind(copies / "nothing") is None
     (copies / "empty").mkdir()
     assert output_kind(copies / "empty") is None
-    assert output_kind(copies / "tok") == "other files"
+    assert output_kind(copies / "tok") == "tokenizer"
+    (copies / "mine").mkdir()
+    (copies / "mine" / "notes.txt").write_text("my notes\n")
+    assert output_kind(copies / "mine") == "other files"
 
 
 def test_a_swapped_pack_tokenizer_is_refused_by_what_reads_the_pack(copies):
     # the pack's own tokenizer replaced by another one, as a tokenizer run into the pack used to do
-    assert cli.main(tokenizer_command(copies / "corpus", copies / "other.json", vocab_size=300)) == 0
-    shutil.copy(copies / "other.json", copies / "pack" / "tokenizer.json")
+    assert cli.main(tokenizer_command(copies / "corpus", copies / "other", vocab_size=300)) == 0
+    shutil.copy(copies / "other" / "tokenizer.json", copies / "pack" / "tokenizer.json")
     with pytest.raises(ValueError, match="not the tokenizer this pack was made with"):
         TokenDataset(copies / "pack")
-    with pytest.raises(SystemExit, match="not the tokenizer this pack was made with"):
+    with pytest.raises(ValueError, match="not the tokenizer this pack was made with"):
         cli.main(["train", "--recipe", "cpu-pretrain", "--out", str(copies / "run"),
                   "--data.path", str(copies / "pack")])
     (copies / "pack" / "tokenizer.json").unlink()
@@ -211,7 +228,8 @@ def test_a_second_writer_is_refused_at_once_naming_the_holder(stages, tmp_path):
     manifest = read_manifest(out)
     assert manifest["config"]["shard_size"] == 10
     ids = [r["id"] for r in read_records(out)]
-    assert len(ids) == len(set(ids)) == manifest["counts"]["records"] == read_manifest(stages / "corpus")["counts"]["records"]
+    corpus_records = read_manifest(stages / "corpus")["counts"]["records"]
+    assert len(ids) == len(set(ids)) == manifest["counts"]["records"] == corpus_records
     assert not (out / ".lock").exists()
 
 
@@ -229,7 +247,7 @@ def test_a_writer_killed_with_its_lock_does_not_block_the_rerun(stages, tmp_path
 def test_a_torchrun_rank_other_than_0_does_not_claim_the_run_dir(copies, monkeypatch):
     out = copies / "pack"  # a pack: any claim of it as a run dir is refused
     monkeypatch.setenv("RANK", "1")
-    with pytest.raises(SystemExit, match="data.path"):  # it got past the claim, to the recipe
+    with pytest.raises(ValueError, match="data.path"):  # it got past the claim, to the recipe
         cli.main(["train", "--recipe", "cpu-pretrain", "--out", str(out), "--data.path", str(copies / "nothing")])
 
 
@@ -238,26 +256,27 @@ def test_a_checkpoint_keeps_its_tokenizer_and_its_readers_check_it(copies):
     train = ["train", "--recipe", "cpu-pretrain", "--out", str(run), "--data.path", str(copies / "pack"),
              "--train.max_steps", "2", "--model.n_layer", "1", "--model.n_embd", "64", "--model.n_head", "2",
              "--model.mlp_hidden", "128", "--model.block_size", "16", "--train.micro_batch", "2",
-             "--train.effective_batch", "2", "--eval.every", "0", "--checkpoint.every", "1", "--log.tensorboard", "false"]
+             "--train.effective_batch", "2", "--eval.every", "0", "--checkpoint.every", "1",
+             "--log.tensorboard", "false"]
     assert cli.main(train) == 0
     checkpoint = run / "checkpoints" / "step-00000002"
     assert (checkpoint / "tokenizer.json").read_bytes() == (copies / "pack" / "tokenizer.json").read_bytes()
     shutil.rmtree(copies / "pack")  # the checkpoint alone is enough to generate
     assert cli.main(["generate", str(run), "--prompt", "def f(", "--max-new-tokens", "2"]) == 0
-    assert cli.main(tokenizer_command(copies / "corpus", copies / "other.json", vocab_size=300)) == 0
+    assert cli.main(tokenizer_command(copies / "corpus", copies / "other", vocab_size=300)) == 0
     with pytest.raises(ValueError, match="not the tokenizer .* was trained with"):
-        cli.main(["generate", str(run), "--tokenizer", str(copies / "other.json"), "--prompt", "def f("])
+        cli.main(["generate", str(run), "--tokenizer", str(copies / "other"), "--prompt", "def f("])
     assert cli.main(["generate", str(run), "--tokenizer", str(copies / "tok" / "tokenizer.json"),
                      "--prompt", "def f(", "--max-new-tokens", "2"]) == 0  # the same tokenizer is fine
     # finetuning or resuming on data another tokenizer made is refused
-    assert cli.main(["pack", "--data", str(copies / "corpus"), "--tokenizer", str(copies / "other.json"),
+    assert cli.main(["pack", "--data", str(copies / "corpus"), "--tokenizer", str(copies / "other"),
                      "--out", str(copies / "other-pack"), "--seq-len", "16", "--val-fraction", "0"]) == 0
-    with pytest.raises(SystemExit, match="train.init_from .* another"):
+    with pytest.raises(ValueError, match="train.init_from .* another"):
         cli.main(["train", "--recipe", "cpu-finetune", "--out", str(copies / "finetune"),
                   "--data.path", str(copies / "other-pack"), "--train.init_from", str(run)])
     # the pack rewritten in place by a tokenizer of the same size: the recipe is unchanged, the ids are not
-    assert cli.main([*tokenizer_command(copies / "corpus", copies / "same-size.json"), "--max-docs", "5"]) == 0
-    assert cli.main(["pack", "--data", str(copies / "corpus"), "--tokenizer", str(copies / "same-size.json"),
+    assert cli.main([*tokenizer_command(copies / "corpus", copies / "same-size"), "--max-docs", "5"]) == 0
+    assert cli.main(["pack", "--data", str(copies / "corpus"), "--tokenizer", str(copies / "same-size"),
                      "--out", str(copies / "pack"), "--seq-len", "16", "--val-fraction", "0"]) == 0
-    with pytest.raises(SystemExit, match="--resume: the checkpoint .* another"):
+    with pytest.raises(ValueError, match="--resume: the checkpoint .* another"):
         cli.main([*train, "--resume", "--train.max_steps", "3"])

@@ -83,7 +83,7 @@ def test_manifest_and_files_follow_the_pack_format(packed, tokenizer_path):
     assert manifest["vocab_size"] == 600 and manifest["eot_id"] == tokenizer.token_to_id(EOT)
     train = manifest["splits"]["train"]
     assert len(train["shards"]) > 2 and train["shards"][0] == "train-00000.bin"
-    for split, info in manifest["splits"].items():
+    for info in manifest["splits"].values():
         assert info["tokens"] == info["rows"] * S
         sizes = [(out / name).stat().st_size for name in info["shards"]]
         assert sum(sizes) == info["rows"] * (S + 1) * 2

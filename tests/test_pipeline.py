@@ -1,47 +1,178 @@
-"""`textbooks run` end to end, on a small slice of this machine's standard library."""
+"""`textbooks run`: the stage table wires a recipe's stages, skips what is up to date, reruns a
+changed stage and what follows it, resumes a killed one; end to end on a slice of the standard library."""
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
+from test_curate_resume import DefJudge, _kill_when, _outputs
+from textbooks import cli
+from textbooks.corpus.sources import default_source_dir, python_files
+from textbooks.pipeline import packaged_config, plan, record_step, start
+from textbooks.records import read_manifest
+
 SMALL_RUN = {
     "stages": {
         "corpus": {"limit": 60},
+        "label": {"sample": 30},
+        "classify": {"top_fraction": 0.5},
         "tokenizer": {"vocab_size": 600},
         "pack": {"seq_len": 64, "val_fraction": 0.1},
         "train": {"recipe": "cpu-pretrain.yaml",
                   "overrides": {"model.preset": "cpu-tiny", "model.n_layer": 1, "model.block_size": 64,
                                 "train.max_steps": 4, "train.warmup_steps": 1, "checkpoint.every": 2}},
-        "generate": {"max_new_tokens": 8, "prompt": ["def add(a, b):\n"]},
         "eval": {"benchmark": "humaneval", "limit": 4, "max_new_tokens": 16, "bits_per_byte": True},
     }
 }
 
 
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    """60 files of this machine's standard library, in a directory of their own."""
+    directory = tmp_path_factory.mktemp("sources")
+    for number, path in enumerate(sorted(python_files(default_source_dir()))[:60]):
+        shutil.copy(path, directory / f"{number:03d}_{path.name}")
+    return directory
+
+
+def write_recipe(path: Path, stages: dict) -> Path:
+    path.write_text(yaml.safe_dump({"stages": stages}))
+    return path
+
+
+def test_the_default_recipe_runs_curation_before_training_and_a_dry_run_changes_nothing(tmp_path, capsys):
+    stages = yaml.safe_load(packaged_config("default.yaml").read_text())["stages"]
+    steps = {step.stage.name: step for step in plan(stages, tmp_path / "out")}
+    assert list(steps) == ["corpus", "label", "classify", "tokenizer", "pack", "train", "eval"]
+    assert {name: list(step.inputs) for name, step in steps.items()} == {
+        "corpus": [], "label": ["corpus"], "classify": ["corpus", "label"], "tokenizer": ["classify"],
+        "pack": ["classify", "tokenizer"], "train": ["pack"], "eval": ["train"]}
+    assert steps["pack"].command[:5] == ["pack", "--data", str(tmp_path / "out" / "classify"),
+                                         "--tokenizer", str(tmp_path / "out" / "tokenizer")]
+    assert all(step.action == "run" for step in steps.values())
+
+    assert cli.main(["run", "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("[run]") == 7 and "tokenizer (reads classify)" in printed
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []  # nothing was run
+
+
+def test_without_curation_the_tokenizer_and_pack_read_the_corpus(tmp_path):
+    steps = plan({"corpus": {}, "tokenizer": {"vocab_size": 400}, "pack": {"seq_len": 16}}, tmp_path)
+    assert [list(step.inputs) for step in steps] == [[], ["corpus"], ["corpus", "tokenizer"]]
+
+
+@pytest.mark.parametrize("stages,message", [
+    ({"corpus": {}, "clasify": {}}, "unknown keys clasify"),
+    ({"corpus": {}, "classify": {}}, "classify stage reads the output of label"),
+    ({"pack": {"seq_len": 8}}, "pack stage reads the output of a stage that writes documents, tokenizer"),
+    ({"corpus": {}, "tokenizer": {"vocab_size": 400}, "pack": {"seq_len": 8},
+      "train": {"recipe": "cpu-pretrain.yaml", "lr": 1}}, "unknown train stage keys: lr"),
+])
+def test_a_recipe_that_cannot_run_is_named_before_anything_runs(tmp_path, stages, message):
+    with pytest.raises(ValueError, match=message):
+        cli.main(["run", str(write_recipe(tmp_path / "r.yaml", stages)), "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out" / "corpus").exists()
+
+
+def test_a_killed_training_run_resumes_and_a_changed_one_starts_over(tmp_path):
+    stages = {"corpus": {}, "tokenizer": {"vocab_size": 400}, "pack": {"seq_len": 16},
+              "train": {"recipe": "cpu-pretrain.yaml", "overrides": {"train.max_steps": 10}}}
+    for step in plan(stages, tmp_path):  # as a run killed during training leaves it
+        (tmp_path / step.stage.name).mkdir()
+        record_step(tmp_path, step, finished=step.stage.name != "train")
+    (tmp_path / "train" / "checkpoints").mkdir()
+    (tmp_path / "train" / "checkpoints" / "latest").write_text("step-00000004")
+
+    train = plan(stages, tmp_path)[-1]
+    assert (train.action, train.why) == ("resume", "its last run did not finish")
+    assert start(train, tmp_path)[-1] == "--resume"
+    assert train.command[train.command.index("--train.max_steps") + 1] == "10"
+
+    stages["train"]["overrides"]["train.max_steps"] = 20
+    train = plan(stages, tmp_path)[-1]
+    assert (train.action, train.why) == ("run", "its options changed")
+    assert "--resume" not in start(train, tmp_path) and not (tmp_path / "train").exists()
+
+
+def test_two_stages_skip_when_up_to_date_rerun_what_changed_and_resume_a_killed_stage(sources, tmp_path, capsys):
+    out = tmp_path / "out"
+    with DefJudge(delay_s=0.05) as judge:
+        def recipe(limit=60, sample=40):
+            return write_recipe(tmp_path / "r.yaml", {
+                "corpus": {"source": str(sources), "shard_size": 15, "limit": limit},
+                "label": {"sample": sample, "labeler": f"{judge.url}#judge"}})
+
+        # killed mid-way through label's shards, then rerun: corpus is skipped, label resumes
+        _kill_when(out / "label" / "00000.parquet", out / "label", ["run", str(recipe()), "--out", str(out)])
+        assert cli.main(["run", str(recipe()), "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert "[up to date] corpus" in printed and "[resume] label (reads corpus): its last run did not finish" \
+            in printed and "resuming the unfinished label" in printed
+        assert read_manifest(out / "label")["counts"]["steps"]["label"]["shards_skipped"] >= 1
+        assert cli.main(["label", "--data", str(out / "corpus"), "--out", str(tmp_path / "reference"),
+                         "--sample", "40", "--labeler", f"{judge.url}#judge"]) == 0
+        assert _outputs(out / "label") == _outputs(tmp_path / "reference")
+
+        # up to date: nothing runs, nothing is asked of the judge
+        asked, labeled = judge.count, (out / "label" / "manifest.json").stat().st_mtime_ns
+        capsys.readouterr()
+        assert cli.main(["run", str(recipe()), "--out", str(out)]) == 0
+        assert capsys.readouterr().out.count("[up to date]") == 2 and judge.count == asked
+        assert (out / "label" / "manifest.json").stat().st_mtime_ns == labeled
+
+        # label's options changed: label reruns (its cached answers cost nothing), corpus does not
+        corpus_made = (out / "corpus" / "manifest.json").stat().st_mtime_ns
+        assert cli.main(["run", str(recipe(sample=20)), "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert "[up to date] corpus" in printed and "[run] label (reads corpus): its options changed" in printed
+        assert read_manifest(out / "label")["counts"]["records"] == 20 and judge.count == asked
+        assert (out / "corpus" / "manifest.json").stat().st_mtime_ns == corpus_made
+
+        # the corpus changed: it reruns, and so does label, which reads it
+        assert cli.main(["run", str(recipe(limit=30, sample=20)), "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert "[run] corpus" in printed and "[run] label (reads corpus): its input corpus changed" in printed
+        assert read_manifest(out / "corpus")["counts"]["records_in"] == 30
+        corpus_hash = read_manifest(out / "corpus")["config_hash"]
+        assert read_manifest(out / "label")["inputs"] == {str(out / "corpus"): corpus_hash}
+    ledger = json.loads((out / "pipeline.json").read_text())
+    assert all(entry["finished"] for entry in ledger.values())
+
+
+def test_a_stage_output_the_pipeline_did_not_make_is_not_replaced(sources, tmp_path):
+    out = tmp_path / "out"
+    (out / "corpus").mkdir(parents=True)
+    (out / "corpus" / "notes.txt").write_text("mine\n")
+    recipe = write_recipe(tmp_path / "r.yaml", {"corpus": {"source": str(sources)}})
+    with pytest.raises(FileExistsError, match="holds"):
+        cli.main(["run", str(recipe), "--out", str(out)])
+    assert (out / "corpus" / "notes.txt").read_text() == "mine\n"
+
+
 def textbooks(*args):
     return subprocess.run([sys.executable, "-m", "textbooks.cli", *args], capture_output=True, text=True,
-                          timeout=600)
+                          timeout=900)
 
 
 @pytest.mark.slow
 def test_run_builds_every_stage_and_a_rerun_redoes_nothing(tmp_path):
-    recipe = tmp_path / "small.yaml"
-    recipe.write_text(yaml.safe_dump(SMALL_RUN))
+    recipe = write_recipe(tmp_path / "small.yaml", SMALL_RUN["stages"])
     first = textbooks("run", str(recipe), "--out", str(tmp_path / "out"))
     assert first.returncode == 0, first.stderr
-    for stage in ("corpus", "pack"):
+    for stage in ("corpus", "label", "classify", "tokenizer", "pack"):
         assert (tmp_path / "out" / stage / "manifest.json").exists()
+    kept = read_manifest(tmp_path / "out" / "classify")["counts"]["records"]
+    assert read_manifest(tmp_path / "out" / "pack")["counts"]["documents"] == kept
     assert (tmp_path / "out" / "train" / "checkpoints" / "latest").read_text().strip() == "step-00000004"
-    assert "--- completion" in first.stdout
-    summary = json.loads((tmp_path / "out" / "eval" / "humaneval" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "out" / "eval" / "summary.json").read_text())
     assert summary["problems"] == 4 and summary["bits_per_byte"] > 0
 
     again = textbooks("run", str(recipe), "--out", str(tmp_path / "out"))
     assert again.returncode == 0, again.stderr
-    assert again.stdout.count("nothing to do") >= 2  # corpus and pack are complete
-    assert "train --recipe" in again.stdout and "--resume" in again.stdout
-    assert "--- completion" in again.stdout
-    assert "humaneval: pass@1" in again.stdout
+    assert again.stdout.count("[up to date]") == 7, again.stdout

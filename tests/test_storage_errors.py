@@ -50,7 +50,7 @@ def stages(root) -> Path:
     assert cli.main(["label", "--data", str(root / "corpus"), "--out", str(root / "labels"), "--sample", "30",
                      "--workers", "1"]) == 0
     assert cli.main(["tokenizer", "--data", str(root / "corpus"), "--vocab-size", "400",
-                     "--out", str(root / "tok" / "tokenizer.json")]) == 0
+                     "--out", str(root / "tok")]) == 0
     assert cli.main(["pack", "--data", str(root / "corpus"), "--tokenizer", str(root / "tok"),
                      "--out", str(root / "pack"), "--seq-len", "32", "--val-fraction", "0"]) == 0
     for path in [root, *root.rglob("*")]:
@@ -65,7 +65,7 @@ def stage_command(stage: str, inputs: Path, out: Path) -> list[str]:
         "classify": ["classify", "--data", str(inputs / "corpus"), "--labels", str(inputs / "labels"),
                      "--out", str(out), "--workers", "1"],
         "tokenizer": ["tokenizer", "--data", str(inputs / "corpus"), "--vocab-size", "400",
-                      "--out", str(out / "tokenizer.json")],
+                      "--out", str(out)],
         "pack": ["pack", "--data", str(inputs / "corpus"), "--tokenizer", str(inputs / "tok"), "--out", str(out),
                  "--seq-len", "32"],
         "train": ["train", "--recipe", "cpu-pretrain", "--out", str(out), "--data.path", str(inputs / "pack"),

@@ -154,7 +154,7 @@ def test_command_trains_from_a_corpus_directory(tmp_path, stdlib_texts):
     records = [{"id": str(i), "text": text, "source": "local"} for i, text in enumerate(stdlib_texts[:60])]
     write_shard(records, corpus / "00000.parquet")
     write_manifest(corpus, "corpus", {}, {"records": len(records)})
-    out = tmp_path / "tok.json"
+    out = tmp_path / "tok"
     assert cli.main(["tokenizer", "--data", str(corpus), "--vocab-size", "500", "--out", str(out),
                      "--max-docs", "30"]) == 0
     tokenizer = load_tokenizer(out)
@@ -165,7 +165,7 @@ def test_command_trains_from_a_corpus_directory(tmp_path, stdlib_texts):
 def test_command_rejects_a_missing_corpus(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing"):
         cli.main(["tokenizer", "--data", str(tmp_path / "missing"), "--vocab-size", "500",
-                  "--out", str(tmp_path / "t.json")])
+                  "--out", str(tmp_path / "t")])
 
 
 def test_malformed_vocab_directory_is_named(tmp_path):

@@ -3,9 +3,11 @@
 Command modules are imported only when their command runs, so `textbooks --help` stays fast.
 A module that sets `ACCEPTS_OVERRIDES = True` receives unknown `--section.key value` pairs in
 `args.overrides` (the training recipe's dotted overrides); for every other command they are errors.
-A module that sets `OUTPUT = "kind"` writes `args.out`: the command runs only after claiming it
-(textbooks.outputs: the right kind of output, one writer at a time), and `AFTER_FAILURE` says
-what a failed run leaves behind, for the one-line error a full disk or a denied write ends in.
+A dataset stage declares `STAGE` (textbooks.stage), whose lifecycle claims its --out. Any other
+module that sets `OUTPUT = "kind"` writes `args.out`: the command runs only after claiming it
+(textbooks.outputs: the right kind of output, one writer at a time). `AFTER_FAILURE` (a stage's
+comes with its spec) says what a failed run leaves behind, for the one-line error a full disk or
+a denied write ends in.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import errno
 import importlib
 import os
 import sys
+
+from textbooks.errors import USER_ERRORS, UserError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "corpus": ("textbooks.corpus.cli", "build a corpus dataset from local Python sources"),
@@ -38,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, (module_name, summary) in COMMANDS.items():
+    for name, (_, summary) in COMMANDS.items():
         # Each subparser's arguments come from its module, added lazily in `main` so that
         # `textbooks --help` does not import torch.
         sub.add_parser(name, help=summary, description=summary, add_help=False)
@@ -51,7 +55,7 @@ STORAGE_ERRORS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk q
                   errno.EPERM: "operation not permitted"}
 
 
-class StorageError(RuntimeError):
+class StorageError(UserError):
     """A full disk, a read-only file system or a denied access, said as what failed, on which path,
     and what the command's failed run leaves behind."""
 
@@ -59,17 +63,6 @@ class StorageError(RuntimeError):
         where = f" on {error.filename}" if error.filename else ""
         message = f"{STORAGE_ERRORS[error.errno]}{where}"
         super().__init__(f"{message}. {after_failure}" if after_failure else message)
-
-
-# Errors in what the user asked for, or in the machine: shown as one line on the command line, not a traceback.
-USER_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError, StorageError)
-
-
-def is_user_error(error: Exception) -> bool:
-    """A bad input, a storage failure, or an LLM endpoint that failed for good (its message names
-    the request and the last failure). textbooks.llm is only consulted when a command loaded it."""
-    llm = sys.modules.get("textbooks.llm.base")
-    return isinstance(error, USER_ERRORS) or (llm is not None and isinstance(error, llm.LLMError))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_command(sys.argv[1:])
     except Exception as error:
-        if not is_user_error(error) or os.environ.get("TEXTBOOKS_DEBUG") == "1":
+        if not isinstance(error, USER_ERRORS) or os.environ.get("TEXTBOOKS_DEBUG") == "1":
             raise
         name = sys.argv[1] if len(sys.argv) > 1 else ""
         print(f"textbooks {name}: error: {error}", file=sys.stderr)
@@ -103,15 +96,20 @@ def run_command(argv: list[str]) -> int:
         args.overrides = extra
     else:
         args = command.parse_args(rest)
+    from textbooks.outputs import current_command
+
+    token = current_command.set(" ".join(["textbooks", *argv]))
     try:
-        return run_claimed(module, args, " ".join(["textbooks", *argv]))
+        return run_claimed(module, args)
     except OSError as error:
         if error.errno in STORAGE_ERRORS:
-            raise StorageError(error, getattr(module, "AFTER_FAILURE", None)) from error
+            raise StorageError(error, after_failure(module)) from error
         raise
+    finally:
+        current_command.reset(token)
 
 
-def run_claimed(module, args: argparse.Namespace, command: str) -> int:
+def run_claimed(module, args: argparse.Namespace) -> int:
     """Run the command, holding its output's claim (textbooks.outputs) when it writes one."""
     kind = getattr(module, "OUTPUT", None)
     # torchrun starts one process per rank; rank 0 writes the run directory, so it alone claims it
@@ -119,8 +117,13 @@ def run_claimed(module, args: argparse.Namespace, command: str) -> int:
         return int(module.run(args) or 0)
     from textbooks.outputs import claim_output
 
-    with claim_output(args.out, kind, command=command):
+    with claim_output(args.out, kind):
         return int(module.run(args) or 0)
+
+
+def after_failure(module) -> str | None:
+    stage = getattr(module, "STAGE", None)
+    return stage.after_failure if stage is not None else getattr(module, "AFTER_FAILURE", None)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from typing import Iterable
 # do, or name the generating script (the standard library's codec tables: "... with gencodec.py").
 GENERATED_HEAD = re.compile(
     r"@generated|do not (?:edit|modify)|auto-?generated|automatically generated"
-    r"|^[\s#*\"']*(?:(?:this|the) )?(?:[\w-]+ )?(?:file|module|code|contents|table|data) (?:(?:is|was|has been) )?generated\b"
+    r"|^[\s#*\"']*(?:(?:this|the) )?(?:[\w-]+ )?(?:file|module|code|contents|table|data) "
+    r"(?:(?:is|was|has been) )?generated\b"
     r"|^[\s#*\"']*(?-i:Generated) (?:by|from|with)\b"
     r"|generated\b[^\n]{0,80}?\b(?:by|with) [\w./-]+\.py\b",
     re.IGNORECASE | re.MULTILINE)

@@ -7,7 +7,7 @@ shard's name, the rest go to OUT/. Output shards are always Parquet (`00000.json
 Resumable: each shard is written under a temporary name and renamed when complete (records.write_shard),
 rejects before the kept records, so an output shard's presence means the shard is done and a rerun
 skips it. A run killed at any point and rerun therefore ends with the same files as an uninterrupted
-run. A stage whose configuration changed must clear its output first (records.clear_stage_output):
+run. A stage whose configuration changed must clear its output first (textbooks.stage does):
 the executor trusts any output shard it finds.
 
 Three executors, same output: `LocalExecutor` (a process pool, the default), `RayExecutor` (a Ray
@@ -220,7 +220,7 @@ def summarize(stats: list[ShardStats], wall_seconds: float) -> dict:
         "shards": len(stats), "shards_skipped": len(stats) - len(ran),
         "records_in": sum(s.records_in for s in stats), "records_out": sum(s.records_out for s in stats),
         "rejected": sum(s.rejected for s in stats), "bytes_in": sum(s.bytes_in for s in stats),
-        **throughput(records_ran, bytes_ran, wall_seconds),
+        "seconds": round(wall_seconds, 3), **throughput(records_ran, bytes_ran, wall_seconds),
     }
 
 

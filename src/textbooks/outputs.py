@@ -1,28 +1,28 @@
 """What a command may write into, and one writer at a time.
 
-Every command that writes an --out claims it first (`claim_output`; the CLI does it for each
-command that declares an OUTPUT kind):
+Every command that writes an --out claims it first (`claim_output`: a stage's lifecycle does, in
+textbooks.stage, and the CLI does for each other command that declares an OUTPUT kind):
 
 - The path must be new, empty, or hold output of the same kind, as its marker files tell (a
   stage's manifest, a training run's recipe, an evaluation's settings, a model's config). Anything
   else (another stage's dataset, a pack, a run, or files we did not write) is refused with a
-  message naming what is there, so a slip in --out cannot replace a user's work. A file output
-  (the tokenizer) may not go into another output's directory either: a tokenizer.json written
-  into a pack would silently swap the pack's own.
-- The claim holds an exclusive lock (`OUT/.lock`, or `.NAME.lock` beside a file output) for the
-  command's lifetime. A second writer is refused at once, naming the holder's pid, host, start
-  time and command. The lock is an flock: the kernel drops it when its process dies, so a run
-  killed with SIGKILL never blocks the rerun that resumes it.
+  message naming what is there, so a slip in --out cannot replace a user's work.
+- The claim holds an exclusive lock (`OUT/.lock`) for the command's lifetime. A second writer is
+  refused at once, naming the holder's pid, host, start time and command. The lock is an flock:
+  the kernel drops it when its process dies, so a run killed with SIGKILL never blocks the rerun
+  that resumes it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import fcntl
 import json
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -36,8 +36,8 @@ KIND_MARKERS = {
     "eval": ("eval_settings.json",),
     "train": ("recipe.yaml", "checkpoints"),
     "model": ("model_config.json", "config.json", "model.safetensors"),
+    "pipeline": ("pipeline.json",),
 }
-FILE_KINDS = {"tokenizer": "tokenizer.json"}  # file outputs, and their name inside a directory --out
 # Our own bookkeeping, which does not make a directory someone else's.
 OWN_HIDDEN = (LOCK, ".work")
 
@@ -73,11 +73,9 @@ def _is_own_bookkeeping(name: str) -> bool:
 
 
 def check_output(path: str | os.PathLike, kind: str) -> Path:
-    """The path the command will write (a file kind's default name inside a directory --out),
-    after checking that it holds nothing but output of `kind`; a FileExistsError names what it holds."""
+    """The directory the command will write, after checking that it holds nothing but output of
+    `kind`; a FileExistsError names what it holds."""
     path = Path(path).expanduser().resolve()
-    if kind in FILE_KINDS:
-        return _check_file_output(path, kind)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"--out {path} exists and is not a directory")
     found = output_kind(path)
@@ -87,46 +85,28 @@ def check_output(path: str | os.PathLike, kind: str) -> Path:
     return path
 
 
-def _check_file_output(path: Path, kind: str) -> Path:
-    if path.is_dir():
-        path = path / FILE_KINDS[kind]
-    parent_kind = output_kind(path.parent)
-    if parent_kind not in (None, "other files"):
-        raise FileExistsError(f"--out {path} is inside {_describe(parent_kind)} ({path.parent}); writing "
-                              f"a {kind} there would change that output: choose a path outside it")
-    if path.exists() and not path.is_file():
-        raise FileExistsError(f"--out {path} exists and is not a file")
-    if path.exists() and not _looks_like(path, kind):
-        raise FileExistsError(f"--out {path} exists and is not a {kind} file; choose another path")
-    return path
-
-
-def _looks_like(path: Path, kind: str) -> bool:
-    """Whether an existing file is a `kind` output (a tokenizer.json is JSON with a model and a vocabulary)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            document = json.load(f)
-    except (OSError, ValueError):
-        return False
-    return kind == "tokenizer" and isinstance(document, dict) and "model" in document and "added_tokens" in document
-
-
 def _describe(kind: str) -> str:
     if kind == "other files":
         return "files that are not a textbooks output"
     if kind.startswith("unreadable"):
         return f"an output whose {kind.split(' ', 1)[1]} is unreadable"
-    nouns = {"eval": "an evaluation", "train": "a training run", "model": "a model directory"}
+    nouns = {"eval": "an evaluation", "train": "a training run", "model": "a model directory",
+             "pipeline": "a pipeline's run"}
     return nouns.get(kind, f"the output of the {kind} stage")
 
 
+# The command line being run (set by textbooks.cli), which a lock names to a refused second writer.
+current_command: contextvars.ContextVar[str] = contextvars.ContextVar("current_command", default="")
+
+
 @contextlib.contextmanager
-def claim_output(path: str | os.PathLike, kind: str, command: str = "") -> Iterator[Path]:
+def claim_output(path: str | os.PathLike, kind: str) -> Iterator[Path]:
     """Check `path` for `kind` (see `check_output`) and hold its lock while the block runs (the
-    lock names `command` to a refused second writer); yields the checked path."""
+    lock names the current command to a refused second writer); yields the checked path."""
     path = check_output(path, kind)
-    lock_path = path.parent / f".{path.name}.lock" if kind in FILE_KINDS else path / LOCK
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    command = current_command.get() or " ".join(sys.argv)
+    lock_path = path / LOCK
+    path.mkdir(parents=True, exist_ok=True)
     with OutputLock(lock_path, path, command):
         yield path
 

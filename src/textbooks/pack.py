@@ -29,18 +29,13 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
-from textbooks.records import (
-    atomic_path, atomic_write_text, check_shards, clear_stage_output, config_hash, file_sha256, read_manifest,
-    read_records, stage_is_complete, write_manifest,
-)
-from textbooks.tokenizer import eot_id, load_tokenizer, scrub_surrogates
+from textbooks.records import atomic_path, atomic_write_text, check_shards, file_sha256, read_manifest, read_records
+from textbooks.stage import StageResult, StageRun, StageSpec, positive_int, run_stage
+# OUT/tokenizer.json: the tokenizer that made the pack's ids, a copy kept beside them
+from textbooks.tokenizer import TOKENIZER, eot_id, load_tokenizer, scrub_surrogates
 
-STAGE = "pack"
-OUTPUT = STAGE
-AFTER_FAILURE = "The pack is unfinished (it has no manifest.json, so nothing reads it): rerun the command to write it."
+STAGE = StageSpec("pack", outputs=re.compile(r"(train|val)-\d{5}\.bin|tokenizer\.json"), subdirs=(), resumable=False)
 SPLITS = ("train", "val")
-TOKENIZER = "tokenizer.json"  # the tokenizer that made the pack's ids, a copy kept beside them
-SHARD_NAME = re.compile(r"(train|val)-\d{5}\.bin")
 SHARD_TOKENS = 1 << 26  # ~64M tokens (128 MB as uint16) per shard file
 # Text per encode_batch call: the tokenizer needs tens of bytes of working memory per byte of text.
 ENCODE_BATCH_CHARS = 1 << 20
@@ -110,31 +105,24 @@ def pack(
     """Pack the documents of `dataset_dirs` into `out_dir` (format: module docstring); return the manifest."""
     dataset_dirs, out_dir = _validate(dataset_dirs, out_dir, seq_len, val_fraction, shard_tokens)
     tokenizer = load_tokenizer(tokenizer_path)
-    tokenizer_json = tokenizer.to_str()
-    config = {
-        "inputs": {str(d): read_manifest(d).get("config_hash") for d in dataset_dirs},
-        "tokenizer_sha256": hashlib.sha256(tokenizer_json.encode("utf-8")).hexdigest(),
-        "seq_len": seq_len, "val_fraction": val_fraction, "seed": seed, "shard_tokens": shard_tokens,
-    }
-    if stage_is_complete(out_dir, STAGE, config):
-        print(f"{out_dir} already holds this pack (config {config_hash(config)}); nothing to do")
-        return read_manifest(out_dir)
-    clear_stage_output(out_dir, SHARD_NAME)
-    started = time.time()
-    atomic_write_text(out_dir / TOKENIZER, tokenizer_json)
-    vocab_size = tokenizer.get_vocab_size()
+    config = {"tokenizer_sha256": hashlib.sha256(tokenizer.to_str().encode("utf-8")).hexdigest(),
+              "seq_len": seq_len, "val_fraction": val_fraction, "seed": seed, "shard_tokens": shard_tokens}
+    return run_stage(STAGE, out_dir, config, lambda run: _pack(run, dataset_dirs, tokenizer, config),
+                     inputs=dataset_dirs)
+
+
+def _pack(run: StageRun, dataset_dirs: list[Path], tokenizer: Tokenizer, config: dict) -> StageResult:
+    atomic_write_text(run.out / TOKENIZER, tokenizer.to_str())
+    vocab_size, seq_len = tokenizer.get_vocab_size(), config["seq_len"]
     dtype = token_dtype(vocab_size)
-    rows_per_shard = max(1, shard_tokens // (seq_len + 1))
-    writers = {split: SplitWriter(out_dir, split, seq_len, dtype, rows_per_shard) for split in SPLITS}
-    counts = _tokenize_into(_documents(dataset_dirs), tokenizer, writers, seed, val_fraction,
+    rows_per_shard = max(1, config["shard_tokens"] // (seq_len + 1))
+    writers = {split: SplitWriter(run.out, split, seq_len, dtype, rows_per_shard) for split in SPLITS}
+    counts = _tokenize_into(_documents(dataset_dirs), tokenizer, writers, config["seed"], config["val_fraction"],
                             total=_record_count(dataset_dirs))
     splits = {split: writer.close() for split, writer in writers.items()}
-    manifest = write_manifest(
-        out_dir, STAGE, config, counts, inputs=dataset_dirs, started=started,
-        seq_len=seq_len, dtype=dtype.name, vocab_size=vocab_size, eot_id=eot_id(tokenizer), splits=splits,
-    )
-    _report(manifest, val_fraction)
-    return manifest
+    return StageResult(counts, _report(splits, counts, seq_len, dtype, time.time() - run.started, config),
+                       extra={"seq_len": seq_len, "dtype": dtype.name, "vocab_size": vocab_size,
+                              "eot_id": eot_id(tokenizer), "splits": splits})
 
 
 def _tokenize_into(records: Iterable[dict], tokenizer: Tokenizer, writers: dict[str, SplitWriter],
@@ -204,23 +192,17 @@ def _validate(dataset_dirs, out_dir, seq_len: int, val_fraction: float,
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if shard_tokens < 1:
         raise ValueError(f"shard_tokens must be positive, got {shard_tokens}")
-    out_dir = Path(out_dir).expanduser().resolve()
-    if out_dir in dataset_dirs:
-        raise ValueError(f"the output directory {out_dir} is also an input")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"the output {out_dir} exists and is not a directory")
-    return dataset_dirs, out_dir
+    return dataset_dirs, Path(out_dir).expanduser().resolve()
 
 
-def _report(manifest: dict, val_fraction: float) -> None:
-    splits, seconds = manifest["splits"], max(manifest["wall_time_s"], 1e-9)
+def _report(splits: dict, counts: dict, seq_len: int, dtype: np.dtype, seconds: float, config: dict) -> str:
     tokens = sum(s["tokens"] for s in splits.values())
-    rows = ", ".join(f"{name} {s['rows']} rows ({s['tokens']:,} tokens)" for name, s in splits.items())
-    print(f"packed {manifest['counts']['documents']} documents into {rows} of {manifest['seq_len']} + 1 "
-          f"{manifest['dtype']} in {seconds:.1f}s ({tokens / seconds:,.0f} tokens/s)")
-    if val_fraction > 0 and splits["val"]["rows"] == 0:
-        print(f"warning: the val split is empty: too few documents for val_fraction {val_fraction}",
+    if config["val_fraction"] > 0 and splits["val"]["rows"] == 0:
+        print(f"warning: the val split is empty: too few documents for val_fraction {config['val_fraction']}",
               file=sys.stderr)
+    rows = ", ".join(f"{name} {s['rows']} rows ({s['tokens']:,} tokens)" for name, s in splits.items())
+    return (f"packed {counts['documents']} documents into {rows} of {seq_len} + 1 {dtype.name} in {seconds:.1f}s "
+            f"({tokens / max(seconds, 1e-9):,.0f} tokens/s)")
 
 
 def pack_tokenizer(pack_dir: str | Path) -> Path:
@@ -246,7 +228,7 @@ class TokenDataset:
     def __init__(self, pack_dir: str | Path, split: str = "train") -> None:
         self.pack_dir, self.split = Path(pack_dir), split
         manifest = read_manifest(self.pack_dir)
-        if manifest.get("stage") != STAGE:
+        if manifest.get("stage") != STAGE.name:
             raise ValueError(f"{self.pack_dir} is not a token pack (its stage is {manifest.get('stage')!r})")
         self.tokenizer_path = pack_tokenizer(self.pack_dir)
         if split not in manifest["splits"]:
@@ -306,7 +288,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a dataset directory of documents (repeatable)")
     parser.add_argument("--tokenizer", required=True, help="a tokenizer.json, or a directory holding one")
     parser.add_argument("--out", required=True, help="the pack directory to write")
-    parser.add_argument("--seq-len", type=int, required=True, help="tokens per training sequence (S)")
+    parser.add_argument("--seq-len", type=positive_int, required=True, help="tokens per training sequence (S)")
     parser.add_argument("--val-fraction", type=float, default=0.005, help="fraction of documents held out")
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/val assignment")
     parser.add_argument("--shard-tokens", type=int, default=SHARD_TOKENS, help="about this many tokens per shard")

@@ -12,9 +12,7 @@ import gzip
 import hashlib
 import json
 import os
-import re
 import secrets
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -27,10 +25,6 @@ from textbooks import __version__
 
 BASE_COLUMNS = ("id", "text", "source")
 MANIFEST = "manifest.json"
-IN_PROGRESS = ".in-progress.json"  # an unfinished stage's config: a rerun with the same config resumes
-WORK = ".work"  # a stage's intermediate shards, removed when the stage finishes
-# What a stage's run that failed (a full disk, a denied write) leaves behind, for its error message.
-STAGE_AFTER_FAILURE = "The shards finished before the failure are kept: fix the cause and rerun the same command to resume."
 
 
 @contextlib.contextmanager
@@ -262,57 +256,6 @@ def write_manifest(
     }
     atomic_write_json(Path(dataset_dir) / MANIFEST, manifest)
     return manifest
-
-
-def stage_is_complete(out_dir: str | os.PathLike, stage: str, config: dict) -> bool:
-    """True if `out_dir` already holds this stage's output for this exact config (a rerun skips it).
-
-    Another stage's output there is an error: we never overwrite a different dataset.
-    """
-    if not (Path(out_dir) / MANIFEST).exists():
-        return False
-    manifest = read_manifest(out_dir)
-    if manifest.get("stage") != stage:
-        raise FileExistsError(f"{out_dir} holds the output of stage {manifest.get('stage')!r}, not {stage!r}")
-    return manifest.get("config_hash") == config_hash(config)
-
-
-def clear_stage_output(out_dir: str | os.PathLike, shard_name: re.Pattern, subdirs: Iterable[str] = ()) -> None:
-    """Remove a previous, different or unfinished run's manifest and shards before writing anew."""
-    out_dir = Path(out_dir)
-    # The old manifest goes first, so that a crash from here on leaves the directory unfinished.
-    (out_dir / MANIFEST).unlink(missing_ok=True)
-    for directory in (out_dir, *(out_dir / d for d in subdirs)):
-        if directory.is_dir():
-            for path in directory.iterdir():
-                if shard_name.fullmatch(path.name):
-                    path.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-
-def resume_or_clear_stage_output(out_dir: str | os.PathLike, stage: str, config: dict, shard_name: re.Pattern,
-                                 subdirs: Iterable[str] = ()) -> bool:
-    """Prepare `out_dir` for a stage that writes shard by shard; True when it resumes an unfinished run.
-
-    An unfinished run of this stage with this exact config (its IN_PROGRESS marker matches) keeps
-    its finished shards and WORK directory, so the executor skips what is done; anything else is
-    cleared first. `finish_stage_output` removes the marker and WORK once the manifest is written.
-    """
-    out_dir = Path(out_dir)
-    marker = out_dir / IN_PROGRESS
-    expected = {"stage": stage, "config_hash": config_hash(config)}
-    if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == expected:
-        return True
-    clear_stage_output(out_dir, shard_name, subdirs)
-    shutil.rmtree(out_dir / WORK, ignore_errors=True)
-    atomic_write_json(marker, expected)
-    return False
-
-
-def finish_stage_output(out_dir: str | os.PathLike) -> None:
-    """Remove the in-progress marker and the WORK directory of a stage whose manifest is written."""
-    (Path(out_dir) / IN_PROGRESS).unlink(missing_ok=True)
-    shutil.rmtree(Path(out_dir) / WORK, ignore_errors=True)
 
 
 def read_manifest(dataset_dir: str | os.PathLike) -> dict:

@@ -1,11 +1,14 @@
 """Train a byte-level BPE tokenizer on a corpus, or load one (a tokenizer.json or an HF model directory).
 
+The tokenizer stage writes a directory, like every stage: OUT/tokenizer.json and a manifest.json
+whose config hash (vocabulary size, documents, input corpora) lets a rerun skip the training.
+
 The tokenizer follows codegen-350M-mono's, which phi-1 uses (§2.3): GPT-2 byte-level BPE plus added
 tokens for runs of 2-31 spaces and 2-9 tabs, so that indentation costs one token per line. Every
 byte sequence round-trips: decode(encode(text)) == text.
 
 Example:
-  textbooks tokenizer --data data/corpus --vocab-size 16384 --out data/tokenizer.json
+  textbooks tokenizer --data data/corpus --vocab-size 16384 --out data/tokenizer
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from tokenizers.trainers import BpeTrainer
 from tqdm import tqdm
 
 from textbooks.records import atomic_write_text, check_shards, read_records
+from textbooks.stage import StageResult, StageRun, StageSpec, positive_int, run_stage
 
-OUTPUT = "tokenizer"
-AFTER_FAILURE = "The tokenizer is written whole or not at all: no tokenizer.json was changed."
+TOKENIZER = "tokenizer.json"
+STAGE = StageSpec("tokenizer", outputs=re.compile(re.escape(TOKENIZER)), subdirs=(), resumable=False)
 EOT = "<|endoftext|>"
 # codegen's whitespace tokens, longest first as in its added_tokens.json.
 WHITESPACE_RUNS = tuple(" " * n for n in range(31, 1, -1)) + tuple("\t" * n for n in range(9, 1, -1))
@@ -79,8 +83,8 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     """Load a tokenizer.json, or a directory holding one (or an HF vocab.json + merges.txt pair)."""
     path = Path(path)
     if path.is_dir():
-        if (path / "tokenizer.json").is_file():
-            path = path / "tokenizer.json"
+        if (path / TOKENIZER).is_file():
+            path = path / TOKENIZER
         elif (path / "vocab.json").is_file() and (path / "merges.txt").is_file():
             return _load_vocab_merges(path)
         else:
@@ -127,17 +131,18 @@ def eot_id(tokenizer: Tokenizer) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", action="append", required=True, metavar="DIR",
                         help="a corpus dataset directory (repeatable)")
-    parser.add_argument("--vocab-size", type=int, required=True, help="tokens in the vocabulary, all included")
-    parser.add_argument("--out", required=True, help="where to write tokenizer.json")
-    parser.add_argument("--max-docs", type=int, default=None, help="train on at most this many documents")
+    parser.add_argument("--vocab-size", type=positive_int, required=True,
+                        help="tokens in the vocabulary, all included")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="the directory to write (it receives tokenizer.json and manifest.json)")
+    parser.add_argument("--max-docs", type=positive_int, default=None, help="train on at most this many documents")
 
 
 def run(args: argparse.Namespace) -> None:
-    data_dirs, out_path = setup(args)
-    main(data_dirs, args.vocab_size, out_path, args.max_docs)
+    main(**setup(args))
 
 
-def setup(args: argparse.Namespace) -> tuple[list[Path], Path]:
+def setup(args: argparse.Namespace) -> dict:
     data_dirs = [Path(d).resolve() for d in args.data]
     for directory in data_dirs:
         if not directory.is_dir():
@@ -145,20 +150,37 @@ def setup(args: argparse.Namespace) -> tuple[list[Path], Path]:
         check_shards(directory)  # a damaged shard is named now, not after training on the others
     if args.vocab_size < MIN_VOCAB_SIZE:
         raise ValueError(f"--vocab-size {args.vocab_size} is below the minimum of {MIN_VOCAB_SIZE}")
-    if args.max_docs is not None and args.max_docs < 1:
-        raise ValueError(f"--max-docs must be positive, got {args.max_docs}")
-    out_path = Path(args.out).resolve()
-    if out_path.is_dir():
-        out_path = out_path / "tokenizer.json"
-    return data_dirs, out_path
+    if args.out.suffix == ".json":
+        raise ValueError(f"--out {args.out} names a file: give the directory to write (it receives "
+                         f"{TOKENIZER} and manifest.json), such as {args.out.with_suffix('')}")
+    return {"data_dirs": data_dirs, "vocab_size": args.vocab_size, "out": args.out, "max_docs": args.max_docs}
 
 
-def main(data_dirs: list[Path], vocab_size: int, out_path: Path, max_docs: int | None = None) -> Tokenizer:
-    started = time.time()
+def main(data_dirs: list[Path], vocab_size: int, out: Path, max_docs: int | None = None) -> dict:
+    """Train the tokenizer of `data_dirs` into `out`/tokenizer.json; return the stage's manifest."""
+    config = {"vocab_size": vocab_size, "max_docs": max_docs}
+    return run_stage(STAGE, out, config, lambda run: _train(run, data_dirs, vocab_size, max_docs), inputs=data_dirs)
+
+
+def _train(run: StageRun, data_dirs: list[Path], vocab_size: int, max_docs: int | None) -> StageResult:
     texts = itertools.islice(_corpus_texts(data_dirs), max_docs)
-    tokenizer = train_tokenizer(tqdm(texts, desc="tokenizer", unit="doc", total=max_docs), vocab_size, out_path)
-    print(f"trained a {tokenizer.get_vocab_size()}-token tokenizer in {time.time() - started:.1f}s -> {out_path}")
-    return tokenizer
+    documents = _Counted(tqdm(texts, desc="tokenizer", unit="doc", total=max_docs))
+    tokenizer = train_tokenizer(documents, vocab_size, run.out / TOKENIZER)
+    return StageResult({"documents": documents.count, "vocab_size": tokenizer.get_vocab_size()},
+                       f"trained a {tokenizer.get_vocab_size()}-token tokenizer on {documents.count} documents in "
+                       f"{time.time() - run.started:.1f}s -> {run.out / TOKENIZER}")
+
+
+class _Counted:
+    """An iterable that counts what it yields (the trainer consumes the documents)."""
+
+    def __init__(self, items: Iterable[str]):
+        self.items, self.count = items, 0
+
+    def __iter__(self) -> Iterator[str]:
+        for item in self.items:
+            self.count += 1
+            yield item
 
 
 def _corpus_texts(data_dirs: list[Path]) -> Iterator[str]:

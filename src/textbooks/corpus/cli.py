@@ -33,7 +33,6 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -43,19 +42,16 @@ from tqdm import tqdm
 
 from textbooks.corpus.dedup import DedupKeys, ExactDedup, NearDedup
 from textbooks.corpus.sources import NAMED_SOURCES, default_sources, named_source_dirs, plan_units, read_unit
-from textbooks.executor import ShardStats, make_executor, summarize
-from textbooks.records import (
-    STAGE_AFTER_FAILURE, WORK, atomic_path, atomic_write_text, config_hash, finish_stage_output, read_manifest,
-    read_column, resume_or_clear_stage_output, rows_by_id, shard_column, shard_paths, stage_is_complete, throughput,
-    write_manifest,
-)
+from textbooks.executor import ShardStats, make_executor
+from textbooks.records import atomic_write_text, read_column, shard_column, shard_paths, throughput
+from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments, positive_int,
+                             run_stage, write_decisions)
 
-STAGE = "corpus"
-OUTPUT, AFTER_FAILURE = STAGE, STAGE_AFTER_FAILURE
-SHARD_NAME = re.compile(r"\d{5}\.parquet")
+STAGE = StageSpec("corpus", outputs=re.compile(r"\d{5}\.parquet"))
 # Intermediate state in OUT/.work: the plan (one unit per shard), the records read with their dedup
-# keys, and the duplicates the sequential pass found. Removed when the manifest is written.
-PLAN, READ, DUPLICATES = "plan", "read", "duplicates.parquet"
+# keys, and every record the sequential pass rejects. Removed when the manifest is written.
+PLAN, READ, DECISIONS = "plan", "read", "decisions.parquet"
+DEDUP_KEYS = ("content_hash", "minhash", "pending_reason")  # columns only the dedup pass needs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,15 +59,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a directory of .py files, stdlib or packages (this interpreter's), a "
                              ".jsonl/.jsonl.gz/.parquet file, or hf:NAME (repeatable; default: stdlib and packages)")
     parser.add_argument("--out", required=True, help="the dataset directory to write")
-    parser.add_argument("--text-field", help="the text column of JSONL/Parquet/HF sources (default: text, else content)")
-    parser.add_argument("--max-bytes", type=int, default=1_000_000, help="reject files larger than this")
-    parser.add_argument("--shard-size", type=int, default=1000, help="records per Parquet shard")
-    parser.add_argument("--limit", type=int, default=None, help="read at most this many records")
+    parser.add_argument("--text-field",
+                        help="the text column of JSONL/Parquet/HF sources (default: text, else content)")
+    parser.add_argument("--max-bytes", type=positive_int, default=1_000_000, help="reject files larger than this")
+    parser.add_argument("--shard-size", type=positive_int, default=1000, help="records per Parquet shard")
+    parser.add_argument("--limit", type=positive_int, default=None, help="read at most this many records")
     parser.add_argument("--near-threshold", type=float, default=0.85,
                         help="Jaccard similarity from which a file is a near duplicate (default 0.85)")
-    parser.add_argument("--executor", choices=("local", "ray"), default="local",
-                        help="local process pool (default) or Ray (a cluster via RAY_ADDRESS, else a local instance)")
-    parser.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
+    add_executor_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -79,14 +74,8 @@ def run(args: argparse.Namespace) -> None:
 
 
 def setup(args: argparse.Namespace) -> dict:
-    for name in ("max_bytes", "shard_size", "limit", "workers"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
     NearDedup(args.near_threshold)  # validates the threshold before any work
     out_dir = Path(args.out).expanduser().resolve()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"--out {out_dir} exists and is not a directory")
     sources = [path for spec in args.source for path in _resolve_source(spec)] if args.source else default_sources()
     plan_units(sources, args.shard_size, limit=1, text_field=args.text_field)  # names a bad source now
     return {"sources": sources, "out_dir": out_dir, "max_bytes": args.max_bytes, "shard_size": args.shard_size,
@@ -105,32 +94,26 @@ def main(sources: list[str], out_dir: str | Path, max_bytes: int = 1_000_000, sh
          limit: int | None = None, near_threshold: float = 0.85, text_field: str | None = None,
          executor: str = "local", workers: int | None = None) -> dict:
     """Write the corpus of `sources` to `out_dir`; return its manifest."""
-    out_dir = Path(out_dir)
     config = {"sources": [str(s) for s in sources], "max_bytes": max_bytes, "shard_size": shard_size,
               "limit": limit, "near_threshold": near_threshold, "text_field": text_field}
-    if stage_is_complete(out_dir, STAGE, config):
-        print(f"{out_dir} already holds this corpus (config {config_hash(config)}); nothing to do")
-        return read_manifest(out_dir)
-    resumed = resume_or_clear_stage_output(out_dir, STAGE, config, SHARD_NAME, subdirs=["rejects"])
-    if resumed:
-        print(f"resuming the unfinished corpus in {out_dir}")
-    started, work = time.time(), out_dir / WORK
-    runner = make_executor(executor, workers)
-    _write_plan(plan_units(config["sources"], shard_size, limit, text_field), work / PLAN)
-    read = runner.map_shards(ReadUnits(max_bytes), work / PLAN, work / READ)
+    return run_stage(STAGE, out_dir, config, lambda run: _build(run, config), executor=make_executor(executor, workers))
+
+
+def _build(run: StageRun, config: dict) -> StageResult:
+    """Read the planned units (in parallel), find the duplicates (one pass), write the shards out."""
+    work = run.work
+    _write_plan(plan_units(config["sources"], config["shard_size"], config["limit"], config["text_field"]),
+                work / PLAN)
+    read = run.map("read", ReadUnits(config["max_bytes"]), work / PLAN, work / READ)
     read_bytes = {path.name: sum(shard_column(path, "bytes")) for path in shard_paths(work / READ)}
-    read_stats = _read_step_stats(read, read_bytes, time.time() - started)
-    dedup_counts = _find_duplicates(work / READ, work / DUPLICATES, near_threshold)
-    applied_at = time.time()
-    applied = summarize(runner.map_shards(ApplyDuplicates(str(work / DUPLICATES)), work / READ, out_dir),
-                        time.time() - applied_at)
-    counts = _count_output(out_dir, started, sum(read_bytes.values()), read_stats, dedup_counts, applied)
-    manifest = write_manifest(out_dir, STAGE, config, counts, started=started)
-    finish_stage_output(out_dir)
-    print(f"{counts['records']} records ({counts['bytes']:,} bytes), {counts['rejected']} rejected "
-          f"{counts['by_reason']} in {manifest['wall_time_s']:.1f}s "
-          f"({counts['records_per_s']} records/s, {counts['mb_per_s']} MB/s) -> {out_dir}")
-    return manifest
+    run.steps["read"] = _read_step_stats(read, read_bytes, run.steps["read"])
+    dedup_counts = _find_duplicates(work / READ, work / DECISIONS, config["near_threshold"])
+    run.map("apply", ApplyDecisions(str(work / DECISIONS), drop=DEDUP_KEYS), work / READ)
+    counts = _count_output(run.out, run.started, sum(read_bytes.values()), dedup_counts,
+                           run.steps["apply"]["records_in"])
+    return StageResult(counts, f"{counts['records']} records ({counts['bytes']:,} bytes), {counts['rejected']} "
+                               f"rejected {counts['by_reason']} in {time.time() - run.started:.1f}s "
+                               f"({counts['records_per_s']} records/s, {counts['mb_per_s']} MB/s) -> {run.out}")
 
 
 def _write_plan(units: list[dict], plan_dir: Path) -> None:
@@ -162,69 +145,42 @@ class ReadUnits:
                 yield {"content_hash": None, "minhash": None, **record, "pending_reason": reason}
 
 
-def _read_step_stats(read: list[ShardStats], read_bytes: dict[str, int], seconds: float) -> dict:
+def _read_step_stats(read: list[ShardStats], read_bytes: dict[str, int], summary: dict) -> dict:
     """The read step's figures. Its input is the plan (one record per unit), so its rates are those
     of the records and source bytes (`read_bytes`, by shard) it read in this run: a resumed run
     skips finished units."""
     ran = [stats for stats in read if not stats.skipped]
     nbytes = sum(read_bytes[stats.shard] for stats in ran)
-    return {**summarize(read, seconds), **throughput(sum(stats.records_out for stats in ran), nbytes, seconds)}
+    return {**summary, **throughput(sum(stats.records_out for stats in ran), nbytes, summary["seconds"])}
 
 
 def _find_duplicates(read_dir: Path, out_path: Path, threshold: float) -> dict:
     """The sequential pass: every record's keys, in corpus order, through exact then near dedup.
 
-    Writes {id, reason, duplicate_of} of each duplicate to `out_path`; returns the dedup counts.
-    A finished pass (from a killed run) is not redone.
+    Writes the decision on each rejected record ({id, reason, duplicate_of}: a source's reject or a
+    duplicate) to `out_path`; returns the dedup counts. A finished pass (from a killed run) is not redone.
     """
     if out_path.exists():
         return json.loads(pq.read_schema(out_path).metadata[b"counts"])
     exact, near = ExactDedup(), NearDedup(threshold)
-    found = [{"id": r["id"], "reason": r["reason"], "duplicate_of": r["duplicate_of"]}
-             for r in near(exact(tqdm(_dedup_keys(read_dir), desc="dedup", unit="record")))
-             if r.get("duplicate_of")]
+    rejected = [{"id": r["id"], "reason": r["reason"], "duplicate_of": r.get("duplicate_of")}
+                for r in near(exact(tqdm(_dedup_keys(read_dir), desc="dedup", unit="record"))) if r.get("reason")]
     counts = {**exact.counts(), **near.counts()}
-    table = pa.Table.from_pylist(found, schema=pa.schema(
+    write_decisions(out_path, rejected, pa.schema(
         [("id", pa.string()), ("reason", pa.string()), ("duplicate_of", pa.string())],
         metadata={"counts": json.dumps(counts)}))
-    with atomic_path(out_path) as tmp:
-        pq.write_table(table, tmp)
     return counts
 
 
 def _dedup_keys(read_dir: Path) -> Iterator[dict]:
     """Each read record's id and keys (never its text); a source-rejected one carries its reason."""
     for path in shard_paths(read_dir):
-        columns = ["id", "content_hash", "minhash", "pending_reason"]
-        for record in pq.read_table(path, columns=columns).to_pylist():
+        for record in pq.read_table(path, columns=["id", *DEDUP_KEYS]).to_pylist():
             reason = record.pop("pending_reason")
             yield {**record, "reason": reason} if reason else record
 
 
-@dataclass(frozen=True)
-class ApplyDuplicates:
-    """The step that writes a read shard out: keys dropped, source rejects and duplicates marked."""
-
-    duplicates_path: str
-
-    @cached_property
-    def duplicates(self) -> dict[str, dict]:
-        return rows_by_id(self.duplicates_path)
-
-    def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
-        for record in records:
-            del record["content_hash"], record["minhash"]
-            reason = record.pop("pending_reason")
-            duplicate = self.duplicates.get(record["id"])
-            if reason:
-                yield {**record, "reason": reason, "duplicate_of": None}
-            elif duplicate:
-                yield {**record, "reason": duplicate["reason"], "duplicate_of": duplicate["duplicate_of"]}
-            else:
-                yield record
-
-
-def _count_output(out_dir: Path, started: float, bytes_in: int, read: dict, dedup: dict, applied: dict) -> dict:
+def _count_output(out_dir: Path, started: float, bytes_in: int, dedup: dict, records_in: int) -> dict:
     """The manifest's counts: kept and rejected records, rejects by kind, dedup and throughput."""
     kept_bytes = read_column(out_dir, "bytes")
     rejects = out_dir / "rejects"
@@ -232,7 +188,5 @@ def _count_output(out_dir: Path, started: float, bytes_in: int, read: dict, dedu
     # "near duplicate (estimated Jaccard 0.93)" counts as one kind
     by_reason = Counter(reason.split(" (")[0] for reason in reasons)
     return {"records": len(kept_bytes), "rejected": len(reasons), "bytes": sum(kept_bytes),
-            "by_reason": dict(sorted(by_reason.items())), "dedup": dedup, "records_in": applied["records_in"],
-            **throughput(applied["records_in"], bytes_in, time.time() - started),
-            "steps": {"read": read, "apply": applied}}
-
+            "by_reason": dict(sorted(by_reason.items())), "dedup": dedup, "records_in": records_in,
+            **throughput(records_in, bytes_in, time.time() - started)}

@@ -98,7 +98,8 @@ class DedupKeys:
             if not record.get("reason"):
                 signature = minhash_signature(record["text"], self.num_perm, self.ngram, self.seed)
                 record = {**record, "content_hash": content_hash(record["text"]),
-                          "minhash": None if signature is None else signature.hashvalues.astype(MINHASH_DTYPE).tobytes()}
+                          "minhash": None if signature is None
+                          else signature.hashvalues.astype(MINHASH_DTYPE).tobytes()}
             yield record
 
 

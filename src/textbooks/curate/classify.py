@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import re
 import time
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -33,16 +31,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from textbooks.executor import make_executor, summarize
-from textbooks.records import (STAGE_AFTER_FAILURE, WORK, atomic_path, config_hash, finish_stage_output, read_column, read_manifest,
-                               resume_or_clear_stage_output, rows_by_id, shard_paths, stage_is_complete, throughput,
-                               write_manifest)
+from textbooks.executor import Executor
+from textbooks.records import read_column, shard_paths, throughput
+from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments, executor_from,
+                             run_stage, write_decisions)
 
-STAGE = "classify"
-OUTPUT, AFTER_FAILURE = STAGE, STAGE_AFTER_FAILURE
-SHARD_NAME = re.compile(r"[^.].*\.parquet")  # the executor names an output shard after its input shard
+STAGE = StageSpec("classify")
 # In OUT/.work: every record with its embedding, and each record's score and keep decision.
 EMBEDDED, DECISIONS = "embedded", "decisions.parquet"
+DECISION_SCHEMA = pa.schema([("id", pa.string()), ("quality", pa.float64()), ("reason", pa.string())])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,21 +52,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     keep.add_argument("--top-fraction", type=float, help="keep this fraction of the best-scored records")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true", help="print the 10 highest- and 10 lowest-scored files")
-    parser.add_argument("--executor", choices=("local", "ray"), default="local",
-                        help="local process pool (default) or Ray (a cluster via RAY_ADDRESS, else a local instance)")
-    parser.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
+    add_executor_arguments(parser)
 
 
 def setup(args: argparse.Namespace) -> dict:
     for path in (args.data, args.labels):
         if not path.is_dir():
             raise FileNotFoundError(f"{path} is not a dataset directory")
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be positive, got {args.workers}")
     threshold = args.threshold if args.threshold is not None or args.top_fraction is not None else 0.5
     return {"data": args.data, "labels": args.labels, "out": args.out, "embedder": args.embedder,
             "threshold": threshold, "top_fraction": args.top_fraction, "seed": args.seed, "show": args.show,
-            "executor": args.executor, "workers": args.workers}
+            "executor": executor_from(args), "threads": embedding_threads(args.workers)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,28 +88,6 @@ class EmbedShard:
         vectors = _worker_embedder(self.embedder, self.threads).embed([r["text"] for r in records])
         for record, vector in zip(records, vectors):
             yield {**record, "embedding": vector}
-
-
-@dataclass(frozen=True)
-class ApplyScores:
-    """The step that writes an embedded shard out: the embedding dropped, the `quality` score added,
-    and the records below the selection marked as rejects."""
-
-    decisions_path: str
-
-    @cached_property
-    def decisions(self) -> dict[str, dict]:
-        return rows_by_id(self.decisions_path)
-
-    def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
-        for record in records:
-            del record["embedding"]
-            decision = self.decisions[record["id"]]
-            quality = decision["quality"]
-            if decision["keep"]:
-                yield {**record, "quality": quality}
-            else:
-                yield {**record, "quality": quality, "reason": f"low educational value (score {quality:.3f})"}
 
 
 def embedding_threads(workers: int | None) -> int:
@@ -154,53 +125,47 @@ def train_on_labels(ids: list[str], embeddings: np.ndarray, label_of: dict[str, 
     return train_classifier(embeddings[rows], [label_of[ids[i]] for i in rows], seed=seed)
 
 
-def write_decisions(path: Path, ids: list[str], scores: np.ndarray, keep: np.ndarray) -> None:
-    """Each record's score and keep decision, for the apply step's workers to read."""
-    table = pa.table({"id": pa.array(ids, pa.string()), "quality": pa.array(scores, pa.float64()),
-                      "keep": pa.array(keep, pa.bool_())})
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+def decisions(ids: list[str], scores: np.ndarray, keep: np.ndarray) -> list[dict]:
+    """Each record's score, and the reason of a record below the selection."""
+    return [{"id": record_id, "quality": float(quality),
+             "reason": None if kept else f"low educational value (score {quality:.3f})"}
+            for record_id, quality, kept in zip(ids, scores, keep)]
 
 
 def main(data: Path, labels: Path, out: Path, embedder: str | None, threshold: float | None,
-         top_fraction: float | None, seed: int, show: bool, executor: str = "local",
-         workers: int | None = None) -> dict:
+         top_fraction: float | None, seed: int, show: bool, executor: Executor | None = None,
+         threads: int = 1) -> dict:
     """Embed, score and filter `data` into `out`; return the manifest."""
-    from textbooks.curate.classifier import score, select
-    from textbooks.curate.embeddings import embedder_name
-
-    config = {"data": str(data), "labels": str(labels), "embedder": embedder, "threshold": threshold,
-              "top_fraction": top_fraction, "seed": seed,
-              "inputs": [read_manifest(p).get("config_hash") for p in (data, labels)]}
-    if stage_is_complete(out, STAGE, config):
-        print(f"{out} already holds this selection (config {config_hash(config)}); nothing to do")
-        return read_manifest(out)
-    if resume_or_clear_stage_output(out, STAGE, config, SHARD_NAME, subdirs=["rejects"]):
-        print(f"resuming the unfinished selection in {out}")
-    label_of = read_labels(labels, data)
-    started, work, runner = time.time(), out / WORK, make_executor(executor, workers)
-    embedded = runner.map_shards(EmbedShard(embedder, embedding_threads(workers)), data, work / EMBEDDED)
-    embed_seconds = time.time() - started
-    ids, embeddings, text_bytes = read_embeddings(work / EMBEDDED)
-    model, metrics = train_on_labels(ids, embeddings, label_of, seed)
-    scores = score(model, embeddings)
-    write_decisions(work / DECISIONS, ids, scores, select(scores, threshold=threshold, top_fraction=top_fraction))
-    applied_at = time.time()
-    applied = runner.map_shards(ApplyScores(str(work / DECISIONS)), work / EMBEDDED, out)
-    counts = {"records": sum(s.records_out for s in applied), "rejected": sum(s.rejected for s in applied),
-              **throughput(len(ids), text_bytes, time.time() - started),
-              "steps": {"embed": summarize(embedded, embed_seconds),
-                        "apply": summarize(applied, time.time() - applied_at)}}
-    # the held-out metrics measure agreement with the labeler the forest learned from: name it
-    labeler = ", ".join(sorted(set(read_column(labels, "labeler"))))
-    manifest = write_manifest(out, STAGE, config, counts, inputs=[data, labels], started=started,
-                              embedder=embedder_name(embedder), classifier={**metrics.to_dict(), "labeler": labeler})
-    finish_stage_output(out)
-    print(f"kept {counts['records']} of {len(ids)} records; against the {labeler} labels, held-out accuracy "
-          f"{metrics.accuracy:.3f}, ROC-AUC {metrics.roc_auc:.3f} (majority {metrics.majority_accuracy:.3f}) -> {out}")
+    config = {"embedder": embedder, "threshold": threshold, "top_fraction": top_fraction, "seed": seed}
+    manifest = run_stage(STAGE, out, config, lambda run: _select(run, data, labels, config, threads),
+                         inputs=[data, labels], executor=executor)
     if show:
         show_extremes(scored_files(out))
     return manifest
+
+
+def _select(run: StageRun, data: Path, labels: Path, config: dict, threads: int) -> StageResult:
+    """Embed every record (in parallel), train the forest and score (here), write the shards out."""
+    from textbooks.curate.classifier import score, select
+    from textbooks.curate.embeddings import embedder_name
+
+    label_of = read_labels(labels, data)
+    run.map("embed", EmbedShard(config["embedder"], threads), data, run.work / EMBEDDED)
+    ids, embeddings, text_bytes = read_embeddings(run.work / EMBEDDED)
+    model, metrics = train_on_labels(ids, embeddings, label_of, config["seed"])
+    scores = score(model, embeddings)
+    keep = select(scores, threshold=config["threshold"], top_fraction=config["top_fraction"])
+    write_decisions(run.work / DECISIONS, decisions(ids, scores, keep), DECISION_SCHEMA)
+    applied = run.map("apply", ApplyDecisions(str(run.work / DECISIONS), drop=("embedding",)), run.work / EMBEDDED)
+    counts = {"records": sum(s.records_out for s in applied), "rejected": sum(s.rejected for s in applied),
+              **throughput(len(ids), text_bytes, time.time() - run.started)}
+    # the held-out metrics measure agreement with the labeler the forest learned from: name it
+    labeler = ", ".join(sorted(set(read_column(labels, "labeler"))))
+    return StageResult(counts, f"kept {counts['records']} of {len(ids)} records; against the {labeler} labels, "
+                               f"held-out accuracy {metrics.accuracy:.3f}, ROC-AUC {metrics.roc_auc:.3f} "
+                               f"(majority {metrics.majority_accuracy:.3f}) -> {run.out}",
+                       extra={"embedder": embedder_name(config["embedder"]),
+                              "classifier": {**metrics.to_dict(), "labeler": labeler}})
 
 
 def scored_files(out: Path) -> list[dict]:

@@ -19,7 +19,8 @@ the shard it was on, with what the killed attempt spent (the cache's ledger) cha
 
 Examples:
   textbooks label --data runs/x/corpus --out runs/x/labels --sample 2000
-  textbooks label --data runs/x/corpus --out runs/x/labels --labeler http://127.0.0.1:8000/v1#gpt-4 --budget-tokens 2000000
+  textbooks label --data runs/x/corpus --out runs/x/labels --labeler http://127.0.0.1:8000/v1#gpt-4 \\
+      --budget-tokens 2000000
 """
 
 from __future__ import annotations
@@ -28,20 +29,17 @@ import argparse
 import hashlib
 import heapq
 import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from textbooks.executor import make_executor, summarize
-from textbooks.records import (STAGE_AFTER_FAILURE, WORK, atomic_write_json, config_hash, finish_stage_output, read_manifest,
-                               read_column, read_records, resume_or_clear_stage_output,
-                               stage_is_complete, throughput, write_manifest)
+from textbooks.executor import Executor, SerialExecutor
+from textbooks.records import atomic_write_json, read_column, read_records, throughput
+from textbooks.stage import (WORK, StageResult, StageRun, StageSpec, add_executor_arguments, executor_from,
+                             positive_int, run_stage)
 
-STAGE = "label"
-OUTPUT, AFTER_FAILURE = STAGE, STAGE_AFTER_FAILURE
-SHARD_NAME = re.compile(r"[^.].*\.parquet")  # the executor names an output shard after its input shard
+STAGE = StageSpec("label", subdirs=())
 STOPPED = "stopped.json"  # in OUT/.work: why the budget stopped labeling, so a resumed run stops there too
 LEDGER_AT_START = "ledger-at-start.json"  # in OUT/.work: the cache's spent tokens when this run began
 LLM_CACHE = "llm-cache.sqlite"
@@ -50,26 +48,20 @@ LLM_CACHE = "llm-cache.sqlite"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, required=True, help="the corpus dataset directory")
     parser.add_argument("--out", type=Path, required=True, help="the labeled sample's dataset directory")
-    parser.add_argument("--sample", type=int, default=1000, help="records to label (default 1000)")
+    parser.add_argument("--sample", type=positive_int, default=1000, help="records to label (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="which sample (default 0)")
     parser.add_argument("--labeler", default="heuristic", help="heuristic (default), an endpoint URL or a model dir")
     parser.add_argument("--budget-tokens", type=int, help="the most tokens an LLM labeler may spend")
-    parser.add_argument("--executor", choices=("local", "ray"), default="local",
-                        help="for the heuristic labeler: local process pool (default) or Ray (a cluster via "
-                             "RAY_ADDRESS, else a local instance); an LLM labeler always runs in this process")
-    parser.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
+    add_executor_arguments(parser, note="; an LLM labeler always runs in this process")
 
 
 def setup(args: argparse.Namespace) -> dict:
     if not args.data.is_dir():
         raise FileNotFoundError(f"--data {args.data} is not a dataset directory")
-    if args.sample < 1:
-        raise ValueError(f"--sample must be positive, got {args.sample}")
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be positive, got {args.workers}")
+    # An LLM client is one budget and one cache: it stays in this process (its requests run concurrently).
+    executor = executor_from(args) if args.labeler == "heuristic" else SerialExecutor()
     return {"data": args.data, "out": args.out, "sample": args.sample, "seed": args.seed,
-            "labeler": args.labeler, "budget_tokens": args.budget_tokens, "executor": args.executor,
-            "workers": args.workers}
+            "labeler": args.labeler, "budget_tokens": args.budget_tokens, "executor": executor}
 
 
 def sample_ids(data: Path, size: int, seed: int) -> frozenset[str]:
@@ -139,31 +131,23 @@ def read_stop(path: Path) -> dict | None:
 
 
 def main(data: Path, out: Path, sample: int, seed: int, labeler: str, budget_tokens: int | None,
-         executor: str = "local", workers: int | None = None) -> dict:
+         executor: Executor | None = None) -> dict:
     """Label the sample of `data` into `out`; return the manifest."""
-    config = {"data": str(data), "data_hash": read_manifest(data).get("config_hash"), "sample": sample,
-              "seed": seed, "labeler": labeler, "budget_tokens": budget_tokens}
-    if stage_is_complete(out, STAGE, config):
-        print(f"{out} already holds these labels (config {config_hash(config)}); nothing to do")
-        return read_manifest(out)
-    if resume_or_clear_stage_output(out, STAGE, config, SHARD_NAME):
-        print(f"resuming the unfinished labels in {out}")
-    started = time.time()
-    stopped_path = out / WORK / STOPPED
+    config = {"sample": sample, "seed": seed, "labeler": labeler, "budget_tokens": budget_tokens}
+    return run_stage(STAGE, out, config, lambda run: _label(run, data, config), inputs=[data], executor=executor)
+
+
+def _label(run: StageRun, data: Path, config: dict) -> StageResult:
+    stopped_path = run.work / STOPPED
     stopped_path.parent.mkdir(parents=True, exist_ok=True)
-    # An LLM client is one budget and one cache: it stays in this process (its requests run concurrently).
-    runner = make_executor(executor, workers) if labeler == "heuristic" else make_executor("serial")
-    step = LabelSample(sample_ids(data, sample, seed), open_labeler(labeler, out, budget_tokens), str(stopped_path))
-    stats = runner.map_shards(step, data, out)
+    labeler = open_labeler(config["labeler"], run.out, config["budget_tokens"])
+    run.map("label", LabelSample(sample_ids(data, config["sample"], config["seed"]), labeler, str(stopped_path)), data)
     stopped = (read_stop(stopped_path) or {}).get("reason")
-    counts = count_labels(list(read_records(out)), stopped, time.time() - started)
-    counts["steps"] = {"label": summarize(stats, time.time() - started)}
-    manifest = write_manifest(out, STAGE, config, counts, inputs=[data], started=started)
-    finish_stage_output(out)
-    print(f"labeled {counts['records']} records: {counts['positive']} positive, {counts['negative']} negative, "
-          f"{counts['unlabeled']} unlabeled" + (f"; stopped: {stopped}" if stopped else "") +
-          f" ({counts['records_per_s']} records/s) -> {out}")
-    return manifest
+    counts = count_labels(list(read_records(run.out)), stopped, time.time() - run.started)
+    return StageResult(counts, f"labeled {counts['records']} records: {counts['positive']} positive, "
+                               f"{counts['negative']} negative, {counts['unlabeled']} unlabeled"
+                       + (f"; stopped: {stopped}" if stopped else "")
+                       + f" ({counts['records_per_s']} records/s) -> {run.out}")
 
 
 def count_labels(labeled: list[dict], stopped: str | None, seconds: float) -> dict:
