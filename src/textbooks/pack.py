@@ -29,7 +29,8 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
-from textbooks.records import atomic_path, atomic_write_text, check_shards, file_sha256, read_manifest, read_records
+from textbooks.records import (atomic_path, atomic_write_text, check_shards, file_sha256, read_manifest, read_records,
+                               record_count)
 from textbooks.stage import StageResult, StageRun, StageSpec, positive_int, run_stage
 # OUT/tokenizer.json: the tokenizer that made the pack's ids, a copy kept beside them
 from textbooks.tokenizer import TOKENIZER, eot_id, load_tokenizer, scrub_surrogates
@@ -118,7 +119,7 @@ def _pack(run: StageRun, dataset_dirs: list[Path], tokenizer: Tokenizer, config:
     rows_per_shard = max(1, config["shard_tokens"] // (seq_len + 1))
     writers = {split: SplitWriter(run.out, split, seq_len, dtype, rows_per_shard) for split in SPLITS}
     counts = _tokenize_into(_documents(dataset_dirs), tokenizer, writers, config["seed"], config["val_fraction"],
-                            total=_record_count(dataset_dirs))
+                            total=record_count(dataset_dirs))
     splits = {split: writer.close() for split, writer in writers.items()}
     return StageResult(counts, _report(splits, counts, seq_len, dtype, time.time() - run.started, config),
                        extra={"seq_len": seq_len, "dtype": dtype.name, "vocab_size": vocab_size,
@@ -149,11 +150,6 @@ def _tokenize_into(records: Iterable[dict], tokenizer: Tokenizer, writers: dict[
     progress.close()
     return counts
 
-
-def _record_count(dataset_dirs: list[Path]) -> int | None:
-    # The progress bar's total, when every input manifest counts its records.
-    counts = [read_manifest(d).get("counts", {}).get("records") for d in dataset_dirs]
-    return sum(counts) if all(isinstance(c, int) for c in counts) else None
 
 
 def _batches(records: Iterable[dict], max_chars: int) -> Iterator[list[dict]]:

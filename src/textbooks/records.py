@@ -258,6 +258,12 @@ def write_manifest(
     return manifest
 
 
+def record_count(dataset_dirs: Iterable[str | os.PathLike]) -> int | None:
+    """The records of finished stages' outputs, as their manifests count them (None when one does not)."""
+    counts = [read_manifest(d).get("counts", {}).get("records") for d in dataset_dirs]
+    return sum(counts) if all(isinstance(c, int) for c in counts) else None
+
+
 def read_manifest(dataset_dir: str | os.PathLike) -> dict:
     path = Path(dataset_dir) / MANIFEST
     if not path.exists():

@@ -27,7 +27,7 @@ from tokenizers.models import BPE
 from tokenizers.trainers import BpeTrainer
 from tqdm import tqdm
 
-from textbooks.records import atomic_write_text, check_shards, read_records
+from textbooks.records import atomic_write_text, check_shards, read_records, record_count
 from textbooks.stage import StageResult, StageRun, StageSpec, positive_int, run_stage
 
 TOKENIZER = "tokenizer.json"
@@ -163,24 +163,14 @@ def main(data_dirs: list[Path], vocab_size: int, out: Path, max_docs: int | None
 
 
 def _train(run: StageRun, data_dirs: list[Path], vocab_size: int, max_docs: int | None) -> StageResult:
+    records = record_count(data_dirs)
+    documents = min(filter(None, (records, max_docs)), default=None)
     texts = itertools.islice(_corpus_texts(data_dirs), max_docs)
-    documents = _Counted(tqdm(texts, desc="tokenizer", unit="doc", total=max_docs))
-    tokenizer = train_tokenizer(documents, vocab_size, run.out / TOKENIZER)
-    return StageResult({"documents": documents.count, "vocab_size": tokenizer.get_vocab_size()},
-                       f"trained a {tokenizer.get_vocab_size()}-token tokenizer on {documents.count} documents in "
+    tokenizer = train_tokenizer(tqdm(texts, desc="tokenizer", unit="doc", total=documents), vocab_size,
+                                run.out / TOKENIZER)
+    return StageResult({"documents": documents, "vocab_size": tokenizer.get_vocab_size()},
+                       f"trained a {tokenizer.get_vocab_size()}-token tokenizer on {documents} documents in "
                        f"{time.time() - run.started:.1f}s -> {run.out / TOKENIZER}")
-
-
-class _Counted:
-    """An iterable that counts what it yields (the trainer consumes the documents)."""
-
-    def __init__(self, items: Iterable[str]):
-        self.items, self.count = items, 0
-
-    def __iter__(self) -> Iterator[str]:
-        for item in self.items:
-            self.count += 1
-            yield item
 
 
 def _corpus_texts(data_dirs: list[Path]) -> Iterator[str]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import copy
 import itertools
-import json
 import re
 import time
 import weakref
@@ -380,14 +379,10 @@ def read_prompts_file(path: Path) -> list[str]:
     """The prompts of a .jsonl file (objects with "prompt", or strings), or a whole text file as one prompt."""
     if path.suffix != ".jsonl":
         return [path.read_text(encoding="utf-8")]
+    from textbooks.records import read_jsonl
+
     prompts = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{number}: not valid JSON: {e}") from None
+    for number, record in read_jsonl(path):
         prompt = record.get("prompt") if isinstance(record, dict) else record
         if not isinstance(prompt, str):
             raise ValueError(f"{path}:{number}: expected a JSON string or an object with a \"prompt\" string")

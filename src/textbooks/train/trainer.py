@@ -29,7 +29,7 @@ from textbooks.model.config import ModelConfig
 from textbooks.model.phi import Phi
 from textbooks.model.weights import load_model
 from textbooks.model.spec import resolve_model_dir
-from textbooks.records import atomic_write_text, naming_path
+from textbooks.records import atomic_write_text, naming_path, read_jsonl
 from textbooks.train import distributed
 from textbooks.train.checkpoint import (
     Checkpoint, CheckpointError, remove_partial, rng_state, save_checkpoint, set_rng_state,
@@ -333,11 +333,6 @@ def keep_records_until(path: Path, step: int) -> None:
     """Drop metrics a previous, killed run logged after the checkpoint this run resumes from."""
     if not path.exists():
         return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            if json.loads(line)["step"] <= step:
-                kept.append(line + "\n")
-        except (json.JSONDecodeError, KeyError, TypeError):
-            continue  # a line cut short by the kill
-    atomic_write_text(path, "".join(kept))
+    # complete lines only: the last may have been cut short by the kill
+    kept = [row for _, row in read_jsonl(path, complete_lines_only=True) if row["step"] <= step]
+    atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in kept))
