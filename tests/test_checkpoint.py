@@ -68,7 +68,8 @@ def stopping(*args, **kwargs):
 setattr(module, function_name, stopping)
 from textbooks import cli
 
-sys.exit(cli.main(sys.argv[6:]))
+sys.argv[1:] = sys.argv[6:]  # as the command line: a user error ends in its one line
+sys.exit(cli.main())
 """
 
 

@@ -18,8 +18,8 @@ from textbooks.records import read_manifest
 
 SMALL_RUN = {
     "stages": {
-        "corpus": {"limit": 60},
-        "label": {"sample": 30},
+        "corpus": {"source": "stdlib", "limit": 150},
+        "label": {"sample": 100},  # both classes, enough of each for the forest's held-out split
         "classify": {"top_fraction": 0.5},
         "tokenizer": {"vocab_size": 600},
         "pack": {"seq_len": 64, "val_fraction": 0.1},
