@@ -14,6 +14,7 @@ the same options, and resumes where it stopped. OUT/pipeline.json records what e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import shutil
@@ -180,7 +181,7 @@ def main(out: Path, stages: dict, dry_run: bool = False) -> int:
     """Run (or, dry, print) the plan of `stages` into `out`; the exit code of the first stage that fails."""
     from textbooks.cli import main as textbooks
 
-    with claim_output(out, "pipeline"):
+    with contextlib.nullcontext() if dry_run else claim_output(out, "pipeline"):  # a dry run writes nothing
         steps = plan(stages, out)
         for step in steps:
             print(describe(step), flush=True)
