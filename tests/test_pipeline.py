@@ -80,6 +80,15 @@ def test_a_recipe_that_cannot_run_is_named_before_anything_runs(tmp_path, stages
     assert not (tmp_path / "out" / "corpus").exists()
 
 
+def test_a_misspelt_stage_option_is_named_before_any_stage_runs(sources, tmp_path, capsys):
+    recipe = write_recipe(tmp_path / "r.yaml", {"corpus": {"source": str(sources)}, "label": {"smaple": 5}})
+    with pytest.raises(SystemExit) as usage_error:
+        cli.main(["run", str(recipe), "--out", str(tmp_path / "out")])
+    assert usage_error.value.code == 2 and "textbooks label: error: unrecognized arguments: --smaple 5" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "out" / "corpus").exists()
+
+
 def test_a_killed_training_run_resumes_and_a_changed_one_starts_over(tmp_path):
     stages = {"corpus": {}, "tokenizer": {"vocab_size": 400}, "pack": {"seq_len": 16},
               "train": {"recipe": "cpu-pretrain.yaml", "overrides": {"train.max_steps": 10}}}

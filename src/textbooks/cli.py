@@ -81,21 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_command(argv: list[str]) -> int:
-    parser = build_parser()
-    if not argv or argv[0] not in COMMANDS:
-        parser.parse_args(argv)  # prints help or the "invalid choice" error and exits
-        return 2
-    name, rest = argv[0], argv[1:]
-    module_name, summary = COMMANDS[name]
-    module = importlib.import_module(module_name)
-    command = argparse.ArgumentParser(prog=f"textbooks {name}", description=module.__doc__ or summary,
-                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    module.add_arguments(command)
-    if getattr(module, "ACCEPTS_OVERRIDES", False):
-        args, extra = command.parse_known_args(rest)
-        args.overrides = extra
-    else:
-        args = command.parse_args(rest)
+    module, args = parse_command(argv)
     from textbooks.outputs import current_command
 
     token = current_command.set(" ".join(["textbooks", *argv]))
@@ -107,6 +93,25 @@ def run_command(argv: list[str]) -> int:
         raise
     finally:
         current_command.reset(token)
+
+
+def parse_command(argv: list[str]) -> tuple[object, argparse.Namespace]:
+    """The command's module and its parsed arguments; a usage error prints it and exits 2 (argparse)."""
+    if not argv or argv[0] not in COMMANDS:
+        build_parser().parse_args(argv)  # prints help or the "invalid choice" error and exits
+        raise SystemExit(2)
+    name, rest = argv[0], argv[1:]
+    module_name, summary = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    command = argparse.ArgumentParser(prog=f"textbooks {name}", description=module.__doc__ or summary,
+                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    module.add_arguments(command)
+    if getattr(module, "ACCEPTS_OVERRIDES", False):
+        args, extra = command.parse_known_args(rest)
+        args.overrides = extra
+    else:
+        args = command.parse_args(rest)
+    return module, args
 
 
 def run_claimed(module, args: argparse.Namespace) -> int:

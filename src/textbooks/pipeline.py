@@ -179,10 +179,12 @@ def setup(args: argparse.Namespace) -> tuple[Path, dict]:
 
 def main(out: Path, stages: dict, dry_run: bool = False) -> int:
     """Run (or, dry, print) the plan of `stages` into `out`; the exit code of the first stage that fails."""
-    from textbooks.cli import main as textbooks
+    from textbooks.cli import main as textbooks, parse_command
 
     with contextlib.nullcontext() if dry_run else claim_output(out, "pipeline"):  # a dry run writes nothing
         steps = plan(stages, out)
+        for step in steps:
+            parse_command(step.command)  # a misspelt option is a usage error now, not after an hour of work
         for step in steps:
             print(describe(step), flush=True)
             if dry_run or step.action == "up to date":
