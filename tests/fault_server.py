@@ -17,6 +17,7 @@ FAULTS = ("429", "500", "503", "400", "hang", "malformed", "bad-schema", "close"
 
 class FaultHandler(BaseHTTPRequestHandler):
     server: "FaultServer"
+    answering = False  # a POST counted in flight and not yet answered
 
     def do_GET(self):
         if self.path.rstrip("/") == "/v1/models":
@@ -27,11 +28,19 @@ class FaultHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         fault = self.server.arrive(self.path, body, self.headers)
+        self.answering = True
         try:
             self.answer(fault, body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up on a hung request: expected
         finally:
+            self.done_answering()
+
+    def done_answering(self) -> None:
+        """Leave the in-flight count once per request, before the answer is sent: a client that has the
+        answer may send its next request at once, and that one must not count as a fifth of four."""
+        if self.answering:
+            self.answering = False
             self.server.leave()
 
     def answer(self, fault: str | None, body: dict) -> None:
@@ -55,6 +64,7 @@ class FaultHandler(BaseHTTPRequestHandler):
         self.send_raw(status, json.dumps(payload).encode(), headers)
 
     def send_raw(self, status: int, data: bytes, headers: dict | None = None) -> None:
+        self.done_answering()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
