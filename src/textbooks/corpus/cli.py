@@ -36,22 +36,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-from tqdm import tqdm
 
-from textbooks.corpus.dedup import DedupKeys, ExactDedup, NearDedup
+from textbooks.corpus.dedup import DEDUP_COLUMNS, NearDedup, find_duplicates, with_dedup_keys
 from textbooks.corpus.sources import NAMED_SOURCES, default_sources, named_source_dirs, plan_units, read_unit
 from textbooks.executor import ShardStats, make_executor
 from textbooks.records import atomic_write_text, read_column, shard_column, shard_paths, throughput
 from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments, positive_int,
-                             run_stage, write_decisions)
+                             run_stage)
 
 STAGE = StageSpec("corpus", outputs=re.compile(r"\d{5}\.parquet"))
 # Intermediate state in OUT/.work: the plan (one unit per shard), the records read with their dedup
 # keys, and every record the sequential pass rejects. Removed when the manifest is written.
 PLAN, READ, DECISIONS = "plan", "read", "decisions.parquet"
-DEDUP_KEYS = ("content_hash", "minhash", "pending_reason")  # columns only the dedup pass needs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,8 +103,8 @@ def _build(run: StageRun, config: dict) -> StageResult:
     read = run.map("read", ReadUnits(config["max_bytes"]), work / PLAN, work / READ)
     read_bytes = {path.name: sum(shard_column(path, "bytes")) for path in shard_paths(work / READ)}
     run.steps["read"] = _read_step_stats(read, read_bytes, run.steps["read"])
-    dedup_counts = _find_duplicates(work / READ, work / DECISIONS, config["near_threshold"])
-    run.map("apply", ApplyDecisions(str(work / DECISIONS), drop=DEDUP_KEYS), work / READ)
+    dedup_counts = find_duplicates(work / READ, work / DECISIONS, config["near_threshold"])
+    run.map("apply", ApplyDecisions(str(work / DECISIONS), drop=DEDUP_COLUMNS), work / READ)
     counts = _count_output(run.out, run.started, sum(read_bytes.values()), dedup_counts,
                            run.steps["apply"]["records_in"])
     return StageResult(counts, f"{counts['records']} records ({counts['bytes']:,} bytes), {counts['rejected']} "
@@ -131,18 +127,14 @@ def _write_plan(units: list[dict], plan_dir: Path) -> None:
 class ReadUnits:
     """The step that reads each planned unit into records and adds their dedup keys.
 
-    A record a source rejects keeps its reason as `pending_reason`, so it stays in the read shard
-    (the executor would route a `reason` to this step's rejects) and reaches OUT/rejects in order.
+    A record a source rejects keeps its reason as `pending_reason` (corpus.dedup.with_dedup_keys).
     """
 
     max_bytes: int
 
     def __call__(self, plan: Iterable[dict]) -> Iterator[dict]:
         for unit_record in plan:
-            records = read_unit(unit_record["unit"], self.max_bytes)
-            for record in DedupKeys()(records):
-                reason = record.pop("reason", None)
-                yield {"content_hash": None, "minhash": None, **record, "pending_reason": reason}
+            yield from with_dedup_keys(read_unit(unit_record["unit"], self.max_bytes))
 
 
 def _read_step_stats(read: list[ShardStats], read_bytes: dict[str, int], summary: dict) -> dict:
@@ -152,32 +144,6 @@ def _read_step_stats(read: list[ShardStats], read_bytes: dict[str, int], summary
     ran = [stats for stats in read if not stats.skipped]
     nbytes = sum(read_bytes[stats.shard] for stats in ran)
     return {**summary, **throughput(sum(stats.records_out for stats in ran), nbytes, summary["seconds"])}
-
-
-def _find_duplicates(read_dir: Path, out_path: Path, threshold: float) -> dict:
-    """The sequential pass: every record's keys, in corpus order, through exact then near dedup.
-
-    Writes the decision on each rejected record ({id, reason, duplicate_of}: a source's reject or a
-    duplicate) to `out_path`; returns the dedup counts. A finished pass (from a killed run) is not redone.
-    """
-    if out_path.exists():
-        return json.loads(pq.read_schema(out_path).metadata[b"counts"])
-    exact, near = ExactDedup(), NearDedup(threshold)
-    rejected = [{"id": r["id"], "reason": r["reason"], "duplicate_of": r.get("duplicate_of")}
-                for r in near(exact(tqdm(_dedup_keys(read_dir), desc="dedup", unit="record"))) if r.get("reason")]
-    counts = {**exact.counts(), **near.counts()}
-    write_decisions(out_path, rejected, pa.schema(
-        [("id", pa.string()), ("reason", pa.string()), ("duplicate_of", pa.string())],
-        metadata={"counts": json.dumps(counts)}))
-    return counts
-
-
-def _dedup_keys(read_dir: Path) -> Iterator[dict]:
-    """Each read record's id and keys (never its text); a source-rejected one carries its reason."""
-    for path in shard_paths(read_dir):
-        for record in pq.read_table(path, columns=["id", *DEDUP_KEYS]).to_pylist():
-            reason = record.pop("pending_reason")
-            yield {**record, "reason": reason} if reason else record
 
 
 def _count_output(out_dir: Path, started: float, bytes_in: int, dedup: dict, records_in: int) -> dict:

@@ -1,4 +1,5 @@
-"""Deduplication steps for the corpus stage: exact (normalized content hash) and near (MinHash LSH).
+"""Deduplication for the stages that write documents (corpus, synth): exact (normalized content
+hash) and near (MinHash LSH).
 
 Both are datatrove-style steps: `step(records)` yields every record it is given, in order. A record
 found to duplicate an earlier one gets `reason` and `duplicate_of` (the id of the earlier, kept
@@ -11,18 +12,27 @@ records in the same order marks the same duplicates every time.
 
 The per-record work (hashing, MinHash) can be done ahead, in parallel, by `DedupKeys`: a record
 that carries `content_hash` and `minhash` columns is judged from them without its text. Only the
-index, which spans the whole corpus, needs one sequential pass.
+index, which spans the whole corpus, needs one sequential pass: `find_duplicates`, over shards
+keyed by `with_dedup_keys`, writes the decisions that textbooks.stage.ApplyDecisions applies.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from datasketch import MinHash, MinHashLSH
+from tqdm import tqdm
+
+from textbooks.records import shard_paths
+from textbooks.stage import write_decisions
 
 # Identifier-like tokens (names, keywords, numbers). Punctuation and whitespace are left out of the
 # shingles so that reformatting alone (spacing, line breaks, quotes) does not hide a copy.
@@ -209,3 +219,44 @@ class NearDedup(DedupStep):
             if similarity >= self.threshold and (best is None or similarity > best[1]):
                 best = (original, similarity)
         return best
+
+
+PENDING = "pending_reason"
+DEDUP_COLUMNS = ("content_hash", "minhash", PENDING)  # what only the dedup pass needs
+
+
+def with_dedup_keys(records: Iterable[dict]) -> Iterator[dict]:
+    """Records with their dedup keys, for `find_duplicates`. A reject of an earlier check keeps its
+    reason as `pending_reason`, so it stays in the keyed shard (the executor would route a `reason`
+    to that step's rejects) and reaches the stage's rejects in order, through the decisions."""
+    for record in DedupKeys()(records):
+        reason = record.pop("reason", None)
+        yield {"content_hash": None, "minhash": None, **record, PENDING: reason}
+
+
+def find_duplicates(keyed_dir: Path, out_path: Path, threshold: float) -> dict:
+    """The sequential pass over a directory of keyed shards (`with_dedup_keys`): every record's keys,
+    in shard order, through exact then near dedup.
+
+    Writes the decision on each rejected record ({id, reason, duplicate_of}: an earlier step's reject
+    or a duplicate) to `out_path`, for textbooks.stage.ApplyDecisions; returns the dedup counts. A
+    finished pass (from a killed run) is not redone.
+    """
+    if out_path.exists():
+        return json.loads(pq.read_schema(out_path).metadata[b"counts"])
+    exact, near = ExactDedup(), NearDedup(threshold)
+    rejected = [{"id": r["id"], "reason": r["reason"], "duplicate_of": r.get("duplicate_of")}
+                for r in near(exact(tqdm(_dedup_keys(keyed_dir), desc="dedup", unit="record"))) if r.get("reason")]
+    counts = {**exact.counts(), **near.counts()}
+    write_decisions(out_path, rejected, pa.schema(
+        [("id", pa.string()), ("reason", pa.string()), ("duplicate_of", pa.string())],
+        metadata={"counts": json.dumps(counts)}))
+    return counts
+
+
+def _dedup_keys(keyed_dir: Path) -> Iterator[dict]:
+    """Each record's id and keys (never its text); an earlier step's reject carries its reason."""
+    for path in shard_paths(keyed_dir):
+        for record in pq.read_table(path, columns=["id", *DEDUP_COLUMNS]).to_pylist():
+            reason = record.pop(PENDING)
+            yield {**record, "reason": reason} if reason else record
