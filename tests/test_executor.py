@@ -224,3 +224,9 @@ def test_ray_executor_output_is_byte_identical_to_local(tmp_path):
     assert _files(tmp_path / "ray") == _files(tmp_path / "local")
     counts = [(s.shard, s.records_in, s.records_out, s.rejected, s.bytes_in, s.skipped) for s in local]
     assert [(s.shard, s.records_in, s.records_out, s.rejected, s.bytes_in, s.skipped) for s in remote] == counts
+
+
+def test_a_shard_keeps_the_columns_of_every_record_not_only_the_first(tmp_path):
+    records = [{"id": "a", "text": "x", "source": "s"}, {"id": "b", "text": "y", "source": "s", "reason": "dup"}]
+    write_shard(records, tmp_path / "00000.parquet")
+    assert list(read_shard(tmp_path / "00000.parquet")) == [{**records[0], "reason": None}, records[1]]

@@ -71,7 +71,9 @@ def write_shard(records: list[dict], path: str | os.PathLike) -> None:
     missing = [c for c in BASE_COLUMNS if records and c not in records[0]]
     if missing:
         raise ValueError(f"records lack required columns: {', '.join(missing)}")
-    table = pa.Table.from_pylist(records)
+    # every record's columns: pyarrow would take the first record's alone and drop the others' silently
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    table = pa.Table.from_pylist([{c: record.get(c) for c in columns} for record in records])
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 
