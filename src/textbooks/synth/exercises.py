@@ -1,0 +1,217 @@
+"""CodeExercises (PAPER.md §2.2): a teacher's reply turned into an exercise record, kept only if its
+solution passes its own asserts in the sandbox.
+
+phi-1's exercises are "a docstring of a function that needs to be completed": the record's `prompt`
+is the function's signature and docstring (imports above it included, as in HumanEval), its
+`solution` the body after the docstring, and its `text` (what a model trains on) the two together.
+The teacher is asked for two fenced Python blocks, the exercise then a block of asserts:
+
+    ```python
+    def add(a: int, b: int) -> int:
+        \"\"\"Return the sum of a and b.\"\"\"
+        return a + b
+    ```
+    ```python
+    assert add(2, 3) == 5
+    ```
+
+Parsing is liberal in what it reads (```py or an untagged fence, prose around the blocks) and
+strict in what it keeps: one function with a docstring and a body, asserts that call it. A reply
+that fails any check, or whose program does not pass, becomes a reject: a record with a `reason`.
+"""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import functools
+import hashlib
+import json
+import math
+import re
+import textwrap
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from textbooks.sandbox.pool import Limits, Outcome, Result, Sandbox
+
+SOURCE = "synth:exercises"
+NOT_RUN = "not run"  # the verdict of a record the sandbox has not executed (yet)
+# A fenced block: its language tag, then everything up to the closing fence.
+FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
+PYTHON_TAGS = {"", "python", "python3", "py", "py3"}  # an untagged fence is taken as Python too
+
+
+@dataclass(frozen=True)
+class Exercise:
+    prompt: str  # imports, signature and docstring: what a model is asked to complete
+    solution: str  # the function's body after its docstring
+    tests: str  # the asserts
+    entry_point: str  # the function's name
+
+    @property
+    def text(self) -> str:
+        return self.prompt + self.solution
+
+
+def parse_exercise_reply(reply: str) -> Exercise | str:
+    """The exercise in a teacher's reply, or the reason it is rejected."""
+    blocks = python_blocks(reply)
+    if not blocks:
+        return "no python code block"
+    if len(blocks) == 1:
+        return "only one code block: the exercise and its tests are expected"
+    exercise = split_function(blocks[0])
+    if isinstance(exercise, str):
+        return exercise
+    prompt, solution, entry_point = exercise
+    problem = check_tests(blocks[1], entry_point)
+    if problem:
+        return problem
+    return Exercise(prompt, solution, blocks[1], entry_point)
+
+
+def python_blocks(reply: str) -> list[str]:
+    """The Python fenced blocks of a reply, dedented, without blank lines around them."""
+    blocks = [textwrap.dedent(body).strip("\n") for tag, body in FENCE.findall(reply)
+              if tag.lower() in PYTHON_TAGS]
+    return [block + "\n" for block in blocks if block.strip()]
+
+
+def split_function(code: str) -> tuple[str, str, str] | str:
+    """(prompt, solution, name) of the one function in `code`, or the reason it is not an exercise.
+    Statements after the function (a demo call, a __main__ block) are left out of what is kept."""
+    try:
+        module = ast.parse(code)
+    except SyntaxError as error:
+        return f"the exercise does not parse: SyntaxError: {error.msg} (line {error.lineno})"
+    functions = [i for i, node in enumerate(module.body) if isinstance(node, ast.FunctionDef)]
+    if not functions:
+        return "the exercise defines no function"
+    function = module.body[functions[0]]
+    # What comes before the function is part of the prompt: only imports, which a model can read.
+    if not all(isinstance(node, (ast.Import, ast.ImportFrom)) for node in module.body[:functions[0]]):
+        return "the exercise has statements other than imports before its function"
+    if not (ast.get_docstring(function) or "").strip():
+        return f"the function {function.name} has no docstring"
+    if len(function.body) < 2:
+        return f"the function {function.name} has no solution after its docstring"
+    docstring, first = function.body[0], function.body[1]
+    if first.lineno <= docstring.end_lineno:
+        return f"the solution of {function.name} starts on its docstring's line"
+    lines = code.splitlines(keepends=True)
+    prompt = "".join(lines[:docstring.end_lineno])
+    solution = "".join(lines[docstring.end_lineno:function.end_lineno])
+    return prompt, solution, function.name
+
+
+def check_tests(tests: str, entry_point: str) -> str:
+    """Why `tests` cannot judge `entry_point` ("" if they can): they must parse, assert, call it,
+    and not define it themselves (a test that brings its own function passes any solution)."""
+    try:
+        nodes = list(ast.walk(ast.parse(tests)))
+    except SyntaxError as error:
+        return f"the tests do not parse: SyntaxError: {error.msg} (line {error.lineno})"
+    if not any(isinstance(node, ast.Assert) for node in nodes):
+        return "the tests hold no assert"
+    if not any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point
+               for node in nodes):
+        return f"the tests do not call {entry_point}"
+    if any(defines(node, entry_point) for node in nodes):
+        return f"the tests define {entry_point} themselves"
+    return ""
+
+
+def defines(node: ast.AST, name: str) -> bool:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name == name
+    if isinstance(node, ast.Name):
+        return node.id == name and isinstance(node.ctx, ast.Store)
+    if isinstance(node, ast.alias):
+        return (node.asname or node.name) == name
+    return False
+
+
+def exercise_record(exercise: Exercise, constraints: dict, teacher: str, usage: dict) -> dict:
+    """The record of a parsed exercise, not yet verified."""
+    return {"id": text_id(exercise.text), "text": exercise.text, "source": SOURCE, "prompt": exercise.prompt,
+            "solution": exercise.solution, "tests": exercise.tests, "entry_point": exercise.entry_point,
+            **provenance(constraints, teacher, usage), "verified": False, "verdict": NOT_RUN}
+
+
+def reply_reject(reply: str, reason: str, constraints: dict, teacher: str, usage: dict) -> dict:
+    """The reject of a reply that holds no exercise: the raw reply is its text."""
+    if not reason:
+        raise ValueError("a reject needs a reason")
+    return {"id": text_id(reply), "text": reply, "source": SOURCE, "prompt": "", "solution": "", "tests": "",
+            "entry_point": "", **provenance(constraints, teacher, usage), "verified": False, "verdict": NOT_RUN,
+            "reason": reason}
+
+
+def provenance(constraints: dict, teacher: str, usage: dict) -> dict:
+    """What each synthetic record keeps of how it was made (DESIGN.md, Synthesis)."""
+    tokens = {key: int(usage.get(key) or 0) for key in ("prompt_tokens", "completion_tokens")}
+    return {"constraints": json.dumps(constraints, sort_keys=True), "teacher": teacher,
+            "usage": json.dumps(tokens)}
+
+
+def text_id(text: str) -> str:
+    """A short id that is the same for the same text on every run."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def exercise_program(record: dict) -> str:
+    """The program that verifies an exercise: the function defined, then its asserts."""
+    return record["prompt"] + record["solution"] + "\n\n" + record["tests"]
+
+
+def verify_exercises(records: list[dict], sandbox: Sandbox, limits: Limits | None = None) -> list[dict]:
+    """`records` in order, each not yet rejected one run in `sandbox` (one batch) with `verified`
+    and `verdict` set; one whose program did not pass becomes a reject naming the verdict."""
+    checked = [record if record.get("reason") else with_tests_checked(record) for record in records]
+    todo = [i for i, record in enumerate(checked) if not record.get("reason")]
+    results = sandbox.run_many([exercise_program(checked[i]) for i in todo], limits)
+    for i, result in zip(todo, results):
+        checked[i] = with_verdict(checked[i], result)
+    return checked
+
+
+def with_tests_checked(record: dict) -> dict:
+    """The record, or its reject if its tests cannot judge it. Checked again here because a program
+    with nothing to assert passes: a reject whose `reason` was lost on the way (a shard's schema is
+    inferred from its first row) must not come out verified."""
+    problem = check_tests(record.get("tests") or "", record.get("entry_point") or "")
+    return {**record, "reason": problem} if problem else record
+
+
+def with_verdict(record: dict, result: Result) -> dict:
+    if result.outcome is Outcome.PASSED:
+        return {**record, "verified": True, "verdict": Outcome.PASSED.value}
+    verdict = f"{result.outcome.value}: {result.reason}"
+    return {**record, "verified": False, "verdict": verdict, "reason": f"failed verification: {verdict}"}
+
+
+def exercise_limits(timeout_s: float) -> Limits:
+    """An exercise's budget: `timeout_s` of wall clock and as much CPU time; memory, processes and
+    file size at the sandbox's defaults."""
+    return Limits(timeout_s=timeout_s, cpu_s=max(1, math.ceil(timeout_s)))
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_sandbox(limits: Limits) -> Sandbox:
+    """One sandbox per worker process (opened by its first shard), of one zygote: the executor
+    already runs a process per core."""
+    sandbox = Sandbox(workers=1, limits=limits)
+    atexit.register(sandbox.close)  # its zygote cleans up its directories before the process is gone
+    return sandbox
+
+
+@dataclass(frozen=True)
+class VerifyShard:
+    """The step that verifies a shard's exercises in the sandbox; failures become rejects."""
+
+    timeout_s: float = 3.0
+
+    def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
+        limits = exercise_limits(self.timeout_s)
+        yield from verify_exercises(list(records), _worker_sandbox(limits), limits)

@@ -1,0 +1,68 @@
+"""`textbooks synth exercises --teacher mined`: real standard-library functions mined into exercises,
+verified in the sandbox, deduplicated, through the one stage shape."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from textbooks import cli
+from textbooks.records import read_manifest, read_records, write_manifest, write_shard
+
+STDLIB = Path(os.__file__).parent
+MODULES = ("statistics.py", "pickletools.py", "difflib.py", "colorsys.py")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Two shards of real modules; the second repeats statistics.py under another id, as a copy would."""
+    out = tmp_path_factory.mktemp("corpus")
+    records = [{"id": f"stdlib/{name}", "text": (STDLIB / name).read_text(encoding="utf-8"), "source": "stdlib",
+                "path": str(STDLIB / name)} for name in MODULES]
+    copy = {**records[0], "id": "copy/statistics.py", "path": "copy/statistics.py"}
+    write_shard(records[:2], out / "00000.parquet")
+    write_shard([*records[2:], copy], out / "00001.parquet")
+    write_manifest(out, "corpus", {"test": "synth"}, {"records": len(records) + 1})
+    return out
+
+
+@pytest.fixture(scope="module")
+def exercises(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth") / "exercises"
+    assert cli.main(["synth", "exercises", "--data", str(corpus), "--out", str(out), "--workers", "2"]) == 0
+    return out
+
+
+def test_kept_exercises_passed_their_docstring_examples_in_the_sandbox(exercises):
+    kept = list(read_records(exercises))
+    assert {"median", "median_low", "median_high", "read_uint1"} <= {r["entry_point"] for r in kept}
+    for record in kept:
+        assert record["verified"] is True and record["verdict"] == "passed"
+        assert record["source"] == "synth:exercises" and record["teacher"] == "mined"
+        assert record["prompt"] + record["solution"] == record["text"]
+        assert record["text"].startswith(f"def {record['entry_point']}(") and '"""' in record["prompt"]
+        assert f"{record['entry_point']}(" in record["tests"]
+
+
+def test_failures_and_copies_are_rejected_with_their_reason_and_none_is_lost(exercises):
+    manifest = read_manifest(exercises)
+    kept, rejects = list(read_records(exercises)), list(read_records(exercises / "rejects"))
+    assert len(kept) + len(rejects) == manifest["counts"]["records_in"] > 0
+    by_name = {r["entry_point"]: r for r in rejects if r["constraints"].count("copy/") == 0}
+    # difflib's get_close_matches needs its module's SequenceMatcher: defined alone, it fails with that reason
+    assert by_name["get_close_matches"]["reason"].startswith("failed verification: failed: NameError")
+    assert "SequenceMatcher" in by_name["get_close_matches"]["reason"]
+    copies = [r for r in rejects if "copy/" in r["constraints"]]
+    kept_ids = {r["id"] for r in kept}
+    assert copies and all(r["reason"] == "exact duplicate" for r in copies if r["verdict"] == "passed")
+    assert {r["duplicate_of"] for r in copies if r["verdict"] == "passed"} <= kept_ids
+    assert manifest["counts"]["records"] == len(kept) and 0 < manifest["counts"]["pass_rate"] < 1
+
+
+def test_a_rerun_is_up_to_date_and_a_teacher_llm_is_refused_for_now(corpus, exercises, capsys, tmp_path):
+    capsys.readouterr()
+    assert cli.main(["synth", "exercises", "--data", str(corpus), "--out", str(exercises)]) == 0
+    assert "up to date" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="not built yet"):
+        cli.main(["synth", "exercises", "--teacher", "http://127.0.0.1:1/v1", "--data", str(corpus),
+                  "--out", str(tmp_path / "x")])
