@@ -10,40 +10,64 @@ with `duplicate_of`. A record holds `prompt` (signature + docstring, what a mode
 HumanEval), `solution`, `tests`, `entry_point`, `text` (the whole function, what a model trains
 on), `constraints`, `teacher`, `usage`, `verified` and `verdict`.
 
-Coming next (not built yet): a teacher LLM (`--teacher URL#model`, a transformers directory or one
-of our checkpoints) writing exercises and textbook passages from a diversity sampler's prompts.
+--teacher URL#model (or a transformers directory, or one of our checkpoints) asks that LLM for --n
+exercises instead (PAPER.md §2.2: "constraints" on topic and function name make them diverse): the
+diversity sampler's constraints (--seed, --topics) fill the prompt template (--prompt-template),
+one prompt per exercise, and the replies are verified and deduplicated as mined exercises are; a
+reply that holds no exercise goes to OUT/rejects with why. The prompts run in this process whatever
+--executor says (one client: one response cache in OUT/llm-cache.sqlite, one --budget-tokens,
+--concurrency requests at once); verification runs on --executor. A rerun, or a killed run rerun,
+asks nothing the cache has answered. The manifest's `cost` is the token ledger per teacher model.
 
-Example:
+Examples:
   textbooks synth exercises --data runs/x/classify --out runs/x/exercises
+  textbooks synth exercises --teacher http://127.0.0.1:8000/v1#gpt-4 --n 1000 --out runs/x/exercises
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from textbooks.corpus.dedup import DEDUP_COLUMNS, NearDedup, find_duplicates, with_dedup_keys
-from textbooks.executor import Executor
-from textbooks.records import read_column, throughput
-from textbooks.synth.exercises import NOT_RUN
+from textbooks.corpus.dedup import DEDUP_COLUMNS, PENDING, NearDedup, find_duplicates, with_dedup_keys
+from textbooks.executor import Executor, SerialExecutor
+from textbooks.records import atomic_write_text, read_column, throughput
+from textbooks.synth.exercises import NOT_RUN, text_id
 from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments, executor_from,
-                             run_stage)
+                             positive_int, run_stage)
 
 STAGE = StageSpec("synth")
 KINDS = ("exercises",)
-# In OUT/.work: the mined exercises, the same verified and keyed for dedup, and the dedup decisions.
-MINED, VERIFIED, DECISIONS = "mined", "verified", "decisions.parquet"
+# In OUT/.work: the mined exercises (or the prompts and the teacher's exercises), the same verified
+# and keyed for dedup, and the dedup decisions.
+MINED, PLAN, ASKED, VERIFIED, DECISIONS = "mined", "plan", "asked", "verified", "decisions.parquet"
+LLM_CACHE = "llm-cache.sqlite"
+PROMPTS_PER_SHARD = 50  # a shard is one batch of concurrent requests, and the unit a killed run resumes from
+# Sampled, not greedy: a prompt's constraints already differ, and sampling varies the code further
+# (PAPER.md §2.2 asks for diverse data); each request's own seed makes a rerun hit the cache.
+TEMPERATURE, MAX_TOKENS = 0.8, 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=KINDS, help="what to synthesize")
     parser.add_argument("--teacher", default="mined",
-                        help="mined (default, offline: from the documented functions of --data)")
-    parser.add_argument("--data", type=Path, metavar="DIR", help="the corpus dataset to mine")
+                        help="mined (default, offline: from the documented functions of --data), or the LLM "
+                             "to ask: an endpoint URL#model, a transformers directory or one of our checkpoints")
+    parser.add_argument("--data", type=Path, metavar="DIR", help="the corpus dataset to mine (--teacher mined)")
+    parser.add_argument("--n", type=positive_int, help="exercises to ask a teacher for (required with one)")
+    parser.add_argument("--seed", type=int, default=0, help="which constraints the sampler draws (default 0)")
+    parser.add_argument("--topics", type=Path, metavar="FILE",
+                        help="topics: a YAML tree or one per line (default: the packaged tree)")
+    parser.add_argument("--prompt-template", type=Path, metavar="FILE",
+                        help="the prompt's string.Template text (default: the packaged one)")
+    parser.add_argument("--budget-tokens", type=positive_int, help="the most tokens a teacher may spend")
+    parser.add_argument("--concurrency", type=positive_int, default=8,
+                        help="requests a teacher endpoint is sent at once (default 8)")
     parser.add_argument("--out", type=Path, required=True, help="the dataset directory to write")
     parser.add_argument("--allow-untested", action="store_true",
                         help="keep documented functions without doctest examples (unverified)")
@@ -54,21 +78,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def setup(args: argparse.Namespace) -> dict:
+    if args.timeout <= 0:
+        raise ValueError(f"--timeout must be positive, got {args.timeout}")
+    NearDedup(args.near_threshold)  # validates the threshold before any work
+    common = {"out": args.out, "timeout_s": args.timeout, "near_threshold": args.near_threshold,
+              "executor": executor_from(args)}
     if args.teacher != "mined":
-        raise ValueError(f"--teacher {args.teacher}: a teacher LLM is not built yet; use --teacher mined")
+        return {**setup_teacher(args), **common}
+    if args.n is not None:
+        raise ValueError("--n is the number of exercises to ask a teacher LLM for: --teacher mined takes all")
     if not args.data:
         raise ValueError("--teacher mined needs --data: a corpus dataset whose documented functions to mine")
     if not args.data.is_dir():
         raise FileNotFoundError(f"--data {args.data} is not a dataset directory")
-    if args.timeout <= 0:
-        raise ValueError(f"--timeout must be positive, got {args.timeout}")
-    NearDedup(args.near_threshold)  # validates the threshold before any work
-    return {"data": args.data, "out": args.out, "allow_untested": args.allow_untested, "timeout_s": args.timeout,
-            "near_threshold": args.near_threshold, "executor": executor_from(args)}
+    return {"data": args.data, "allow_untested": args.allow_untested, **common}
+
+
+def setup_teacher(args: argparse.Namespace) -> dict:
+    """The teacher's settings, checked before any request: the topics and template are read now."""
+    from textbooks.synth.sampler import load_template, load_topics
+
+    if args.n is None:
+        raise ValueError(f"--teacher {args.teacher} needs --n: how many exercises to ask for")
+    if args.data:
+        raise ValueError("--data is the corpus --teacher mined mines; a teacher LLM needs none")
+    return {"teacher": args.teacher, "n": args.n, "seed": args.seed, "topics": load_topics(args.topics),
+            "template": load_template("exercises", args.prompt_template), "budget_tokens": args.budget_tokens,
+            "concurrency": args.concurrency}
 
 
 def run(args: argparse.Namespace) -> None:
-    main(**setup(args))
+    settings = setup(args)
+    if "teacher" in settings:
+        main_teacher(**settings)
+    else:
+        main(**settings)
 
 
 def main(data: Path, out: Path, allow_untested: bool = False, timeout_s: float = 3.0,
@@ -80,16 +124,105 @@ def main(data: Path, out: Path, allow_untested: bool = False, timeout_s: float =
 
 
 def _mine(run: StageRun, data: Path, config: dict) -> StageResult:
-    """Mine each corpus shard (in parallel), verify and key the exercises (in parallel, each worker
-    with its own sandbox), find the duplicates (one pass), write the shards out."""
+    """Mine each corpus shard (in parallel), then verify, deduplicate and write them out."""
     run.map("mine", MineShard(config["allow_untested"]), data, run.work / MINED)
-    run.map("verify", VerifyAndKey(config["timeout_s"]), run.work / MINED, run.work / VERIFIED)
-    dedup = find_duplicates(run.work / VERIFIED, run.work / DECISIONS, config["near_threshold"])
-    applied = run.map("apply", ApplyDecisions(str(run.work / DECISIONS), drop=DEDUP_COLUMNS), run.work / VERIFIED)
-    counts = _count_output(run.out, dedup, sum(s.records_in for s in applied), time.time() - run.started)
+    counts = verify_and_write(run, run.work / MINED, config)
     return StageResult(counts, f"{counts['records']} exercises kept of {counts['records_in']} mined "
                                f"(verification pass rate {counts['pass_rate']:.1%}); rejected {counts['by_reason']} "
                                f"-> {run.out}")
+
+
+def main_teacher(teacher: str, n: int, out: Path, seed: int = 0, topics: list[str] | None = None,
+                 template: str | None = None, budget_tokens: int | None = None, concurrency: int = 8,
+                 timeout_s: float = 3.0, near_threshold: float = 0.85, executor: Executor | None = None) -> dict:
+    """Ask `teacher` for `n` exercises, verify and deduplicate them into `out`; return the manifest."""
+    from textbooks.synth.sampler import load_template, load_topics
+
+    topics, template = topics or load_topics(), template or load_template("exercises")
+    # The topics and template go into the hash by content, so editing either file reruns the stage.
+    config = {"kind": "exercises", "teacher": teacher, "n": n, "seed": seed, "topics": text_id("\n".join(topics)),
+              "template": text_id(template), "budget_tokens": budget_tokens, "timeout_s": timeout_s,
+              "near_threshold": near_threshold}
+    return run_stage(STAGE, out, config, lambda run: _ask(run, topics, template, concurrency, config),
+                     executor=executor)
+
+
+def _ask(run: StageRun, topics: list[str], template: str, concurrency: int, config: dict) -> StageResult:
+    """Plan the prompts, ask the teacher shard by shard (in this process: one client, one cache, one
+    budget), then verify, key, deduplicate and write out as the mined path does."""
+    from textbooks.llm import open_client
+    from textbooks.synth.sampler import render_prompt, sample_constraints
+
+    constraints = sample_constraints("exercises", config["n"], config["seed"], topics)
+    _write_prompts([render_prompt("exercises", c, template) for c in constraints], constraints, config["seed"],
+                   run.work / PLAN)
+    with open_client(config["teacher"], cache=run.out / LLM_CACHE, budget_tokens=config["budget_tokens"],
+                     concurrency=concurrency) as client:
+        # A copy of `run` that maps on a SerialExecutor and records into the same `steps`.
+        replace(run, executor=SerialExecutor()).map("ask", AskTeacher(client, config["teacher"]), run.work / PLAN,
+                                                    run.work / ASKED)
+    counts = {**verify_and_write(run, run.work / ASKED, config), "cost": _cost_ledger(run.out)}
+    return StageResult(counts, f"{counts['records']} exercises kept of {counts['records_in']} asked of "
+                               f"{config['teacher']} (verification pass rate {counts['pass_rate']:.1%}); rejected "
+                               f"{counts['by_reason']}; tokens {counts['cost']} -> {run.out}")
+
+
+def verify_and_write(run: StageRun, exercises: Path, config: dict) -> dict:
+    """The tail both teachers share: verify and key the exercises (in parallel, each worker with its
+    own sandbox), find the duplicates (one pass), write the shards out; the manifest's counts."""
+    run.map("verify", VerifyAndKey(config["timeout_s"]), exercises, run.work / VERIFIED)
+    dedup = find_duplicates(run.work / VERIFIED, run.work / DECISIONS, config["near_threshold"])
+    applied = run.map("apply", ApplyDecisions(str(run.work / DECISIONS), drop=DEDUP_COLUMNS), run.work / VERIFIED)
+    return _count_output(run.out, dedup, sum(s.records_in for s in applied), time.time() - run.started)
+
+
+def _write_prompts(prompts: list[str], constraints: list[dict], seed: int, plan_dir: Path) -> None:
+    """The prompts as plan shards of PROMPTS_PER_SHARD (left as they are when a resumed run finds them)."""
+    for start in range(0, len(prompts), PROMPTS_PER_SHARD):
+        lines = [json.dumps({"id": f"prompt-{i:05d}", "text": prompts[i], "source": "plan",
+                             "constraints": json.dumps(constraints[i], sort_keys=True),
+                             "temperature": TEMPERATURE, "seed": _request_seed(seed, i)}, sort_keys=True)
+                 for i in range(start, min(start + PROMPTS_PER_SHARD, len(prompts)))]
+        path, text = plan_dir / f"{start // PROMPTS_PER_SHARD:05d}.jsonl", "\n".join(lines) + "\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            atomic_write_text(path, text)
+
+
+def _request_seed(seed: int, number: int) -> int:
+    """Each prompt's sampling seed: fixed by the run's seed and the prompt's number, so a rerun sends
+    the same request (a cache hit) and two runs' seeds do not overlap."""
+    return int(text_id(f"{seed}/{number}")[:8], 16)
+
+
+@dataclass
+class AskTeacher:
+    """The step that asks the teacher for a plan shard's prompts (one batch of concurrent requests)
+    and turns each reply into an exercise record, or a reject of the reply with why.
+
+    A reply's reject leaves this step as a pending reject (`pending_reason`, set on every record so
+    the shard has one schema): a `reason` would send it to this step's rejects in OUT/.work, which
+    are dropped at the end. The verify step turns it back into a `reason`, passes it through
+    unverified, and keys it (with_dedup_keys) so it reaches OUT/rejects as verification failures do.
+    """
+
+    client: object  # a textbooks.llm.Backend
+    teacher: str
+
+    def __call__(self, plan: Iterable[dict]) -> Iterator[dict]:
+        from textbooks.llm import Request
+        from textbooks.synth.exercises import exercise_record, parse_exercise_reply, reply_reject
+
+        plan = list(plan)
+        requests = [Request(messages=(("user", p["text"]),), max_tokens=MAX_TOKENS, temperature=p["temperature"],
+                            seed=p["seed"]) for p in plan]
+        for prompt, response in zip(plan, self.client.complete(requests)):
+            constraints = json.loads(prompt["constraints"])
+            usage = {"prompt_tokens": response.prompt_tokens, "completion_tokens": response.completion_tokens}
+            exercise = parse_exercise_reply(response.text)
+            record = (reply_reject(response.text, exercise, constraints, self.teacher, usage)
+                      if isinstance(exercise, str) else exercise_record(exercise, constraints, self.teacher, usage))
+            reason = record.pop("reason", None)
+            yield {**record, PENDING: reason}
 
 
 @dataclass(frozen=True)
@@ -114,7 +247,15 @@ class VerifyAndKey:
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
         from textbooks.synth.exercises import VerifyShard
 
-        yield from with_dedup_keys(VerifyShard(self.timeout_s)(records))
+        yield from with_dedup_keys(VerifyShard(self.timeout_s)(with_reason_restored(records)))
+
+
+def with_reason_restored(records: Iterable[dict]) -> Iterator[dict]:
+    """Records whose `pending_reason` (a teacher reply's reject, see AskTeacher) is their `reason`
+    again, so verification passes them through as rejects; mined records have none."""
+    for record in records:
+        pending = record.pop(PENDING, None)
+        yield {**record, "reason": pending} if pending else record
 
 
 def _count_output(out: Path, dedup: dict, records_in: int, seconds: float) -> dict:
@@ -131,3 +272,21 @@ def _count_output(out: Path, dedup: dict, records_in: int, seconds: float) -> di
             "by_reason": dict(sorted(by_reason.items())), "dedup": dedup,
             "pass_rate": sum(v == "passed" for v in ran) / len(ran) if ran else 0.0,
             **throughput(records_in, 0, seconds)}
+
+
+def _cost_ledger(out: Path) -> dict:
+    """The tokens each teacher model spent, from the usage every record keeps (rejects included:
+    a rejected reply was paid for too), and its requests: one per record."""
+    rejects = out / "rejects"
+    teachers = read_column(out, "teacher") + (read_column(rejects, "teacher") if rejects.is_dir() else [])
+    usages = read_column(out, "usage") + (read_column(rejects, "usage") if rejects.is_dir() else [])
+    ledger: dict[str, dict] = {}
+    for teacher, usage in zip(teachers, usages):
+        tokens = json.loads(usage)
+        entry = ledger.setdefault(teacher, {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
+                                            "requests": 0})
+        entry["prompt_tokens"] += tokens["prompt_tokens"]
+        entry["completion_tokens"] += tokens["completion_tokens"]
+        entry["total_tokens"] += tokens["prompt_tokens"] + tokens["completion_tokens"]
+        entry["requests"] += 1
+    return ledger

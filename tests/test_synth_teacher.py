@@ -1,0 +1,130 @@
+"""`textbooks synth exercises --teacher URL#model` against a scripted loopback teacher: every reply
+ends kept or rejected with its reason, the ledger adds up, and no answered prompt is asked twice."""
+
+import hashlib
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fault_server import FaultServer
+from test_curate_resume import _kill_when
+from textbooks import cli
+from textbooks.llm import ResponseCache
+from textbooks.records import read_manifest, read_records
+
+# What the teacher does for each topic (the function name's words after its verb), and how it ends.
+EXPECTED = {
+    "good": "kept",
+    "notests": "the tests hold no assert",
+    "wrong": "failed verification: failed: AssertionError",
+    "loop": "failed verification: timed_out",
+    "syntax": "the exercise does not parse",
+    "escape": "failed verification: failed: PermissionError",
+}
+N = 24  # four prompts per topic: the sampler runs through every topic in turn
+
+
+def _reply(name: str, behaviour: str, tag: str) -> str:
+    """The teacher's reply for `behaviour`; `tag` (from the prompt) makes every reply's text its own."""
+    body = {"good": "return x + 1", "notests": "return x + 1", "wrong": "return x + 2",
+            "loop": "while True:\n        pass", "syntax": "return x + 1",
+            "escape": f"open('/tmp/escaped-{tag}', 'w').write('out')\n    return x + 1"}[behaviour]
+    colon = "" if behaviour == "syntax" else ":"
+    tests = f"print({name}(1))" if behaviour == "notests" else f"assert {name}(1) == 2"
+    return textwrap.dedent(f"""\
+        Here it is.
+        ```python
+        def {name}(x: int) -> int{colon}
+            \"\"\"Return x plus one (exercise {tag}).\"\"\"
+            {{body}}
+        ```
+        ```python
+        {tests}
+        ```
+        """).replace("{body}", body)
+
+
+class ScriptedTeacher(FaultServer):
+    """Answers each exercise prompt by the topic in its function name; records the usage it sent."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sent_usage: list[dict] = []
+
+    def completion(self, path: str, body: dict) -> dict:
+        prompt = body["messages"][-1]["content"]
+        name = re.search(r"must be named `(\w+)`", prompt).group(1)
+        tag = hashlib.sha256(prompt.encode()).hexdigest()[:8]
+        text = _reply(name, name.split("_", 1)[1], tag)
+        usage = {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(text) // 4}
+        with self.lock:
+            self.sent_usage.append(usage)
+        return {"object": "chat.completion", "usage": usage, "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+
+
+@pytest.fixture(scope="module")
+def topics(tmp_path_factory):
+    path = tmp_path_factory.mktemp("topics") / "topics.txt"
+    path.write_text("\n".join(EXPECTED) + "\n")
+    return path
+
+
+def _argv(server, topics, out, n=N):
+    return ["synth", "exercises", "--teacher", f"{server.url}#teacher", "--n", str(n), "--topics", str(topics),
+            "--out", str(out), "--timeout", "1", "--workers", "2", "--seed", "3"]
+
+
+def _topic(record: dict) -> str:
+    return json.loads(record["constraints"])["topic"]
+
+
+def test_each_reply_is_kept_or_rejected_with_its_reason_and_the_ledger_adds_up(topics, tmp_path, capsys):
+    out = tmp_path / "exercises"
+    with ScriptedTeacher(faults=["429", "close"]) as server:
+        assert cli.main(_argv(server, topics, out)) == 0
+        assert server.count == N + 2  # each prompt answered once, the two faults retried
+        kept, rejects = list(read_records(out)), list(read_records(out / "rejects"))
+        assert len(kept) + len(rejects) == N
+        assert {_topic(r) for r in kept} == {"good"} and len(kept) == N // len(EXPECTED)
+        assert all(r["verified"] and r["verdict"] == "passed" for r in kept)
+        for record in rejects:
+            assert record["reason"].startswith(EXPECTED[_topic(record)]), record["reason"]
+        assert {_topic(r) for r in rejects} == set(EXPECTED) - {"good"}
+        assert all(r["teacher"] == f"{server.url}#teacher" for r in kept + rejects)
+        assert not list(Path("/tmp").glob("escaped-*"))
+
+        [cost] = read_manifest(out)["counts"]["cost"].values()
+        sent = {key: sum(u[key] for u in server.sent_usage) for key in ("prompt_tokens", "completion_tokens")}
+        assert cost == {**sent, "total_tokens": sum(sent.values()), "requests": N}
+        [cached] = ResponseCache(out / "llm-cache.sqlite").ledger().values()
+        assert {key: cached[key] for key in sent} == sent
+
+        capsys.readouterr()
+        assert cli.main(_argv(server, topics, out)) == 0
+        assert "up to date" in capsys.readouterr().out and server.count == N + 2
+
+
+def test_a_killed_run_rerun_asks_no_answered_prompt_again_and_keeps_the_same_exercises(tmp_path, capsys):
+    topics = tmp_path / "topics.txt"
+    topics.write_text("good\nwrong\nnotests\n")
+    n = 120  # three plan shards of 50, 40 of them good
+    with ScriptedTeacher(delay_s=0.02) as server:
+        assert cli.main(_argv(server, topics, tmp_path / "reference", n)) == 0
+        reference = sorted(r["id"] for r in read_records(tmp_path / "reference"))
+        resumed = tmp_path / "resumed"
+        before_kill = server.count
+        _kill_when(resumed / ".work" / "asked" / "00000.parquet", resumed, _argv(server, topics, resumed, n))
+        answered = {json.loads(line)["text"] for line in (resumed / ".work" / "plan" / "00000.jsonl").open()}
+        sent_before = server.count
+        capsys.readouterr()
+        assert cli.main(_argv(server, topics, resumed, n)) == 0
+        assert "resuming" in capsys.readouterr().out
+        asked_again = [body["messages"][-1]["content"] for _, body, _ in server.requests[sent_before:]]
+        assert not answered & set(asked_again)
+        assert sent_before - before_kill + len(asked_again) <= n + 8  # at most one batch in flight at the kill
+    assert sorted(r["id"] for r in read_records(resumed)) == reference
+    assert len(reference) == 40
