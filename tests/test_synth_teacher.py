@@ -12,7 +12,7 @@ import pytest
 from fault_server import FaultServer
 from test_curate_resume import _kill_when
 from textbooks import cli
-from textbooks.llm import ResponseCache
+from textbooks.llm import LLMError, ResponseCache
 from textbooks.records import read_manifest, read_records
 
 # What the teacher does for each topic (the function name's words after its verb), and how it ends.
@@ -128,3 +128,23 @@ def test_a_killed_run_rerun_asks_no_answered_prompt_again_and_keeps_the_same_exe
         assert sent_before - before_kill + len(asked_again) <= n + 8  # at most one batch in flight at the kill
     assert sorted(r["id"] for r in read_records(resumed)) == reference
     assert len(reference) == 40
+
+
+def test_the_ledger_prices_the_tokens_and_a_budget_holds_over_a_rerun(topics, tmp_path):
+    with ScriptedTeacher() as server:
+        out = tmp_path / "priced"
+        assert cli.main([*_argv(server, topics, out), "--price", "2,6"]) == 0
+        [cost] = read_manifest(out)["counts"]["cost"].values()
+        assert cost["cost"] == pytest.approx((cost["prompt_tokens"] * 2 + cost["completion_tokens"] * 6) / 1e6)
+        with pytest.raises(SystemExit):
+            cli.main([*_argv(server, topics, tmp_path / "bad"), "--price", "2"])
+
+        # a budget that runs out part-way: the rerun is charged what the first attempt spent
+        budgeted, before = tmp_path / "budgeted", server.count
+        argv = [*_argv(server, topics, budgeted, n=120), "--budget-tokens", "12000"]
+        with pytest.raises(LLMError, match="budget"):
+            cli.main(argv)
+        first = server.count - before
+        with pytest.raises(LLMError, match="budget"):
+            cli.main(argv)
+        assert first >= 10 and server.count - before - first <= 2  # not a second budget's worth

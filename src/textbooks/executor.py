@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Iterator
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from textbooks.errors import UserError
 from textbooks.records import check_shards, read_shard, shard_paths, throughput, unify_shard_schemas, write_shard
 
 ShardFn = Callable[[Iterable[dict]], Iterator[dict]]
@@ -192,8 +193,8 @@ def process_shard(fn: ShardFn, task: ShardTask) -> ShardStats:
             else:
                 record.pop("reason", None)
                 kept.append(record)
-    except OSError:
-        raise  # it names its path, and its errno (a full disk, a denied write) reaches the command
+    except (OSError, UserError):
+        raise  # it says what to fix (an OSError names its path; its errno, a full disk, reaches the command)
     except Exception as e:
         # Only the message survives the trip back to the parent process, so it names the shard.
         raise RuntimeError(f"step failed on shard {task.input_path}: {type(e).__name__}: {e}") from e

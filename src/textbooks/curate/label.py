@@ -41,7 +41,6 @@ from textbooks.stage import (WORK, StageResult, StageRun, StageSpec, add_executo
 
 STAGE = StageSpec("label", subdirs=())
 STOPPED = "stopped.json"  # in OUT/.work: why the budget stopped labeling, so a resumed run stops there too
-LEDGER_AT_START = "ledger-at-start.json"  # in OUT/.work: the cache's spent tokens when this run began
 LLM_CACHE = "llm-cache.sqlite"
 
 
@@ -77,25 +76,9 @@ def open_labeler(spec: str, out: Path, budget_tokens: int | None):
     if spec == "heuristic":
         return HeuristicLabeler()
     from textbooks.llm import open_client
+    from textbooks.llm.cache import LEDGER_AT_START, tokens_spent_in_run
     return LLMLabeler(open_client(spec, cache=out / LLM_CACHE, budget_tokens=budget_tokens,
-                                  spent_tokens=tokens_spent_in_run(out)))
-
-
-def tokens_spent_in_run(out: Path) -> int:
-    """The tokens this run has spent so far: nothing on a first attempt; on a resumed one, what the
-    cache's ledger has gained since the first attempt began. So a run killed and resumed keeps to
-    its --budget-tokens as a whole, and stops where the uninterrupted run would have."""
-    from textbooks.llm import ResponseCache
-
-    cache = ResponseCache(out / LLM_CACHE)
-    try:
-        total = sum(entry["prompt_tokens"] + entry["completion_tokens"] for entry in cache.ledger().values())
-    finally:
-        cache.close()
-    start = out / WORK / LEDGER_AT_START
-    if not start.exists():
-        atomic_write_json(start, {"tokens": total})
-    return total - json.loads(start.read_text(encoding="utf-8"))["tokens"]
+                                  spent_tokens=tokens_spent_in_run(out / LLM_CACHE, out / WORK / LEDGER_AT_START)))
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from textbooks.llm.base import Backend, OnResponse, Request, Response
+from textbooks.records import atomic_write_json
 
 KEY_VERSION = 1  # bump when the meaning of a cached response changes
 
@@ -137,3 +138,21 @@ class CachedClient(Backend):
     def close(self) -> None:
         self.inner.close()
         self.cache.close()
+
+
+LEDGER_AT_START = "ledger-at-start.json"  # in a stage's OUT/.work: the cache's spent tokens when its run began
+
+
+def tokens_spent_in_run(cache_path: Path, start_path: Path) -> int:
+    """The tokens a stage's run has spent so far: nothing on a first attempt (its cache's ledger is
+    recorded in `start_path`, in the stage's scratch directory); on a resumed one, what the ledger
+    has gained since the first attempt began. So a run killed and resumed keeps to its budget as a
+    whole, and stops where the uninterrupted run would have."""
+    cache = ResponseCache(cache_path)
+    try:
+        total = sum(entry["prompt_tokens"] + entry["completion_tokens"] for entry in cache.ledger().values())
+    finally:
+        cache.close()
+    if not start_path.exists():
+        atomic_write_json(start_path, {"tokens": total})
+    return total - json.loads(start_path.read_text(encoding="utf-8"))["tokens"]

@@ -66,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt-template", type=Path, metavar="FILE",
                         help="the prompt's string.Template text (default: the packaged one)")
     parser.add_argument("--budget-tokens", type=positive_int, help="the most tokens a teacher may spend")
+    parser.add_argument("--price", type=price, metavar="IN,OUT",
+                        help="the teacher's price per 1M prompt and completion tokens: the ledger adds the cost")
     parser.add_argument("--concurrency", type=positive_int, default=8,
                         help="requests a teacher endpoint is sent at once (default 8)")
     parser.add_argument("--out", type=Path, required=True, help="the dataset directory to write")
@@ -104,7 +106,7 @@ def setup_teacher(args: argparse.Namespace) -> dict:
         raise ValueError("--data is the corpus --teacher mined mines; a teacher LLM needs none")
     return {"teacher": args.teacher, "n": args.n, "seed": args.seed, "topics": load_topics(args.topics),
             "template": load_template("exercises", args.prompt_template), "budget_tokens": args.budget_tokens,
-            "concurrency": args.concurrency}
+            "concurrency": args.concurrency, "price": args.price}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -134,7 +136,8 @@ def _mine(run: StageRun, data: Path, config: dict) -> StageResult:
 
 def main_teacher(teacher: str, n: int, out: Path, seed: int = 0, topics: list[str] | None = None,
                  template: str | None = None, budget_tokens: int | None = None, concurrency: int = 8,
-                 timeout_s: float = 3.0, near_threshold: float = 0.85, executor: Executor | None = None) -> dict:
+                 price: tuple[float, float] | None = None, timeout_s: float = 3.0, near_threshold: float = 0.85,
+                 executor: Executor | None = None) -> dict:
     """Ask `teacher` for `n` exercises, verify and deduplicate them into `out`; return the manifest."""
     from textbooks.synth.sampler import load_template, load_topics
 
@@ -142,7 +145,7 @@ def main_teacher(teacher: str, n: int, out: Path, seed: int = 0, topics: list[st
     # The topics and template go into the hash by content, so editing either file reruns the stage.
     config = {"kind": "exercises", "teacher": teacher, "n": n, "seed": seed, "topics": text_id("\n".join(topics)),
               "template": text_id(template), "budget_tokens": budget_tokens, "timeout_s": timeout_s,
-              "near_threshold": near_threshold}
+              "near_threshold": near_threshold, "price": price}
     return run_stage(STAGE, out, config, lambda run: _ask(run, topics, template, concurrency, config),
                      executor=executor)
 
@@ -156,12 +159,15 @@ def _ask(run: StageRun, topics: list[str], template: str, concurrency: int, conf
     constraints = sample_constraints("exercises", config["n"], config["seed"], topics)
     _write_prompts([render_prompt("exercises", c, template) for c in constraints], constraints, config["seed"],
                    run.work / PLAN)
+    from textbooks.llm.cache import LEDGER_AT_START, tokens_spent_in_run
+
+    spent = tokens_spent_in_run(run.out / LLM_CACHE, run.work / LEDGER_AT_START)  # a killed attempt's spending
     with open_client(config["teacher"], cache=run.out / LLM_CACHE, budget_tokens=config["budget_tokens"],
-                     concurrency=concurrency) as client:
+                     spent_tokens=spent, concurrency=concurrency) as client:
         # A copy of `run` that maps on a SerialExecutor and records into the same `steps`.
         replace(run, executor=SerialExecutor()).map("ask", AskTeacher(client, config["teacher"]), run.work / PLAN,
                                                     run.work / ASKED)
-    counts = {**verify_and_write(run, run.work / ASKED, config), "cost": _cost_ledger(run.out)}
+    counts = {**verify_and_write(run, run.work / ASKED, config), "cost": _cost_ledger(run.out, config["price"])}
     return StageResult(counts, f"{counts['records']} exercises kept of {counts['records_in']} asked of "
                                f"{config['teacher']} (verification pass rate {counts['pass_rate']:.1%}); rejected "
                                f"{counts['by_reason']}; tokens {counts['cost']} -> {run.out}")
@@ -274,9 +280,21 @@ def _count_output(out: Path, dedup: dict, records_in: int, seconds: float) -> di
             **throughput(records_in, 0, seconds)}
 
 
-def _cost_ledger(out: Path) -> dict:
+def price(text: str) -> tuple[float, float]:
+    """An argparse type: "IN,OUT", the price of 1M prompt and of 1M completion tokens."""
+    try:
+        prices = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        prices = ()
+    if len(prices) != 2 or min(prices) < 0:
+        raise argparse.ArgumentTypeError(f"expected IN,OUT: two prices per 1M tokens, such as 0.5,1.5; got {text!r}")
+    return prices
+
+
+def _cost_ledger(out: Path, prices: tuple[float, float] | None = None) -> dict:
     """The tokens each teacher model spent, from the usage every record keeps (rejects included:
-    a rejected reply was paid for too), and its requests: one per record."""
+    a rejected reply was paid for too), and its requests: one per record; with `prices` (per 1M
+    prompt and completion tokens) also their `cost`."""
     rejects = out / "rejects"
     teachers = read_column(out, "teacher") + (read_column(rejects, "teacher") if rejects.is_dir() else [])
     usages = read_column(out, "usage") + (read_column(rejects, "usage") if rejects.is_dir() else [])
@@ -289,4 +307,6 @@ def _cost_ledger(out: Path) -> dict:
         entry["completion_tokens"] += tokens["completion_tokens"]
         entry["total_tokens"] += tokens["prompt_tokens"] + tokens["completion_tokens"]
         entry["requests"] += 1
+    for entry in ledger.values() if prices else ():
+        entry["cost"] = round((entry["prompt_tokens"] * prices[0] + entry["completion_tokens"] * prices[1]) / 1e6, 6)
     return ledger
