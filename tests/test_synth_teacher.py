@@ -148,3 +148,16 @@ def test_the_ledger_prices_the_tokens_and_a_budget_holds_over_a_rerun(topics, tm
         with pytest.raises(LLMError, match="budget"):
             cli.main(argv)
         assert first >= 10 and server.count - before - first <= 2  # not a second budget's worth
+
+
+def test_an_estimate_asks_a_pilot_whose_replies_the_run_then_gets_from_the_cache(topics, tmp_path, capsys):
+    out = tmp_path / "estimated"
+    with ScriptedTeacher() as server:
+        assert cli.main([*_argv(server, topics, out), "--estimate", "6", "--price", "1,2"]) == 0
+        printed = capsys.readouterr().out
+        assert server.count == 6 and "pilot of 6 of 24 prompts" in printed and "keep about" in printed
+        per_request = sum(u["prompt_tokens"] + u["completion_tokens"] for u in server.sent_usage) / 6
+        assert f"would spend about {round(24 * per_request):,} tokens" in printed
+        assert not (out / "manifest.json").exists()
+        assert cli.main(_argv(server, topics, out)) == 0  # the estimate's directory is the run's
+        assert server.count == 24  # the pilot's six were answered from the cache

@@ -38,8 +38,9 @@ KIND_MARKERS = {
     "model": ("model_config.json", "config.json", "model.safetensors"),
     "pipeline": ("pipeline.json",),
 }
-# Our own bookkeeping, which does not make a directory someone else's.
-OWN_HIDDEN = (LOCK, ".work")
+# Our own bookkeeping, which does not make a directory someone else's: the lock, a stage's scratch,
+# and an LLM response cache (which `synth --estimate` leaves for the run it estimates) with its journal.
+OWN_BOOKKEEPING = (LOCK, ".work", "llm-cache.sqlite")
 
 
 class OutputBusyError(FileExistsError):
@@ -69,7 +70,8 @@ def _stage_of(marker: Path) -> str:
 
 
 def _is_own_bookkeeping(name: str) -> bool:
-    return name in OWN_HIDDEN or (name.startswith(".") and name.endswith(".tmp"))
+    return (any(name == own or name.startswith(own + "-") for own in OWN_BOOKKEEPING)
+            or (name.startswith(".") and name.endswith(".tmp")))
 
 
 def check_output(path: str | os.PathLike, kind: str) -> Path:

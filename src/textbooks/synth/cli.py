@@ -50,7 +50,8 @@ LLM_CACHE = "llm-cache.sqlite"
 PROMPTS_PER_SHARD = 50  # a shard is one batch of concurrent requests, and the unit a killed run resumes from
 # Sampled, not greedy: a prompt's constraints already differ, and sampling varies the code further
 # (PAPER.md §2.2 asks for diverse data); each request's own seed makes a rerun hit the cache.
-TEMPERATURE, MAX_TOKENS = 0.8, 1024
+TEMPERATURE, MAX_TOKENS = 0.8, 1024  # MAX_TOKENS: the default of --max-tokens, room for an exercise
+PILOT = 8  # prompts --estimate asks by default
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget-tokens", type=positive_int, help="the most tokens a teacher may spend")
     parser.add_argument("--price", type=price, metavar="IN,OUT",
                         help="the teacher's price per 1M prompt and completion tokens: the ledger adds the cost")
+    parser.add_argument("--max-tokens", type=positive_int, default=MAX_TOKENS,
+                        help=f"the most tokens a reply may have (default {MAX_TOKENS}); with the prompt, within the "
+                             "teacher's context")
+    parser.add_argument("--estimate", type=positive_int, nargs="?", const=PILOT, metavar="PILOT",
+                        help=f"ask only the first PILOT prompts (default {PILOT}) and print what the whole run "
+                             "would spend and keep; their replies are cached, so the run pays nothing for them again")
     parser.add_argument("--concurrency", type=positive_int, default=8,
                         help="requests a teacher endpoint is sent at once (default 8)")
     parser.add_argument("--out", type=Path, required=True, help="the dataset directory to write")
@@ -106,15 +113,18 @@ def setup_teacher(args: argparse.Namespace) -> dict:
         raise ValueError("--data is the corpus --teacher mined mines; a teacher LLM needs none")
     return {"teacher": args.teacher, "n": args.n, "seed": args.seed, "topics": load_topics(args.topics),
             "template": load_template("exercises", args.prompt_template), "budget_tokens": args.budget_tokens,
-            "concurrency": args.concurrency, "price": args.price}
+            "concurrency": args.concurrency, "price": args.price, "max_tokens": args.max_tokens,
+            "estimate": args.estimate}
 
 
 def run(args: argparse.Namespace) -> None:
     settings = setup(args)
-    if "teacher" in settings:
-        main_teacher(**settings)
-    else:
+    if "teacher" not in settings:
         main(**settings)
+    elif settings.pop("estimate"):
+        estimate(**settings, pilot=args.estimate)
+    else:
+        main_teacher(**settings)
 
 
 def main(data: Path, out: Path, allow_untested: bool = False, timeout_s: float = 3.0,
@@ -136,8 +146,8 @@ def _mine(run: StageRun, data: Path, config: dict) -> StageResult:
 
 def main_teacher(teacher: str, n: int, out: Path, seed: int = 0, topics: list[str] | None = None,
                  template: str | None = None, budget_tokens: int | None = None, concurrency: int = 8,
-                 price: tuple[float, float] | None = None, timeout_s: float = 3.0, near_threshold: float = 0.85,
-                 executor: Executor | None = None) -> dict:
+                 price: tuple[float, float] | None = None, max_tokens: int = MAX_TOKENS, timeout_s: float = 3.0,
+                 near_threshold: float = 0.85, executor: Executor | None = None) -> dict:
     """Ask `teacher` for `n` exercises, verify and deduplicate them into `out`; return the manifest."""
     from textbooks.synth.sampler import load_template, load_topics
 
@@ -145,7 +155,7 @@ def main_teacher(teacher: str, n: int, out: Path, seed: int = 0, topics: list[st
     # The topics and template go into the hash by content, so editing either file reruns the stage.
     config = {"kind": "exercises", "teacher": teacher, "n": n, "seed": seed, "topics": text_id("\n".join(topics)),
               "template": text_id(template), "budget_tokens": budget_tokens, "timeout_s": timeout_s,
-              "near_threshold": near_threshold, "price": price}
+              "near_threshold": near_threshold, "price": price, "max_tokens": max_tokens}
     return run_stage(STAGE, out, config, lambda run: _ask(run, topics, template, concurrency, config),
                      executor=executor)
 
@@ -154,23 +164,60 @@ def _ask(run: StageRun, topics: list[str], template: str, concurrency: int, conf
     """Plan the prompts, ask the teacher shard by shard (in this process: one client, one cache, one
     budget), then verify, key, deduplicate and write out as the mined path does."""
     from textbooks.llm import open_client
-    from textbooks.synth.sampler import render_prompt, sample_constraints
 
-    constraints = sample_constraints("exercises", config["n"], config["seed"], topics)
-    _write_prompts([render_prompt("exercises", c, template) for c in constraints], constraints, config["seed"],
-                   run.work / PLAN)
+    _write_prompts(plan_records(topics, template, config), run.work / PLAN)
     from textbooks.llm.cache import LEDGER_AT_START, tokens_spent_in_run
 
     spent = tokens_spent_in_run(run.out / LLM_CACHE, run.work / LEDGER_AT_START)  # a killed attempt's spending
     with open_client(config["teacher"], cache=run.out / LLM_CACHE, budget_tokens=config["budget_tokens"],
                      spent_tokens=spent, concurrency=concurrency) as client:
         # A copy of `run` that maps on a SerialExecutor and records into the same `steps`.
-        replace(run, executor=SerialExecutor()).map("ask", AskTeacher(client, config["teacher"]), run.work / PLAN,
-                                                    run.work / ASKED)
+        ask = AskTeacher(client, config["teacher"], config["max_tokens"])
+        replace(run, executor=SerialExecutor()).map("ask", ask, run.work / PLAN, run.work / ASKED)
     counts = {**verify_and_write(run, run.work / ASKED, config), "cost": _cost_ledger(run.out, config["price"])}
     return StageResult(counts, f"{counts['records']} exercises kept of {counts['records_in']} asked of "
                                f"{config['teacher']} (verification pass rate {counts['pass_rate']:.1%}); rejected "
                                f"{counts['by_reason']}; tokens {counts['cost']} -> {run.out}")
+
+
+def estimate(teacher: str, n: int, out: Path, pilot: int = PILOT, seed: int = 0, topics: list[str] | None = None,
+             template: str | None = None, budget_tokens: int | None = None, concurrency: int = 8,
+             price: tuple[float, float] | None = None, max_tokens: int = MAX_TOKENS, timeout_s: float = 3.0,
+             **_) -> dict:
+    """Ask the run's first `pilot` prompts (into OUT's response cache: the run itself then pays nothing
+    for them), verify the replies, and print what the whole run of `n` would spend and keep."""
+    from textbooks.llm import open_client
+    from textbooks.outputs import claim_output
+    from textbooks.sandbox.pool import Sandbox
+    from textbooks.synth.exercises import exercise_limits, verify_exercises
+    from textbooks.synth.sampler import load_template, load_topics
+
+    config = {"n": n, "seed": seed}
+    prompts = plan_records(topics or load_topics(), template or load_template("exercises"), config)[:pilot]
+    with claim_output(out, STAGE.name) as out, \
+            open_client(teacher, cache=out / LLM_CACHE, budget_tokens=budget_tokens, concurrency=concurrency) as client:
+        asked = list(AskTeacher(client, teacher, max_tokens)(prompts))
+    with Sandbox() as sandbox:
+        verified = verify_exercises(list(with_reason_restored(asked)), sandbox, exercise_limits(timeout_s))
+    figures = _extrapolate(asked, verified, n, price)
+    print(f"pilot of {len(asked)} of {n} prompts: {figures['tokens_per_request']:.0f} tokens a request; the run "
+          f"would spend about {figures['tokens']:,} tokens" + (f" (cost {figures['cost']:.2f})" if price else "")
+          + f" and keep about {figures['kept']} exercises (pass rate {figures['pass_rate']:.0%})")
+    return figures
+
+
+def _extrapolate(asked: list[dict], verified: list[dict], n: int, prices: tuple[float, float] | None) -> dict:
+    """A pilot's mean tokens and pass rate, scaled to `n` requests."""
+    usage = [json.loads(record["usage"]) for record in asked]
+    prompt_tokens = sum(u["prompt_tokens"] for u in usage) / len(usage)
+    completion_tokens = sum(u["completion_tokens"] for u in usage) / len(usage)
+    pass_rate = sum(not record.get("reason") for record in verified) / len(verified)
+    figures = {"pilot": len(asked), "n": n, "tokens_per_request": prompt_tokens + completion_tokens,
+               "tokens": round(n * (prompt_tokens + completion_tokens)), "pass_rate": pass_rate,
+               "kept": round(n * pass_rate)}
+    if prices:
+        figures["cost"] = n * (prompt_tokens * prices[0] + completion_tokens * prices[1]) / 1e6
+    return figures
 
 
 def verify_and_write(run: StageRun, exercises: Path, config: dict) -> dict:
@@ -182,14 +229,22 @@ def verify_and_write(run: StageRun, exercises: Path, config: dict) -> dict:
     return _count_output(run.out, dedup, sum(s.records_in for s in applied), time.time() - run.started)
 
 
-def _write_prompts(prompts: list[str], constraints: list[dict], seed: int, plan_dir: Path) -> None:
+def plan_records(topics: list[str], template: str, config: dict) -> list[dict]:
+    """One record per prompt: the sampler's constraints rendered into the template, with the
+    sampling seed of its request (the same in a pilot, a run and a rerun: cache hits)."""
+    from textbooks.synth.sampler import render_prompt, sample_constraints
+
+    constraints = sample_constraints("exercises", config["n"], config["seed"], topics)
+    return [{"id": f"prompt-{i:05d}", "text": render_prompt("exercises", c, template), "source": "plan",
+             "constraints": json.dumps(c, sort_keys=True), "temperature": TEMPERATURE,
+             "seed": _request_seed(config["seed"], i)} for i, c in enumerate(constraints)]
+
+
+def _write_prompts(plan: list[dict], plan_dir: Path) -> None:
     """The prompts as plan shards of PROMPTS_PER_SHARD (left as they are when a resumed run finds them)."""
-    for start in range(0, len(prompts), PROMPTS_PER_SHARD):
-        lines = [json.dumps({"id": f"prompt-{i:05d}", "text": prompts[i], "source": "plan",
-                             "constraints": json.dumps(constraints[i], sort_keys=True),
-                             "temperature": TEMPERATURE, "seed": _request_seed(seed, i)}, sort_keys=True)
-                 for i in range(start, min(start + PROMPTS_PER_SHARD, len(prompts)))]
-        path, text = plan_dir / f"{start // PROMPTS_PER_SHARD:05d}.jsonl", "\n".join(lines) + "\n"
+    for start in range(0, len(plan), PROMPTS_PER_SHARD):
+        text = "".join(json.dumps(p, sort_keys=True) + "\n" for p in plan[start:start + PROMPTS_PER_SHARD])
+        path = plan_dir / f"{start // PROMPTS_PER_SHARD:05d}.jsonl"
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             atomic_write_text(path, text)
 
@@ -213,15 +268,19 @@ class AskTeacher:
 
     client: object  # a textbooks.llm.Backend
     teacher: str
+    max_tokens: int = MAX_TOKENS
+
+    def request(self, prompt: dict):
+        from textbooks.llm import Request
+
+        return Request(messages=(("user", prompt["text"]),), max_tokens=self.max_tokens,
+                       temperature=prompt["temperature"], seed=prompt["seed"])
 
     def __call__(self, plan: Iterable[dict]) -> Iterator[dict]:
-        from textbooks.llm import Request
         from textbooks.synth.exercises import exercise_record, parse_exercise_reply, reply_reject
 
         plan = list(plan)
-        requests = [Request(messages=(("user", p["text"]),), max_tokens=MAX_TOKENS, temperature=p["temperature"],
-                            seed=p["seed"]) for p in plan]
-        for prompt, response in zip(plan, self.client.complete(requests)):
+        for prompt, response in zip(plan, self.client.complete([self.request(p) for p in plan])):
             constraints = json.loads(prompt["constraints"])
             usage = {"prompt_tokens": response.prompt_tokens, "completion_tokens": response.completion_tokens}
             exercise = parse_exercise_reply(response.text)
