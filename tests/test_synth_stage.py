@@ -63,3 +63,17 @@ def test_a_rerun_is_up_to_date(corpus, exercises, capsys):
     capsys.readouterr()
     assert cli.main(["synth", "exercises", "--data", str(corpus), "--out", str(exercises)]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_mined_textbook_passages_come_from_cpythons_documentation_and_their_code_runs(tmp_path):
+    out = tmp_path / "passages"
+    assert cli.main(["synth", "textbook", "--out", str(out), "--workers", "2"]) == 0
+    kept, rejects = list(read_records(out)), list(read_records(out / "rejects"))
+    manifest = read_manifest(out)
+    assert len(kept) + len(rejects) == manifest["counts"]["records_in"] and len(kept) > 300
+    assert all(r["source"] == "synth:textbook" and r["teacher"] == "mined" for r in kept)
+    assert any('"pydoc_data.topics:' in r["constraints"] for r in kept)
+    with_code = [r for r in kept if r["code_blocks"]]
+    assert with_code and all(r["code_passed"] >= 1 for r in with_code)  # a passage whose code all fails is dropped
+    assert all(r["reason"].startswith(("no code block runs", "a code block does not parse", "exact duplicate",
+                                       "near duplicate")) for r in rejects)

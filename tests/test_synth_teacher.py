@@ -161,3 +161,27 @@ def test_an_estimate_asks_a_pilot_whose_replies_the_run_then_gets_from_the_cache
         assert not (out / "manifest.json").exists()
         assert cli.main(_argv(server, topics, out)) == 0  # the estimate's directory is the run's
         assert server.count == 24  # the pilot's six were answered from the cache
+
+
+class PassageTeacher(FaultServer):
+    """Answers every prompt with the same short textbook section: one kept, the rest copies of it."""
+
+    def completion(self, path: str, body: dict) -> dict:
+        text = ("## Counting with a loop\n\n" + "A for loop visits each item of a sequence in turn, so counting "
+                "the items that pass a test needs only a counter that starts at zero and grows by one. " * 3
+                + "\n\n```python\nwords = ['a', 'bb', 'ccc']\nlong = 0\nfor word in words:\n    if len(word) > 1:\n"
+                "        long += 1\nassert long == 2\n```\n")
+        return {"object": "chat.completion", "usage": {"prompt_tokens": 50, "completion_tokens": 80},
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+
+
+def test_a_teacher_writes_textbook_passages_whose_code_is_run(tmp_path):
+    out = tmp_path / "textbook"
+    with PassageTeacher() as server:
+        assert cli.main(["synth", "textbook", "--teacher", f"{server.url}#teacher", "--n", "4", "--out", str(out),
+                         "--workers", "1"]) == 0
+    [kept] = list(read_records(out))
+    assert kept["verified"] and kept["code_blocks"] == kept["code_passed"] == 1
+    assert json.loads(kept["constraints"]).keys() >= {"topic", "audience", "style"}
+    assert [r["reason"] for r in read_records(out / "rejects")] == ["exact duplicate"] * 3
+    assert read_manifest(out)["counts"]["cost"][f"{server.url}#teacher"]["requests"] == 4

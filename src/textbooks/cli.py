@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "corpus": ("textbooks.corpus.cli", "build a corpus dataset from local Python sources"),
     "label": ("textbooks.curate.label", "label a sample of a corpus for educational value (heuristic or LLM)"),
     "classify": ("textbooks.curate.classify", "embed, train a random forest on the labels, score and filter a corpus"),
-    "synth": ("textbooks.synth.cli", "exercises from a teacher LLM or mined from a corpus, verified in the sandbox"),
+    "synth": ("textbooks.synth.cli", "exercises and textbook passages, from a teacher LLM or mined offline"),
     "tokenizer": ("textbooks.tokenizer", "train a byte-level BPE tokenizer on a corpus"),
     "pack": ("textbooks.pack", "tokenize a corpus into fixed-length token shards"),
     "train": ("textbooks.train.cli", "pretrain or finetune a model from a YAML recipe"),

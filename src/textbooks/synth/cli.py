@@ -1,7 +1,8 @@
-"""Synthesize exercises for training (PAPER.md §2: CodeExercises, "each exercise is a docstring of a
-function that needs to be completed"), kept only if their solution passes their tests in the sandbox.
+"""Synthesize training data (PAPER.md §2): exercises (CodeExercises, "each exercise is a docstring of a
+function that needs to be completed"), kept only if their solution passes their tests in the sandbox,
+and textbook passages (prose with python blocks), whose blocks must parse and run.
 
-KIND is `exercises`. --teacher mined (the default, offline) mines them from real material: the
+KIND `exercises`: --teacher mined (the default, offline) mines them from real material: the
 documented module-level functions of a corpus (--data, e.g. the classify stage's output), whose
 docstring's doctest examples become the tests. Each exercise is verified by defining its function
 alone and running its tests in the sandbox, so one that needs its module's other names fails with
@@ -10,17 +11,27 @@ with `duplicate_of`. A record holds `prompt` (signature + docstring, what a mode
 HumanEval), `solution`, `tests`, `entry_point`, `text` (the whole function, what a model trains
 on), `constraints`, `teacher`, `usage`, `verified` and `verdict`.
 
+KIND `textbook`: --teacher mined cuts CPython's own documentation (`pydoc_data.topics`, the language
+reference) and the standard library's longer docstrings into passages. Every python block must
+parse; each runs alone in the sandbox; a passage none of whose blocks runs is rejected, one whose
+blocks partly run is kept with `verified` false and a verdict naming the block that failed.
+
 --teacher URL#model (or a transformers directory, or one of our checkpoints) asks that LLM for --n
-exercises instead (PAPER.md §2.2: "constraints" on topic and function name make them diverse): the
-diversity sampler's constraints (--seed, --topics) fill the prompt template (--prompt-template),
-one prompt per exercise, and the replies are verified and deduplicated as mined exercises are; a
-reply that holds no exercise goes to OUT/rejects with why. The prompts run in this process whatever
---executor says (one client: one response cache in OUT/llm-cache.sqlite, one --budget-tokens,
---concurrency requests at once); verification runs on --executor. A rerun, or a killed run rerun,
-asks nothing the cache has answered. The manifest's `cost` is the token ledger per teacher model.
+records instead (PAPER.md §2.2: constraints on topic and audience, or topic and function name, make
+them diverse): the diversity sampler's constraints (--seed, --topics) fill the prompt template
+(--prompt-template), one prompt per record, and the replies are verified and deduplicated as mined
+records are; a reply that holds no exercise or passage goes to OUT/rejects with why. The prompts
+run in this process whatever --executor says (one client: one response cache in
+OUT/llm-cache.sqlite, one --budget-tokens, --concurrency requests at once); verification runs on
+--executor. A rerun, or a killed run rerun, asks nothing the cache has answered. The manifest's
+`cost` is the token ledger per teacher model.
+
+--estimate [PILOT] asks only the first prompts and prints what the run would spend and keep;
+--price IN,OUT adds the cost to the ledger.
 
 Examples:
   textbooks synth exercises --data runs/x/classify --out runs/x/exercises
+  textbooks synth textbook --out runs/x/passages
   textbooks synth exercises --teacher http://127.0.0.1:8000/v1#gpt-4 --n 1000 --out runs/x/exercises
 """
 
@@ -28,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -42,7 +54,8 @@ from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, a
                              positive_int, run_stage)
 
 STAGE = StageSpec("synth")
-KINDS = ("exercises",)
+# Each kind and the sampler's axes and template its prompts are made with (see `kind_functions`).
+KINDS = {"exercises": "exercises", "textbook": "textbooks"}
 # In OUT/.work: the mined exercises (or the prompts and the teacher's exercises), the same verified
 # and keyed for dedup, and the dedup decisions.
 MINED, PLAN, ASKED, VERIFIED, DECISIONS = "mined", "plan", "asked", "verified", "decisions.parquet"
@@ -55,7 +68,7 @@ PILOT = 8  # prompts --estimate asks by default
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=KINDS, help="what to synthesize")
+    parser.add_argument("kind", choices=list(KINDS), help="exercises, or textbook passages")
     parser.add_argument("--teacher", default="mined",
                         help="mined (default, offline: from the documented functions of --data), or the LLM "
                              "to ask: an endpoint URL#model, a transformers directory or one of our checkpoints")
@@ -90,12 +103,16 @@ def setup(args: argparse.Namespace) -> dict:
     if args.timeout <= 0:
         raise ValueError(f"--timeout must be positive, got {args.timeout}")
     NearDedup(args.near_threshold)  # validates the threshold before any work
-    common = {"out": args.out, "timeout_s": args.timeout, "near_threshold": args.near_threshold,
+    common = {"kind": args.kind, "out": args.out, "timeout_s": args.timeout, "near_threshold": args.near_threshold,
               "executor": executor_from(args)}
     if args.teacher != "mined":
         return {**setup_teacher(args), **common}
     if args.n is not None:
         raise ValueError("--n is the number of exercises to ask a teacher LLM for: --teacher mined takes all")
+    if args.kind == "textbook":  # mined from this interpreter's own documentation, not from a corpus
+        if args.data:
+            raise ValueError("synth textbook --teacher mined reads CPython's documentation; it takes no --data")
+        return {"data": None, **common}
     if not args.data:
         raise ValueError("--teacher mined needs --data: a corpus dataset whose documented functions to mine")
     if not args.data.is_dir():
@@ -112,7 +129,7 @@ def setup_teacher(args: argparse.Namespace) -> dict:
     if args.data:
         raise ValueError("--data is the corpus --teacher mined mines; a teacher LLM needs none")
     return {"teacher": args.teacher, "n": args.n, "seed": args.seed, "topics": load_topics(args.topics),
-            "template": load_template("exercises", args.prompt_template), "budget_tokens": args.budget_tokens,
+            "template": load_template(KINDS[args.kind], args.prompt_template), "budget_tokens": args.budget_tokens,
             "concurrency": args.concurrency, "price": args.price, "max_tokens": args.max_tokens,
             "estimate": args.estimate}
 
@@ -127,33 +144,49 @@ def run(args: argparse.Namespace) -> None:
         main_teacher(**settings)
 
 
-def main(data: Path, out: Path, allow_untested: bool = False, timeout_s: float = 3.0,
+def main(data: Path | None, out: Path, kind: str = "exercises", allow_untested: bool = False, timeout_s: float = 3.0,
          near_threshold: float = 0.85, executor: Executor | None = None) -> dict:
-    """Mine, verify and deduplicate the exercises of `data` into `out`; return the manifest."""
-    config = {"kind": "exercises", "teacher": "mined", "allow_untested": allow_untested, "timeout_s": timeout_s,
+    """Mine, verify and deduplicate exercises of `data` (passages: of CPython's documentation) into
+    `out`; return the manifest."""
+    config = {"kind": kind, "teacher": "mined", "allow_untested": allow_untested, "timeout_s": timeout_s,
               "near_threshold": near_threshold}
-    return run_stage(STAGE, out, config, lambda run: _mine(run, data, config), inputs=[data], executor=executor)
+    return run_stage(STAGE, out, config, lambda run: _mine(run, data, config), inputs=[data] if data else [],
+                     executor=executor)
 
 
-def _mine(run: StageRun, data: Path, config: dict) -> StageResult:
-    """Mine each corpus shard (in parallel), then verify, deduplicate and write them out."""
-    run.map("mine", MineShard(config["allow_untested"]), data, run.work / MINED)
+def _mine(run: StageRun, data: Path | None, config: dict) -> StageResult:
+    """Mine each corpus shard (in parallel), or the documentation, then verify, deduplicate and write out."""
+    if config["kind"] == "exercises":
+        run.map("mine", MineShard(config["allow_untested"]), data, run.work / MINED)
+    else:
+        _write_passages(run.work / MINED)
     counts = verify_and_write(run, run.work / MINED, config)
-    return StageResult(counts, f"{counts['records']} exercises kept of {counts['records_in']} mined "
+    return StageResult(counts, f"{counts['records']} {config['kind']} records kept of {counts['records_in']} mined "
                                f"(verification pass rate {counts['pass_rate']:.1%}); rejected {counts['by_reason']} "
                                f"-> {run.out}")
 
 
-def main_teacher(teacher: str, n: int, out: Path, seed: int = 0, topics: list[str] | None = None,
+def _write_passages(mined: Path, per_shard: int = 100) -> None:
+    """The passages mined from CPython's documentation, as shards (written again, identically, on a resume)."""
+    from textbooks.records import write_shard
+    from textbooks.synth.mined import mine_passages
+
+    passages = list(mine_passages())
+    for start in range(0, len(passages), per_shard):
+        write_shard(passages[start:start + per_shard], mined / f"{start // per_shard:05d}.parquet")
+
+
+def main_teacher(teacher: str, n: int, out: Path, kind: str = "exercises", seed: int = 0,
+                 topics: list[str] | None = None,
                  template: str | None = None, budget_tokens: int | None = None, concurrency: int = 8,
                  price: tuple[float, float] | None = None, max_tokens: int = MAX_TOKENS, timeout_s: float = 3.0,
                  near_threshold: float = 0.85, executor: Executor | None = None) -> dict:
     """Ask `teacher` for `n` exercises, verify and deduplicate them into `out`; return the manifest."""
     from textbooks.synth.sampler import load_template, load_topics
 
-    topics, template = topics or load_topics(), template or load_template("exercises")
+    topics, template = topics or load_topics(), template or load_template(KINDS[kind])
     # The topics and template go into the hash by content, so editing either file reruns the stage.
-    config = {"kind": "exercises", "teacher": teacher, "n": n, "seed": seed, "topics": text_id("\n".join(topics)),
+    config = {"kind": kind, "teacher": teacher, "n": n, "seed": seed, "topics": text_id("\n".join(topics)),
               "template": text_id(template), "budget_tokens": budget_tokens, "timeout_s": timeout_s,
               "near_threshold": near_threshold, "price": price, "max_tokens": max_tokens}
     return run_stage(STAGE, out, config, lambda run: _ask(run, topics, template, concurrency, config),
@@ -172,15 +205,16 @@ def _ask(run: StageRun, topics: list[str], template: str, concurrency: int, conf
     with open_client(config["teacher"], cache=run.out / LLM_CACHE, budget_tokens=config["budget_tokens"],
                      spent_tokens=spent, concurrency=concurrency) as client:
         # A copy of `run` that maps on a SerialExecutor and records into the same `steps`.
-        ask = AskTeacher(client, config["teacher"], config["max_tokens"])
+        ask = AskTeacher(client, config["teacher"], config["kind"], config["max_tokens"])
         replace(run, executor=SerialExecutor()).map("ask", ask, run.work / PLAN, run.work / ASKED)
     counts = {**verify_and_write(run, run.work / ASKED, config), "cost": _cost_ledger(run.out, config["price"])}
-    return StageResult(counts, f"{counts['records']} exercises kept of {counts['records_in']} asked of "
+    return StageResult(counts, f"{counts['records']} {config['kind']} records kept of {counts['records_in']} asked of "
                                f"{config['teacher']} (verification pass rate {counts['pass_rate']:.1%}); rejected "
                                f"{counts['by_reason']}; tokens {counts['cost']} -> {run.out}")
 
 
-def estimate(teacher: str, n: int, out: Path, pilot: int = PILOT, seed: int = 0, topics: list[str] | None = None,
+def estimate(teacher: str, n: int, out: Path, kind: str = "exercises", pilot: int = PILOT, seed: int = 0,
+             topics: list[str] | None = None,
              template: str | None = None, budget_tokens: int | None = None, concurrency: int = 8,
              price: tuple[float, float] | None = None, max_tokens: int = MAX_TOKENS, timeout_s: float = 3.0,
              **_) -> dict:
@@ -189,16 +223,17 @@ def estimate(teacher: str, n: int, out: Path, pilot: int = PILOT, seed: int = 0,
     from textbooks.llm import open_client
     from textbooks.outputs import claim_output
     from textbooks.sandbox.pool import Sandbox
-    from textbooks.synth.exercises import exercise_limits, verify_exercises
+    from textbooks.synth.exercises import exercise_limits
     from textbooks.synth.sampler import load_template, load_topics
 
-    config = {"n": n, "seed": seed}
-    prompts = plan_records(topics or load_topics(), template or load_template("exercises"), config)[:pilot]
+    config = {"kind": kind, "n": n, "seed": seed}
+    prompts = plan_records(topics or load_topics(), template or load_template(KINDS[kind]), config)[:pilot]
     with claim_output(out, STAGE.name) as out, \
             open_client(teacher, cache=out / LLM_CACHE, budget_tokens=budget_tokens, concurrency=concurrency) as client:
-        asked = list(AskTeacher(client, teacher, max_tokens)(prompts))
+        asked = list(AskTeacher(client, teacher, kind, max_tokens)(prompts))
     with Sandbox() as sandbox:
-        verified = verify_exercises(list(with_reason_restored(asked)), sandbox, exercise_limits(timeout_s))
+        _, verify, _ = kind_functions(kind)
+        verified = verify(list(with_reason_restored(asked)), sandbox, exercise_limits(timeout_s))
     figures = _extrapolate(asked, verified, n, price)
     print(f"pilot of {len(asked)} of {n} prompts: {figures['tokens_per_request']:.0f} tokens a request; the run "
           f"would spend about {figures['tokens']:,} tokens" + (f" (cost {figures['cost']:.2f})" if price else "")
@@ -220,13 +255,23 @@ def _extrapolate(asked: list[dict], verified: list[dict], n: int, prices: tuple[
     return figures
 
 
-def verify_and_write(run: StageRun, exercises: Path, config: dict) -> dict:
+def verify_and_write(run: StageRun, records: Path, config: dict) -> dict:
     """The tail both teachers share: verify and key the exercises (in parallel, each worker with its
     own sandbox), find the duplicates (one pass), write the shards out; the manifest's counts."""
-    run.map("verify", VerifyAndKey(config["timeout_s"]), exercises, run.work / VERIFIED)
+    run.map("verify", VerifyAndKey(config["timeout_s"], config["kind"]), records, run.work / VERIFIED)
     dedup = find_duplicates(run.work / VERIFIED, run.work / DECISIONS, config["near_threshold"])
     applied = run.map("apply", ApplyDecisions(str(run.work / DECISIONS), drop=DEDUP_COLUMNS), run.work / VERIFIED)
     return _count_output(run.out, dedup, sum(s.records_in for s in applied), time.time() - run.started)
+
+
+def kind_functions(kind: str):
+    """A kind's (reply_record: a reply into its record or reject, a batch's verification in a sandbox,
+    the step that verifies a shard), imported when used: they bring in the sandbox."""
+    if kind == "exercises":
+        from textbooks.synth import exercises
+        return exercises.reply_record, exercises.verify_exercises, exercises.VerifyShard
+    from textbooks.synth import passages
+    return passages.reply_record, passages.verify_passages, passages.VerifyPassagesShard
 
 
 def plan_records(topics: list[str], template: str, config: dict) -> list[dict]:
@@ -234,8 +279,9 @@ def plan_records(topics: list[str], template: str, config: dict) -> list[dict]:
     sampling seed of its request (the same in a pilot, a run and a rerun: cache hits)."""
     from textbooks.synth.sampler import render_prompt, sample_constraints
 
-    constraints = sample_constraints("exercises", config["n"], config["seed"], topics)
-    return [{"id": f"prompt-{i:05d}", "text": render_prompt("exercises", c, template), "source": "plan",
+    sampler_kind = KINDS[config["kind"]]
+    constraints = sample_constraints(sampler_kind, config["n"], config["seed"], topics)
+    return [{"id": f"prompt-{i:05d}", "text": render_prompt(sampler_kind, c, template), "source": "plan",
              "constraints": json.dumps(c, sort_keys=True), "temperature": TEMPERATURE,
              "seed": _request_seed(config["seed"], i)} for i, c in enumerate(constraints)]
 
@@ -268,6 +314,7 @@ class AskTeacher:
 
     client: object  # a textbooks.llm.Backend
     teacher: str
+    kind: str = "exercises"
     max_tokens: int = MAX_TOKENS
 
     def request(self, prompt: dict):
@@ -277,17 +324,14 @@ class AskTeacher:
                        temperature=prompt["temperature"], seed=prompt["seed"])
 
     def __call__(self, plan: Iterable[dict]) -> Iterator[dict]:
-        from textbooks.synth.exercises import exercise_record, parse_exercise_reply, reply_reject
-
+        reply_record, _, _ = kind_functions(self.kind)
         plan = list(plan)
         for prompt, response in zip(plan, self.client.complete([self.request(p) for p in plan])):
-            constraints = json.loads(prompt["constraints"])
             usage = {"prompt_tokens": response.prompt_tokens, "completion_tokens": response.completion_tokens}
-            exercise = parse_exercise_reply(response.text)
-            record = (reply_reject(response.text, exercise, constraints, self.teacher, usage)
-                      if isinstance(exercise, str) else exercise_record(exercise, constraints, self.teacher, usage))
+            record = reply_record(response.text, json.loads(prompt["constraints"]), self.teacher, usage)
             reason = record.pop("reason", None)
-            yield {**record, PENDING: reason}
+            # the prompt's id too: two prompts answered alike are two records (dedup then keeps one)
+            yield {**record, "id": text_id(f"{prompt['id']}\n{record['id']}"), PENDING: reason}
 
 
 @dataclass(frozen=True)
@@ -304,15 +348,16 @@ class MineShard:
 
 @dataclass(frozen=True)
 class VerifyAndKey:
-    """The step that runs each exercise against its tests in the sandbox and adds the dedup keys;
-    a failed one keeps its verdict as a pending reject (corpus.dedup.with_dedup_keys)."""
+    """The step that runs each record's code in the sandbox (an exercise against its tests, a
+    passage block by block) and adds the dedup keys; a failed one keeps its verdict as a pending
+    reject (corpus.dedup.with_dedup_keys)."""
 
     timeout_s: float
+    kind: str = "exercises"
 
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
-        from textbooks.synth.exercises import VerifyShard
-
-        yield from with_dedup_keys(VerifyShard(self.timeout_s)(with_reason_restored(records)))
+        _, _, verify_shard = kind_functions(self.kind)
+        yield from with_dedup_keys(verify_shard(self.timeout_s)(with_reason_restored(records)))
 
 
 def with_reason_restored(records: Iterable[dict]) -> Iterator[dict]:
@@ -330,9 +375,10 @@ def _count_output(out: Path, dedup: dict, records_in: int, seconds: float) -> di
                                               if (out / "rejects").is_dir() else [])
     reasons = read_column(out / "rejects", "reason") if (out / "rejects").is_dir() else []
     kept = len(read_column(out, "id"))
-    ran = [v for v in verdicts if v and v != NOT_RUN]
-    # "failed verification: failed: NameError: ..." counts as one kind: "failed verification: failed"
-    by_reason = Counter(": ".join(reason.split(": ")[:2]) for reason in reasons)
+    from textbooks.synth.passages import NO_CODE
+
+    ran = [v for v in verdicts if v and v not in (NOT_RUN, NO_CODE)]
+    by_reason = Counter(reason_kind(reason) for reason in reasons)
     return {"records": kept, "rejected": len(reasons), "records_in": records_in,
             "by_reason": dict(sorted(by_reason.items())), "dedup": dedup,
             "pass_rate": sum(v == "passed" for v in ran) / len(ran) if ran else 0.0,
@@ -348,6 +394,13 @@ def price(text: str) -> tuple[float, float]:
     if len(prices) != 2 or min(prices) < 0:
         raise argparse.ArgumentTypeError(f"expected IN,OUT: two prices per 1M tokens, such as 0.5,1.5; got {text!r}")
     return prices
+
+
+def reason_kind(reason: str) -> str:
+    """A reject's reason without its detail: "failed verification: failed: NameError: ..." is
+    "failed verification: failed", "near duplicate (estimated Jaccard 0.88)" is "near duplicate",
+    "no code block runs: 0 of 3 blocks passed; ..." is "no code block runs"."""
+    return ": ".join(re.split(r" \(|;|: block |: \d", reason)[0].split(": ")[:2])
 
 
 def _cost_ledger(out: Path, prices: tuple[float, float] | None = None) -> dict:

@@ -148,6 +148,14 @@ def reply_reject(reply: str, reason: str, constraints: dict, teacher: str, usage
             "reason": reason}
 
 
+def reply_record(reply: str, constraints: dict, teacher: str, usage: dict) -> dict:
+    """A teacher's reply as an exercise record, or as its reject with why (a `reason`)."""
+    exercise = parse_exercise_reply(reply)
+    if isinstance(exercise, str):
+        return reply_reject(reply, exercise, constraints, teacher, usage)
+    return exercise_record(exercise, constraints, teacher, usage)
+
+
 def provenance(constraints: dict, teacher: str, usage: dict) -> dict:
     """What each synthetic record keeps of how it was made (DESIGN.md, Synthesis)."""
     tokens = {key: int(usage.get(key) or 0) for key in ("prompt_tokens", "completion_tokens")}

@@ -68,6 +68,14 @@ def passage_record(text: str, constraints: dict, teacher: str, usage: dict) -> d
             "verified": False, "verdict": NOT_RUN}
 
 
+def reply_record(reply: str, constraints: dict, teacher: str, usage: dict) -> dict:
+    """A teacher's reply as a passage record, or as its reject with why (a `reason`)."""
+    passage = parse_textbook_reply(reply)
+    if isinstance(passage, Reason):
+        return passage_reject(reply, passage.why, constraints, teacher, usage)
+    return passage_record(passage, constraints, teacher, usage)
+
+
 def passage_reject(reply: str, reason: str, constraints: dict, teacher: str, usage: dict) -> dict:
     """The reject of a reply that holds no passage: the raw reply is its text."""
     if not reason:
