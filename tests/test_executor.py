@@ -230,3 +230,47 @@ def test_a_shard_keeps_the_columns_of_every_record_not_only_the_first(tmp_path):
     records = [{"id": "a", "text": "x", "source": "s"}, {"id": "b", "text": "y", "source": "s", "reason": "dup"}]
     write_shard(records, tmp_path / "00000.parquet")
     assert list(read_shard(tmp_path / "00000.parquet")) == [{**records[0], "reason": None}, records[1]]
+
+
+@dataclass(frozen=True)
+class PidThenSleep:
+    """A step that says which process runs it, then takes a minute."""
+
+    marker: str
+
+    def __call__(self, records):
+        Path(self.marker).write_text(str(os.getpid()))
+        time.sleep(60)
+        yield from records
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_pool_worker_does_not_outlive_a_parent_killed_with_sigkill(tmp_path):
+    source, marker = _dataset(tmp_path / "in", shards=1), tmp_path / "worker.pid"
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+              "from textbooks.executor import LocalExecutor\nfrom test_executor import PidThenSleep\n"
+              f"LocalExecutor(workers=1).map_shards(PidThenSleep({str(marker)!r}), {str(source)!r}, "
+              f"{str(tmp_path / 'out')!r}, progress=False)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() or not marker.read_text():
+            assert time.monotonic() < deadline and parent.poll() is None, "the worker never started"
+            time.sleep(0.05)
+        worker = int(marker.read_text())
+        parent.kill()  # the parent alone: no cleanup of its own runs
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(worker), "the pool worker outlived its parent"
+    finally:
+        if parent.poll() is None:
+            os.killpg(parent.pid, signal.SIGKILL)

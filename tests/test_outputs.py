@@ -237,8 +237,8 @@ def test_a_writer_killed_with_its_lock_does_not_block_the_rerun(stages, tmp_path
     out = tmp_path / "corpus"
     first = start_corpus(stages / "data", out, "--shard-size", "10")
     wait_for_lock(out, first.pid)
-    first.kill()
-    first.communicate()
+    first.kill()  # the parent alone, as the OOM killer would: its pool worker must not outlive it
+    first.communicate(timeout=60)  # ends when every holder of its output pipe, the worker too, is gone
     assert (out / ".lock").exists()  # left behind, but no process holds it
     assert cli.main(["corpus", "--source", str(stages / "data"), "--out", str(out), "--shard-size", "10"]) == 0
     assert read_manifest(out)["counts"]["records"] == read_manifest(stages / "corpus")["counts"]["records"]

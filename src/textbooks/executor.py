@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
+import ctypes
 import multiprocessing
 import os
 import pickle
+import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,7 @@ from textbooks.records import check_shards, read_shard, shard_paths, throughput,
 
 ShardFn = Callable[[Iterable[dict]], Iterator[dict]]
 REJECTS = "rejects"
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,8 @@ class LocalExecutor(Executor):
         # spawn, not fork: the parent may hold threads (tqdm, torch) that a forked child would inherit locked
         context = multiprocessing.get_context("spawn")
         workers = min(self.workers, len(tasks))
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent,
+                                                    initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(process_shard, fn, task) for task in tasks]
             try:
                 for future in concurrent.futures.as_completed(futures):
@@ -237,6 +242,16 @@ def _remove_stale_temporaries(task: ShardTask) -> None:
         if target.parent.is_dir():
             for stale in target.parent.glob(f".{target.name}.*.tmp"):
                 stale.unlink(missing_ok=True)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A pool worker ends when the process that started it does. A parent killed with SIGKILL (or by
+    the OOM killer) runs no cleanup, and its workers would wait on their queue forever, holding its
+    pipes; Linux's PR_SET_PDEATHSIG has the kernel kill them instead."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 def _require_picklable(fn: ShardFn) -> None:
