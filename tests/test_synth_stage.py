@@ -77,3 +77,22 @@ def test_mined_textbook_passages_come_from_cpythons_documentation_and_their_code
     assert with_code and all(r["code_passed"] >= 1 for r in with_code)  # a passage whose code all fails is dropped
     assert all(r["reason"].startswith(("no code block runs", "a code block does not parse", "exact duplicate",
                                        "near duplicate")) for r in rejects)
+
+
+def test_copies_of_a_dataset_given_to_dedup_against_are_rejected(corpus, tmp_path):
+    """Exercises mined before from statistics.py (another copy of it): this run's are copies of them."""
+    other = tmp_path / "other-corpus"
+    write_shard([{"id": "other/statistics.py", "text": (STDLIB / "statistics.py").read_text(encoding="utf-8"),
+                  "source": "stdlib", "path": "other/statistics.py"}], other / "00000.parquet")
+    write_manifest(other, "corpus", {"test": "other"}, {"records": 1})
+    earlier = tmp_path / "earlier"
+    assert cli.main(["synth", "exercises", "--data", str(other), "--out", str(earlier)]) == 0
+    out = tmp_path / "deduped"
+    assert cli.main(["synth", "exercises", "--data", str(corpus), "--out", str(out),
+                     "--dedup-against", str(earlier)]) == 0
+    earlier_ids = {r["id"] for r in read_records(earlier)}
+    kept = {r["entry_point"] for r in read_records(out)}
+    assert "median" not in kept and "read_uint1" in kept  # statistics' exercises were there already
+    copies = [r for r in read_records(out / "rejects") if r["reason"] == "exact duplicate"]
+    assert {r["duplicate_of"] for r in copies} >= earlier_ids
+    assert str(earlier) in read_manifest(out)["inputs"]

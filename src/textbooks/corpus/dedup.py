@@ -234,9 +234,10 @@ def with_dedup_keys(records: Iterable[dict]) -> Iterator[dict]:
         yield {"content_hash": None, "minhash": None, **record, PENDING: reason}
 
 
-def find_duplicates(keyed_dir: Path, out_path: Path, threshold: float) -> dict:
-    """The sequential pass over a directory of keyed shards (`with_dedup_keys`): every record's keys,
-    in shard order, through exact then near dedup.
+def find_duplicates(keyed_dirs: Path | list[Path], out_path: Path, threshold: float) -> dict:
+    """The sequential pass over directories of keyed shards (`with_dedup_keys`): every record's keys,
+    directory after directory in shard order, through exact then near dedup (so a record of an
+    earlier directory, such as a dataset to dedup against, is the original a later one copies).
 
     Writes the decision on each rejected record ({id, reason, duplicate_of}: an earlier step's reject
     or a duplicate) to `out_path`, for textbooks.stage.ApplyDecisions; returns the dedup counts. A
@@ -246,7 +247,7 @@ def find_duplicates(keyed_dir: Path, out_path: Path, threshold: float) -> dict:
         return json.loads(pq.read_schema(out_path).metadata[b"counts"])
     exact, near = ExactDedup(), NearDedup(threshold)
     rejected = [{"id": r["id"], "reason": r["reason"], "duplicate_of": r.get("duplicate_of")}
-                for r in near(exact(tqdm(_dedup_keys(keyed_dir), desc="dedup", unit="record"))) if r.get("reason")]
+                for r in near(exact(tqdm(_dedup_keys(keyed_dirs), desc="dedup", unit="record"))) if r.get("reason")]
     counts = {**exact.counts(), **near.counts()}
     write_decisions(out_path, rejected, pa.schema(
         [("id", pa.string()), ("reason", pa.string()), ("duplicate_of", pa.string())],
@@ -254,9 +255,9 @@ def find_duplicates(keyed_dir: Path, out_path: Path, threshold: float) -> dict:
     return counts
 
 
-def _dedup_keys(keyed_dir: Path) -> Iterator[dict]:
+def _dedup_keys(keyed_dirs: Path | list[Path]) -> Iterator[dict]:
     """Each record's id and keys (never its text); an earlier step's reject carries its reason."""
-    for path in shard_paths(keyed_dir):
+    for path in [p for d in ([keyed_dirs] if isinstance(keyed_dirs, Path) else keyed_dirs) for p in shard_paths(d)]:
         for record in pq.read_table(path, columns=["id", *DEDUP_COLUMNS]).to_pylist():
             reason = record.pop(PENDING)
             yield {**record, "reason": reason} if reason else record

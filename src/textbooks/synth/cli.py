@@ -59,6 +59,7 @@ KINDS = {"exercises": "exercises", "textbook": "textbooks"}
 # In OUT/.work: the mined exercises (or the prompts and the teacher's exercises), the same verified
 # and keyed for dedup, and the dedup decisions.
 MINED, PLAN, ASKED, VERIFIED, DECISIONS = "mined", "plan", "asked", "verified", "decisions.parquet"
+AGAINST = "against"  # in OUT/.work: the --dedup-against dataset's records, keyed
 LLM_CACHE = "llm-cache.sqlite"
 PROMPTS_PER_SHARD = 50  # a shard is one batch of concurrent requests, and the unit a killed run resumes from
 # Sampled, not greedy: a prompt's constraints already differ, and sampling varies the code further
@@ -96,6 +97,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds each exercise may run (default 3)")
     parser.add_argument("--near-threshold", type=float, default=0.85,
                         help="Jaccard similarity from which an exercise is a near duplicate (default 0.85)")
+    parser.add_argument("--dedup-against", type=Path, metavar="DIR",
+                        help="a dataset (a corpus, an earlier synth output) whose copies are rejected too")
     add_executor_arguments(parser)
 
 
@@ -103,7 +106,10 @@ def setup(args: argparse.Namespace) -> dict:
     if args.timeout <= 0:
         raise ValueError(f"--timeout must be positive, got {args.timeout}")
     NearDedup(args.near_threshold)  # validates the threshold before any work
-    common = {"kind": args.kind, "out": args.out, "timeout_s": args.timeout, "near_threshold": args.near_threshold,
+    if args.dedup_against and not args.dedup_against.is_dir():
+        raise FileNotFoundError(f"--dedup-against {args.dedup_against} is not a dataset directory")
+    common = {"kind": args.kind, "out": args.out, "dedup_against": args.dedup_against, "timeout_s": args.timeout,
+              "near_threshold": args.near_threshold,
               "executor": executor_from(args)}
     if args.teacher != "mined":
         return {**setup_teacher(args), **common}
@@ -145,13 +151,13 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(data: Path | None, out: Path, kind: str = "exercises", allow_untested: bool = False, timeout_s: float = 3.0,
-         near_threshold: float = 0.85, executor: Executor | None = None) -> dict:
+         near_threshold: float = 0.85, dedup_against: Path | None = None, executor: Executor | None = None) -> dict:
     """Mine, verify and deduplicate exercises of `data` (passages: of CPython's documentation) into
     `out`; return the manifest."""
     config = {"kind": kind, "teacher": "mined", "allow_untested": allow_untested, "timeout_s": timeout_s,
-              "near_threshold": near_threshold}
-    return run_stage(STAGE, out, config, lambda run: _mine(run, data, config), inputs=[data] if data else [],
-                     executor=executor)
+              "near_threshold": near_threshold, "dedup_against": str(dedup_against) if dedup_against else None}
+    inputs = [path for path in (data, dedup_against) if path]
+    return run_stage(STAGE, out, config, lambda run: _mine(run, data, config), inputs=inputs, executor=executor)
 
 
 def _mine(run: StageRun, data: Path | None, config: dict) -> StageResult:
@@ -180,7 +186,8 @@ def main_teacher(teacher: str, n: int, out: Path, kind: str = "exercises", seed:
                  topics: list[str] | None = None,
                  template: str | None = None, budget_tokens: int | None = None, concurrency: int = 8,
                  price: tuple[float, float] | None = None, max_tokens: int = MAX_TOKENS, timeout_s: float = 3.0,
-                 near_threshold: float = 0.85, executor: Executor | None = None) -> dict:
+                 near_threshold: float = 0.85, dedup_against: Path | None = None,
+                 executor: Executor | None = None) -> dict:
     """Ask `teacher` for `n` exercises, verify and deduplicate them into `out`; return the manifest."""
     from textbooks.synth.sampler import load_template, load_topics
 
@@ -188,9 +195,10 @@ def main_teacher(teacher: str, n: int, out: Path, kind: str = "exercises", seed:
     # The topics and template go into the hash by content, so editing either file reruns the stage.
     config = {"kind": kind, "teacher": teacher, "n": n, "seed": seed, "topics": text_id("\n".join(topics)),
               "template": text_id(template), "budget_tokens": budget_tokens, "timeout_s": timeout_s,
-              "near_threshold": near_threshold, "price": price, "max_tokens": max_tokens}
+              "near_threshold": near_threshold, "price": price, "max_tokens": max_tokens,
+              "dedup_against": str(dedup_against) if dedup_against else None}
     return run_stage(STAGE, out, config, lambda run: _ask(run, topics, template, concurrency, config),
-                     executor=executor)
+                     inputs=[dedup_against] if dedup_against else [], executor=executor)
 
 
 def _ask(run: StageRun, topics: list[str], template: str, concurrency: int, config: dict) -> StageResult:
@@ -259,7 +267,11 @@ def verify_and_write(run: StageRun, records: Path, config: dict) -> dict:
     """The tail both teachers share: verify and key the exercises (in parallel, each worker with its
     own sandbox), find the duplicates (one pass), write the shards out; the manifest's counts."""
     run.map("verify", VerifyAndKey(config["timeout_s"], config["kind"]), records, run.work / VERIFIED)
-    dedup = find_duplicates(run.work / VERIFIED, run.work / DECISIONS, config["near_threshold"])
+    keyed = [run.work / VERIFIED]
+    if config["dedup_against"]:  # its records come first: the originals our copies are rejected for
+        run.map("key against", with_dedup_keys, Path(config["dedup_against"]), run.work / AGAINST)
+        keyed.insert(0, run.work / AGAINST)
+    dedup = find_duplicates(keyed, run.work / DECISIONS, config["near_threshold"])
     applied = run.map("apply", ApplyDecisions(str(run.work / DECISIONS), drop=DEDUP_COLUMNS), run.work / VERIFIED)
     return _count_output(run.out, dedup, sum(s.records_in for s in applied), time.time() - run.started)
 
