@@ -12,8 +12,8 @@ import pytest
 from textbooks.executor import LocalExecutor
 from textbooks.records import read_records, write_shard
 from textbooks.sandbox.pool import Limits, Sandbox
-from textbooks.synth.exercises import (VerifyShard, exercise_program, exercise_record, parse_exercise_reply,
-                                       reply_reject, verify_exercises)
+from textbooks.synth.exercises import (VerifyShard, exercise_program, parse_exercise_reply,
+                                       reply_record, verify_exercises)
 
 LIMITS = Limits(timeout_s=1.5, cpu_s=2, memory_mb=512)
 CONSTRAINTS = {"topic": "lists", "difficulty": "easy", "function_name": "sum_of_squares"}
@@ -52,11 +52,8 @@ def function_with(body: str, docstring: str = '"""Return the sum of the squares 
 
 
 def record_of(text: str) -> dict:
-    """The record a generator makes of a reply: the exercise, or the reject with its reason."""
-    parsed = parse_exercise_reply(text)
-    if isinstance(parsed, str):
-        return reply_reject(text, parsed, CONSTRAINTS, "teacher-model", USAGE)
-    return exercise_record(parsed, CONSTRAINTS, "teacher-model", USAGE)
+    """The record the stage makes of a reply: the exercise, or the reject with its reason."""
+    return reply_record(text, CONSTRAINTS, "teacher-model", USAGE)
 
 
 @pytest.fixture(scope="module")

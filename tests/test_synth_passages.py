@@ -11,7 +11,7 @@ import pytest
 from textbooks.sandbox.pool import Limits, Sandbox
 from textbooks.synth.mined import mine_passages
 from textbooks.synth.passages import (MIN_PROSE_CHARS, Reason, VerifyPassagesShard, parse_textbook_reply,
-                                      passage_record, passage_reject, verify_passages)
+                                      passage_reject, reply_record, verify_passages)
 
 LIMITS = Limits(timeout_s=2.0, cpu_s=2, memory_mb=512)
 CONSTRAINTS = {"topic": "list comprehensions", "audience": "a high school student", "style": "a tutorial"}
@@ -34,11 +34,8 @@ def passage(*blocks: str, chatter: str = "") -> str:
 
 
 def record_of(reply: str) -> dict:
-    """The record a generator makes of a reply: the passage, or the reject with its reason."""
-    parsed = parse_textbook_reply(reply)
-    if isinstance(parsed, Reason):
-        return passage_reject(reply, parsed.why, CONSTRAINTS, "teacher-model", USAGE)
-    return passage_record(parsed, CONSTRAINTS, "teacher-model", USAGE)
+    """The record the stage makes of a reply: the passage, or the reject with its reason."""
+    return reply_record(reply, CONSTRAINTS, "teacher-model", USAGE)
 
 
 @pytest.fixture(scope="module")
