@@ -40,7 +40,8 @@ KIND_MARKERS = {
 }
 # Our own bookkeeping, which does not make a directory someone else's: the lock, a stage's scratch,
 # and an LLM response cache (which `synth --estimate` leaves for the run it estimates) with its journal.
-OWN_BOOKKEEPING = (LOCK, ".work", "llm-cache.sqlite")
+LLM_CACHE = "llm-cache.sqlite"  # where a command that asks an LLM keeps its responses, in its output
+OWN_BOOKKEEPING = (LOCK, ".work", LLM_CACHE)
 
 
 class OutputBusyError(FileExistsError):

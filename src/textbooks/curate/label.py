@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from textbooks.executor import Executor, SerialExecutor
+from textbooks.outputs import LLM_CACHE
 from textbooks.records import atomic_write_json, read_column, read_records, throughput
 from textbooks.stage import (WORK, StageResult, StageRun, StageSpec, add_executor_arguments, executor_from,
                              positive_int, run_stage)
 
 STAGE = StageSpec("label", subdirs=())
 STOPPED = "stopped.json"  # in OUT/.work: why the budget stopped labeling, so a resumed run stops there too
-LLM_CACHE = "llm-cache.sqlite"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from textbooks.evaluate.passk import mean_pass_at_k, pass_at_k
 from textbooks.evaluate.plus import with_expected_outputs
 from textbooks.evaluate.samples import Sample, append_jsonl, read_appended_rows, read_user_samples, truncate_torn_line
 from textbooks.model.spec import resolve_model
+from textbooks.outputs import LLM_CACHE
 from textbooks.records import atomic_write_json, atomic_write_text, code_version, files_fingerprint
 from textbooks.sandbox.pool import Limits, Sandbox
 
@@ -93,7 +94,7 @@ def generate_samples(problems: list[Problem], settings: EvalSettings, out: Path,
             for r in read_appended_rows(path)}
     wanted = [(p, i) for p in problems for i in range(settings.n_samples) if (p.task_id, i) not in done]
     if wanted:
-        client = open_client(settings.model, cache=out / "llm-cache.sqlite", concurrency=concurrency)
+        client = open_client(settings.model, cache=out / LLM_CACHE, concurrency=concurrency)
         with tqdm(total=len(wanted), desc="generating", unit="sample") as bar:
             for start in range(0, len(wanted), CHUNK):
                 chunk = wanted[start:start + CHUNK]

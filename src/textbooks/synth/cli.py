@@ -48,6 +48,7 @@ from typing import Iterable, Iterator
 
 from textbooks.corpus.dedup import DEDUP_COLUMNS, PENDING, NearDedup, find_duplicates, with_dedup_keys
 from textbooks.executor import Executor, SerialExecutor
+from textbooks.outputs import LLM_CACHE
 from textbooks.records import atomic_write_text, read_column, throughput
 from textbooks.synth.exercises import NOT_RUN, text_id
 from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments, executor_from,
@@ -60,7 +61,6 @@ KINDS = {"exercises": "exercises", "textbook": "textbooks"}
 # and keyed for dedup, and the dedup decisions.
 MINED, PLAN, ASKED, VERIFIED, DECISIONS = "mined", "plan", "asked", "verified", "decisions.parquet"
 AGAINST = "against"  # in OUT/.work: the --dedup-against dataset's records, keyed
-LLM_CACHE = "llm-cache.sqlite"
 PROMPTS_PER_SHARD = 50  # a shard is one batch of concurrent requests, and the unit a killed run resumes from
 # Sampled, not greedy: a prompt's constraints already differ, and sampling varies the code further
 # (PAPER.md §2.2 asks for diverse data); each request's own seed makes a rerun hit the cache.
