@@ -12,7 +12,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-FAULTS = ("429", "500", "503", "400", "hang", "malformed", "bad-schema", "close")
+FAULTS = ("429", "500", "503", "400", "hang", "malformed", "bad-schema", "paid-no-text", "close")
 
 
 class FaultHandler(BaseHTTPRequestHandler):
@@ -57,6 +57,9 @@ class FaultHandler(BaseHTTPRequestHandler):
             self.send_raw(200, b'{"choices": [{"text": "trunc')
         elif fault == "bad-schema":
             self.send_json(200, {"choices": []})
+        elif fault == "paid-no-text":  # a completion the server charged for but whose text is null
+            self.send_json(200, {"choices": [{"index": 0, "text": None, "finish_reason": "stop"}],
+                                 "usage": {"prompt_tokens": 1, "completion_tokens": self.server.completion_tokens}})
         else:
             self.send_json(200, self.server.completion(self.path, body))
 

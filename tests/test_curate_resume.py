@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -51,16 +52,18 @@ def _outputs(directory: Path) -> dict[str, bytes]:
     return files
 
 
-def _kill_when(appears: Path, out: Path, argv: list[str]) -> None:
-    """Run `textbooks ARGV` in a subprocess and SIGKILL it (and its workers) once `appears` exists."""
+def _kill_when(appears: Path | Callable[[], bool], out: Path, argv: list[str]) -> None:
+    """Run `textbooks ARGV` in a subprocess and SIGKILL it (and its workers) once `appears` exists
+    (or, given a function, once it returns true)."""
     script = "import sys; from textbooks import cli; sys.exit(cli.main(sys.argv[1:]))"
     child = subprocess.Popen([sys.executable, "-c", script, *argv], start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    happened = appears if callable(appears) else appears.exists
     try:
         deadline = time.monotonic() + 120
-        while not appears.exists():
-            assert child.poll() is None, "the run ended before the file to wait for appeared"
-            assert time.monotonic() < deadline, f"{appears} never appeared"
+        while not happened():
+            assert child.poll() is None, "the run ended before what to wait for happened"
+            assert time.monotonic() < deadline, f"{appears} never happened"
             time.sleep(0.01)
     finally:
         os.killpg(child.pid, signal.SIGKILL)

@@ -1,6 +1,7 @@
 """LLM clients against a real loopback server that injects faults (tests/fault_server.py)."""
 
 import sqlite3
+import time
 
 import pytest
 from fault_server import FaultServer
@@ -8,7 +9,7 @@ from fault_server import FaultServer
 from textbooks.llm import BudgetExceeded, LLMError, Request, Response, open_client
 from textbooks.llm.ask import Answer, ask_until_parsed, attempt_sampling
 from textbooks.llm.budget import upper_bound_tokens
-from textbooks.llm.cache import cache_key
+from textbooks.llm.cache import ResponseCache, cache_key
 from textbooks.llm.http import HTTPClient, RetryPolicy, retry_after_s
 
 FAST_RETRY = RetryPolicy(max_retries=3, initial_s=0.01, max_wait_s=0.05)
@@ -19,11 +20,12 @@ def http_client(server: FaultServer, **kwargs) -> HTTPClient:
     return HTTPClient(server.url, server.model, **options)
 
 
-@pytest.mark.parametrize("fault", ["429", "500", "503", "hang", "malformed", "bad-schema", "close"])
-def test_transient_faults_are_retried_until_an_answer(fault):
+@pytest.mark.parametrize("fault", ["429", "500", "503", "hang", "malformed", "bad-schema", "paid-no-text", "close"])
+def test_transient_faults_are_retried_until_an_answer_that_counts_them(fault):
     with FaultServer([fault, fault], hang_s=2.0) as server, http_client(server, timeout_s=0.3) as client:
         [response] = client.complete([Request(prompt="def f():", max_tokens=8)])
-    assert response == Response("re:def f():", "length", 1, 4)
+    paid = 3 if fault == "paid-no-text" else 1  # the two unusable answers reported usage: they were paid for
+    assert response == Response("re:def f():", "length", paid * 1, paid * 4, retries=2)
     assert server.count == 3  # two failures, then the answer
 
 
@@ -125,6 +127,30 @@ def test_cache_sends_greedy_duplicates_once_and_keeps_sampled_ones_apart(tmp_pat
         assert server.count == 6  # another model is another key
     with sqlite3.connect(tmp_path / "c.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM responses").fetchone() == (6,)
+
+
+def test_the_cache_keeps_a_responses_retries_and_when_it_was_stored(tmp_path):
+    before = time.time()
+    with FaultServer(["429", "close"]) as server:
+        client = open_client(f"{server.url}#m", cache=tmp_path / "c.sqlite")
+        [fresh] = client.complete([Request(prompt="x")])
+        [again] = client.complete([Request(prompt="x")])
+    assert server.count == 3 and fresh.retries == 2 and not fresh.cached
+    assert again.retries == 2 and again.cached and before <= again.cached_at <= time.time()
+
+
+def test_a_cache_written_before_responses_kept_their_retries_is_read(tmp_path):
+    with sqlite3.connect(tmp_path / "old.sqlite") as db:
+        db.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, client TEXT NOT NULL, request TEXT NOT NULL, "
+                   "text TEXT NOT NULL, finish_reason TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, "
+                   "completion_tokens INTEGER NOT NULL, created REAL NOT NULL)")
+        db.execute("INSERT INTO responses VALUES ('k', 'm', '{}', 'old', 'stop', 3, 5, 1.5)")
+    cache = ResponseCache(tmp_path / "old.sqlite")
+    cache.put("k2", "m", Request(prompt="y"), Response("new", "stop", 1, 2, retries=4))
+    found = cache.get_many(["k", "k2"])
+    cache.close()
+    assert found["k"] == Response("old", "stop", 3, 5, retries=0, cached_at=1.5)
+    assert found["k2"].retries == 4 and found["k2"].text == "new"
 
 
 def test_budget_stops_before_exceeding_and_a_rerun_goes_on(tmp_path):

@@ -2,6 +2,7 @@
 verified in the sandbox, deduplicated, through the one stage shape."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,21 @@ def test_copies_of_a_dataset_given_to_dedup_against_are_rejected(corpus, tmp_pat
     copies = [r for r in read_records(out / "rejects") if r["reason"] == "exact duplicate"]
     assert {r["duplicate_of"] for r in copies} >= earlier_ids
     assert str(earlier) in read_manifest(out)["inputs"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["exercises"], "--teacher mined needs --data"),
+    (["exercises", "--data", "{tmp}/missing"], "is not a dataset directory"),
+    (["exercises", "--data", "{tmp}", "--n", "3"], "--teacher mined takes all"),
+    (["textbook", "--data", "{tmp}"], "it takes no --data"),
+    (["textbook", "--allow-untested"], "--allow-untested keeps mined functions"),
+    (["exercises", "--teacher", "http://127.0.0.1:9/v1#t", "--n", "3", "--allow-untested"], "--allow-untested"),
+    (["exercises", "--teacher", "http://127.0.0.1:9/v1#t"], "needs --n"),
+    (["exercises", "--teacher", "http://127.0.0.1:9/v1#t", "--n", "3", "--data", "{tmp}"], "needs none"),
+    (["exercises", "--data", "{tmp}", "--timeout", "0"], "--timeout must be positive"),
+])
+def test_options_that_do_not_go_together_are_refused_before_any_work(argv, message, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises((ValueError, FileNotFoundError), match=re.escape(message)):
+        cli.main(["synth", *[a.format(tmp=tmp_path) for a in argv], "--out", str(out)])
+    assert not out.exists()

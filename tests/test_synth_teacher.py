@@ -1,9 +1,11 @@
 """`textbooks synth exercises --teacher URL#model` against a scripted loopback teacher: every reply
 ends kept or rejected with its reason, the ledger adds up, and no answered prompt is asked twice."""
 
+import contextlib
 import hashlib
 import json
 import re
+import sqlite3
 import textwrap
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 from fault_server import FaultServer
 from test_curate_resume import _kill_when
 from textbooks import cli
-from textbooks.llm import LLMError, ResponseCache
+from textbooks.llm import ResponseCache
 from textbooks.records import read_manifest, read_records
 
 # What the teacher does for each topic (the function name's words after its verb), and how it ends.
@@ -99,7 +101,8 @@ def test_each_reply_is_kept_or_rejected_with_its_reason_and_the_ledger_adds_up(t
 
         [cost] = read_manifest(out)["counts"]["cost"].values()
         sent = {key: sum(u[key] for u in server.sent_usage) for key in ("prompt_tokens", "completion_tokens")}
-        assert cost == {**sent, "total_tokens": sum(sent.values()), "requests": N}
+        assert cost == {**sent, "total_tokens": sum(sent.values()), "requests": N, "retries": 2, "cache_hits": 0,
+                        "pass_rate": 0.25, "records_per_s": cost["records_per_s"]}
         [cached] = ResponseCache(out / "llm-cache.sqlite").ledger().values()
         assert {key: cached[key] for key in sent} == sent
 
@@ -117,20 +120,40 @@ def test_a_killed_run_rerun_asks_no_answered_prompt_again_and_keeps_the_same_exe
         reference = sorted(r["id"] for r in read_records(tmp_path / "reference"))
         resumed = tmp_path / "resumed"
         before_kill = server.count
-        _kill_when(resumed / ".work" / "asked" / "00000.parquet", resumed, _argv(server, topics, resumed, n))
+        # killed with its first shard written and ten replies of the second stored in the cache only
+        _kill_when(lambda: _stored(resumed) >= 60, resumed, _argv(server, topics, resumed, n))
         answered = {json.loads(line)["text"] for line in (resumed / ".work" / "plan" / "00000.jsonl").open()}
         sent_before = server.count
         capsys.readouterr()
         assert cli.main(_argv(server, topics, resumed, n)) == 0
         assert "resuming" in capsys.readouterr().out
         asked_again = [body["messages"][-1]["content"] for _, body, _ in server.requests[sent_before:]]
-        assert not answered & set(asked_again)
+        assert not answered & set(asked_again) and len(asked_again) <= n - 60
         assert sent_before - before_kill + len(asked_again) <= n + 8  # at most one batch in flight at the kill
     assert sorted(r["id"] for r in read_records(resumed)) == reference
     assert len(reference) == 40
+    # the ledger of the killed and resumed run is the uninterrupted run's: no reply is paid for twice
+    assert _paid(resumed) == _paid(tmp_path / "reference") and _paid(resumed)["requests"] == n
 
 
-def test_the_ledger_prices_the_tokens_and_a_budget_holds_over_a_rerun(topics, tmp_path):
+def _stored(out: Path) -> int:
+    """The replies the response cache of the run writing `out` holds."""
+    if not (out / "llm-cache.sqlite").exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(out / "llm-cache.sqlite", timeout=10)) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        except sqlite3.OperationalError:  # the run has not made its table yet
+            return 0
+
+
+def _paid(out: Path) -> dict:
+    """The run's ledger for its one teacher, without its records/s (a time, not a payment)."""
+    [ledger] = read_manifest(out)["counts"]["cost"].values()
+    return {key: value for key, value in ledger.items() if key != "records_per_s"}
+
+
+def test_the_ledger_prices_the_tokens(topics, tmp_path):
     with ScriptedTeacher() as server:
         out = tmp_path / "priced"
         assert cli.main([*_argv(server, topics, out), "--price", "2,6"]) == 0
@@ -139,15 +162,30 @@ def test_the_ledger_prices_the_tokens_and_a_budget_holds_over_a_rerun(topics, tm
         with pytest.raises(SystemExit):
             cli.main([*_argv(server, topics, tmp_path / "bad"), "--price", "2"])
 
-        # a budget that runs out part-way: the rerun is charged what the first attempt spent
-        budgeted, before = tmp_path / "budgeted", server.count
-        argv = [*_argv(server, topics, budgeted, n=120), "--budget-tokens", "12000"]
-        with pytest.raises(LLMError, match="budget"):
-            cli.main(argv)
-        first = server.count - before
-        with pytest.raises(LLMError, match="budget"):
-            cli.main(argv)
-        assert first >= 10 and server.count - before - first <= 2  # not a second budget's worth
+
+def test_a_budget_stops_the_asking_keeps_what_was_paid_for_and_holds_over_a_resume(topics, tmp_path):
+    """24000 tokens run out in the second plan shard; a run killed after the first shard and resumed
+    is charged what the killed attempt spent, so it stops where the uninterrupted run stopped."""
+    with ScriptedTeacher(delay_s=0.01) as server:
+        def argv(out):
+            return [*_argv(server, topics, out, n=150), "--budget-tokens", "24000"]
+
+        reference = tmp_path / "reference"
+        assert cli.main(argv(reference)) == 0
+        counts, paid = read_manifest(reference)["counts"], server.count
+        assert counts["stopped"].startswith("token budget of 24000 reached")
+        [ledger] = counts["cost"].values()
+        assert 50 < ledger["requests"] == paid == counts["records"] + counts["rejected"] < 100
+        assert ledger["total_tokens"] <= 24000
+        assert cli.main(argv(reference)) == 0 and server.count == paid  # stopped is finished: up to date
+
+        resumed = tmp_path / "resumed"
+        _kill_when(lambda: _stored(resumed) >= 60, resumed, argv(resumed))
+        assert cli.main(argv(resumed)) == 0
+        assert server.count - paid <= paid + 8  # at most one batch in flight at the kill was sent twice
+    assert read_manifest(resumed)["counts"]["stopped"] == counts["stopped"]
+    assert sorted(r["id"] for r in read_records(resumed)) == sorted(r["id"] for r in read_records(reference))
+    assert _paid(resumed) == _paid(reference)
 
 
 def test_an_estimate_asks_a_pilot_whose_replies_the_run_then_gets_from_the_cache(topics, tmp_path, capsys):
@@ -161,6 +199,8 @@ def test_an_estimate_asks_a_pilot_whose_replies_the_run_then_gets_from_the_cache
         assert not (out / "manifest.json").exists()
         assert cli.main(_argv(server, topics, out)) == 0  # the estimate's directory is the run's
         assert server.count == 24  # the pilot's six were answered from the cache
+    [ledger] = read_manifest(out)["counts"]["cost"].values()
+    assert ledger["requests"] == 18 and ledger["cache_hits"] == 6  # the run paid for what the pilot had not
 
 
 class PassageTeacher(FaultServer):

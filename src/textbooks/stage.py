@@ -39,6 +39,9 @@ from textbooks.records import (MANIFEST, atomic_path, atomic_write_json, config_
 
 IN_PROGRESS = ".in-progress.json"  # an unfinished run's config: a rerun with the same config resumes
 WORK = ".work"  # a stage's intermediate shards, removed when the stage finishes
+# In OUT/.work: why a token budget stopped a stage's requests and what it had done by then, so a
+# resumed run stops there too (label, synth).
+STOPPED = "stopped.json"
 SHARDS = re.compile(r"[^.].*\.parquet")  # the executor names an output shard after its input shard
 # What a stage's failed run (a full disk, a denied write) leaves behind, for its one-line error.
 RESUMES = "The shards finished before the failure are kept: fix the cause and rerun the same command to resume."
@@ -180,6 +183,11 @@ class ApplyDecisions:
             for column in self.drop:
                 del record[column]
             yield {**record, **self.decisions.get(record["id"], {})}
+
+
+def read_stop(path: Path) -> dict | None:
+    """What a budget's stop recorded at `path` (OUT/.work/STOPPED): {"reason", ...}; None if it has not stopped."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def add_executor_arguments(parser: argparse.ArgumentParser, note: str = "") -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import heapq
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +36,10 @@ from typing import Iterable, Iterator
 from textbooks.executor import Executor, SerialExecutor
 from textbooks.outputs import LLM_CACHE
 from textbooks.records import atomic_write_json, read_column, read_records, throughput
-from textbooks.stage import (WORK, StageResult, StageRun, StageSpec, add_executor_arguments, executor_from,
-                             positive_int, run_stage)
+from textbooks.stage import (STOPPED, WORK, StageResult, StageRun, StageSpec, add_executor_arguments,
+                             executor_from, positive_int, read_stop, run_stage)
 
 STAGE = StageSpec("label", subdirs=())
-STOPPED = "stopped.json"  # in OUT/.work: why the budget stopped labeling, so a resumed run stops there too
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,11 +104,6 @@ class LabelSample:
         except LabelingStopped as error:
             atomic_write_json(self.stopped_path, {"reason": str(error), "labeled": [r["id"] for r in labeled]})
         yield from labeled
-
-
-def read_stop(path: Path) -> dict | None:
-    """Why and where a budget stopped labeling ({"reason", "labeled": ids}), or None if it has not."""
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def main(data: Path, out: Path, sample: int, seed: int, labeler: str, budget_tokens: int | None,

@@ -2,7 +2,9 @@
 
 A labeler wants a verdict, a grader a score. A reply without one is asked for again, and only that
 one: each attempt sends the requests still unparsed as one batch (so a backend can run them
-concurrently, and the cache and budget see them together).
+concurrently, and the cache and budget see them together). One batch is `complete_until_stopped`,
+which a synth teacher, asking once per prompt, calls alone: when the budget runs out part-way, both
+keep the replies paid for before the stop.
 
     answers = ask_until_parsed(client, texts, lambda text, attempt: Request(
         messages=(("user", text),), **attempt_sampling(attempt, seed)), parse_score)
@@ -56,18 +58,25 @@ def ask_until_parsed(client: Client, items: Sequence[Item], request: Callable[[I
     answers: list[Answer[Value]] = [Answer(None, 0, "")] * len(items)
     pending = list(range(len(items)))
     for attempt in range(max_attempts):
-        requests = [request(items[i], attempt) for i in pending]
-        arrived: dict[int, Response] = {}
-        try:
-            responses = _complete(client, requests, progress, arrived)
-        except BudgetExceeded as stop:
-            _parse_into(answers, pending, _paid_for(client, requests, arrived), parse, attempt)
-            raise AskStopped(answers, stop) from stop
+        responses, stop = complete_until_stopped(client, [request(items[i], attempt) for i in pending], progress)
         _parse_into(answers, pending, responses, parse, attempt)
+        if stop is not None:
+            raise AskStopped(answers, stop) from stop
         pending = [i for i in pending if answers[i].value is None]
         if not pending:
             break
     return answers
+
+
+def complete_until_stopped(client: Client, requests: list[Request],
+                           progress: bool = False) -> tuple[list[Response | None], BudgetExceeded | None]:
+    """The responses to `requests`, and None; or, when the client's budget stopped the batch, the
+    responses paid for before the stop (None for the others) and the stop."""
+    arrived: dict[int, Response] = {}
+    try:
+        return _complete(client, requests, progress, arrived), None
+    except BudgetExceeded as stop:
+        return _paid_for(client, requests, arrived), stop
 
 
 def _complete(client: Client, requests: list[Request], progress: bool, arrived: dict[int, Response]) -> list[Response]:

@@ -63,12 +63,18 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
-    """A completion: text cut before the first stop sequence; token counts as the backend reported them."""
+    """A completion: text cut before the first stop sequence; token counts as the backend reported them,
+    over every attempt (a failed attempt whose answer reported usage was paid for too)."""
     text: str
     finish_reason: str  # "stop" (stop sequence or end of text) or "length"
     prompt_tokens: int
     completion_tokens: int
-    cached: bool = False
+    retries: int = 0  # attempts that failed before the one answered (a 429, a dropped connection, ...)
+    cached_at: float | None = None  # when a response cache stored it (time.time()); None: answered now
+
+    @property
+    def cached(self) -> bool:
+        return self.cached_at is not None
 
 
 class Client(Protocol):

@@ -26,7 +26,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY, client TEXT NOT NULL, request TEXT NOT NULL, text TEXT NOT NULL,
     finish_reason TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
-    created REAL NOT NULL);
+    created REAL NOT NULL, retries INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS ledger (
     client TEXT PRIMARY KEY, requests INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL);
@@ -62,6 +62,9 @@ class ResponseCache:
         with self.lock:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(responses)")}
+            if "retries" not in columns:  # a cache written before responses kept their retries
+                self.db.execute("ALTER TABLE responses ADD COLUMN retries INTEGER NOT NULL DEFAULT 0")
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Response]:
         """The stored responses among `keys`."""
@@ -70,9 +73,9 @@ class ResponseCache:
             for start in range(0, len(keys), 500):  # SQLite caps the number of bound parameters
                 chunk = keys[start:start + 500]
                 rows = self.db.execute(
-                    "SELECT key, text, finish_reason, prompt_tokens, completion_tokens FROM responses "
-                    f"WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-                found.update({key: Response(text, reason, pt, ct, cached=True) for key, text, reason, pt, ct in rows})
+                    "SELECT key, text, finish_reason, prompt_tokens, completion_tokens, retries, created "
+                    f"FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                found.update({key: Response(*fields) for key, *fields in rows})
         return found
 
     def put(self, key: str, client_name: str, request: Request, response: Response) -> None:
@@ -81,9 +84,10 @@ class ResponseCache:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 self.db.execute(
-                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (key, client_name, json.dumps(asdict(request), ensure_ascii=False), response.text,
-                     response.finish_reason, response.prompt_tokens, response.completion_tokens, time.time()))
+                     response.finish_reason, response.prompt_tokens, response.completion_tokens, time.time(),
+                     response.retries))
                 self.db.execute(
                     "INSERT INTO ledger VALUES (?, 1, ?, ?) ON CONFLICT(client) DO UPDATE SET "
                     "requests = requests + 1, prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
@@ -125,7 +129,7 @@ class CachedClient(Backend):
         def store(index: int, response: Response) -> None:
             key = missing_keys[index]
             self.cache.put(key, self.name, missing[key], response)
-            found[key] = replace(response, cached=False)
+            found[key] = replace(response, cached_at=None)
 
         if missing:
             self.inner.complete(list(missing.values()), progress, on_response=store)
@@ -140,19 +144,27 @@ class CachedClient(Backend):
         self.cache.close()
 
 
-LEDGER_AT_START = "ledger-at-start.json"  # in a stage's OUT/.work: the cache's spent tokens when its run began
+LEDGER_AT_START = "ledger-at-start.json"  # in a stage's OUT/.work: its cache's spent tokens when its run began
 
 
 def tokens_spent_in_run(cache_path: Path, start_path: Path) -> int:
-    """The tokens a stage's run has spent so far: nothing on a first attempt (its cache's ledger is
-    recorded in `start_path`, in the stage's scratch directory); on a resumed one, what the ledger
-    has gained since the first attempt began. So a run killed and resumed keeps to its budget as a
-    whole, and stops where the uninterrupted run would have."""
+    """The tokens a stage's run has spent so far: nothing on a first attempt (its cache's ledger, and
+    the time, are recorded in `start_path`, in the stage's scratch directory); on a resumed one, what
+    the ledger has gained since the first attempt began. So a run killed and resumed keeps to its
+    budget as a whole, and stops where the uninterrupted run would have."""
     cache = ResponseCache(cache_path)
     try:
         total = sum(entry["prompt_tokens"] + entry["completion_tokens"] for entry in cache.ledger().values())
     finally:
         cache.close()
     if not start_path.exists():
-        atomic_write_json(start_path, {"tokens": total})
+        atomic_write_json(start_path, {"tokens": total, "time": time.time()})
     return total - json.loads(start_path.read_text(encoding="utf-8"))["tokens"]
+
+
+def run_began(start_path: Path) -> float:
+    """When the run recorded in `start_path` (by tokens_spent_in_run) began: a response the cache
+    stored before then was paid for by another run or an --estimate pilot (a cache hit this run got
+    free); one stored since, by an interrupted attempt of this run, was paid for by this run."""
+    # 0: a run begun by a version that did not record the time counts every reply as its own
+    return json.loads(start_path.read_text(encoding="utf-8")).get("time", 0.0)

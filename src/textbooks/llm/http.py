@@ -14,7 +14,7 @@ import email.utils
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import httpx
@@ -109,15 +109,31 @@ class HTTPClient(Backend):
         return responses
 
     def send(self, request: Request) -> Response:
-        """One request, retried on transient failures; LLMError when it cannot be answered."""
+        """One request, retried on transient failures; LLMError when it cannot be answered. The
+        response counts its retries, and its tokens include those of failed attempts whose answer
+        reported usage (a body without a completion was paid for all the same)."""
         path, body = self.endpoint(request)
         url = f"{self.base_url}{path}"
+        unparsed: list[tuple[int, int]] = []  # the reported usage of answers that held no completion
+
+        def attempt() -> Response:
+            answer = self.post(url, body)
+            try:
+                return self.parse(request, answer)
+            except RetryableError:
+                unparsed.append(reported_usage(answer))
+                raise
+
+        retrying = self.retry.retrying(self.sleep)
         try:
-            return self.retry.retrying(self.sleep)(lambda: self.parse(request, self.post(url, body)))
+            response = retrying(attempt)
         except RetryError as gave_up:
             last = gave_up.last_attempt
             raise LLMError(f"POST {url} failed after {last.attempt_number} attempts; "
                            f"last failure: {last.exception()}") from None
+        return replace(response, prompt_tokens=response.prompt_tokens + sum(p for p, _ in unparsed),
+                       completion_tokens=response.completion_tokens + sum(c for _, c in unparsed),
+                       retries=retrying.statistics["attempt_number"] - 1)
 
     def endpoint(self, request: Request) -> tuple[str, dict]:
         """The path and JSON body of `request` in the OpenAI API."""
@@ -169,6 +185,15 @@ class HTTPClient(Backend):
 
     def close(self) -> None:
         self.http.close()
+
+
+def reported_usage(answer: object) -> tuple[int, int]:
+    """The (prompt, completion) tokens an answer that held no completion reported; (0, 0) if none."""
+    try:
+        usage = answer.get("usage") or {}
+        return int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+    except (AttributeError, TypeError, ValueError):
+        return 0, 0
 
 
 def error_text(reply: httpx.Response) -> str:

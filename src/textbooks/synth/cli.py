@@ -24,7 +24,11 @@ records are; a reply that holds no exercise or passage goes to OUT/rejects with 
 run in this process whatever --executor says (one client: one response cache in
 OUT/llm-cache.sqlite, one --budget-tokens, --concurrency requests at once); verification runs on
 --executor. A rerun, or a killed run rerun, asks nothing the cache has answered. The manifest's
-`cost` is the token ledger per teacher model.
+`cost` is the ledger per teacher model: the tokens, requests and retries this run paid for, the
+cache hits it got free, the pass rate and records/s; a run killed and resumed has the ledger of
+one uninterrupted run. When --budget-tokens runs out, the replies paid for are verified and
+written, the manifest says `stopped`, and the run is finished (as label's): rerun with a bigger
+budget to ask for the rest, the answered prompts coming from the cache.
 
 --estimate [PILOT] asks only the first prompts and prints what the run would spend and keep;
 --price IN,OUT adds the cost to the ledger.
@@ -49,10 +53,10 @@ from typing import Iterable, Iterator
 from textbooks.corpus.dedup import DEDUP_COLUMNS, PENDING, NearDedup, find_duplicates, with_dedup_keys
 from textbooks.executor import Executor, SerialExecutor
 from textbooks.outputs import LLM_CACHE
-from textbooks.records import atomic_write_text, read_column, throughput
+from textbooks.records import atomic_write_json, atomic_write_text, read_column, throughput
 from textbooks.synth.exercises import NOT_RUN, text_id
-from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments, executor_from,
-                             positive_int, run_stage)
+from textbooks.stage import (STOPPED, ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments,
+                             executor_from, positive_int, read_stop, run_stage)
 
 STAGE = StageSpec("synth")
 # Each kind and the sampler's axes and template its prompts are made with (see `kind_functions`).
@@ -108,6 +112,9 @@ def setup(args: argparse.Namespace) -> dict:
     NearDedup(args.near_threshold)  # validates the threshold before any work
     if args.dedup_against and not args.dedup_against.is_dir():
         raise FileNotFoundError(f"--dedup-against {args.dedup_against} is not a dataset directory")
+    if args.allow_untested and (args.teacher != "mined" or args.kind != "exercises"):
+        raise ValueError("--allow-untested keeps mined functions without doctest examples: it applies to "
+                         "synth exercises --teacher mined only (a teacher's exercises must come with tests)")
     common = {"kind": args.kind, "out": args.out, "dedup_against": args.dedup_against, "timeout_s": args.timeout,
               "near_threshold": args.near_threshold,
               "executor": executor_from(args)}
@@ -206,19 +213,23 @@ def _ask(run: StageRun, topics: list[str], template: str, concurrency: int, conf
     budget), then verify, key, deduplicate and write out as the mined path does."""
     from textbooks.llm import open_client
 
-    _write_prompts(plan_records(topics, template, config), run.work / PLAN)
-    from textbooks.llm.cache import LEDGER_AT_START, tokens_spent_in_run
+    from textbooks.llm.cache import LEDGER_AT_START, run_began, tokens_spent_in_run
 
+    _write_prompts(plan_records(topics, template, config), run.work / PLAN)
     spent = tokens_spent_in_run(run.out / LLM_CACHE, run.work / LEDGER_AT_START)  # a killed attempt's spending
     with open_client(config["teacher"], cache=run.out / LLM_CACHE, budget_tokens=config["budget_tokens"],
                      spent_tokens=spent, concurrency=concurrency) as client:
+        ask = AskTeacher(client, config["teacher"], config["kind"], config["max_tokens"],
+                         run_began(run.work / LEDGER_AT_START), str(run.work / STOPPED))
         # A copy of `run` that maps on a SerialExecutor and records into the same `steps`.
-        ask = AskTeacher(client, config["teacher"], config["kind"], config["max_tokens"])
         replace(run, executor=SerialExecutor()).map("ask", ask, run.work / PLAN, run.work / ASKED)
-    counts = {**verify_and_write(run, run.work / ASKED, config), "cost": _cost_ledger(run.out, config["price"])}
+    stopped = (read_stop(run.work / STOPPED) or {}).get("reason")
+    counts = verify_and_write(run, run.work / ASKED, config)
+    counts = {**counts, "stopped": stopped, "cost": _cost_ledger(run.out, config["price"], time.time() - run.started)}
     return StageResult(counts, f"{counts['records']} {config['kind']} records kept of {counts['records_in']} asked of "
                                f"{config['teacher']} (verification pass rate {counts['pass_rate']:.1%}); rejected "
-                               f"{counts['by_reason']}; tokens {counts['cost']} -> {run.out}")
+                               f"{counts['by_reason']}" + (f"; stopped: {stopped}" if stopped else "")
+                       + f"; {ledger_line(counts['cost'])} -> {run.out}")
 
 
 def estimate(teacher: str, n: int, out: Path, kind: str = "exercises", pilot: int = PILOT, seed: int = 0,
@@ -316,7 +327,13 @@ def _request_seed(seed: int, number: int) -> int:
 @dataclass
 class AskTeacher:
     """The step that asks the teacher for a plan shard's prompts (one batch of concurrent requests)
-    and turns each reply into an exercise record, or a reject of the reply with why.
+    and turns each reply into an exercise record, or a reject of the reply with why. Each record's
+    `usage` says whether its reply was a cache hit: stored before the run `began`.
+
+    When the budget runs out (with a `stopped_path`; without one, BudgetExceeded is raised), the
+    replies paid for are kept, and `stopped_path` records why and which prompts they answered; from
+    then on the step asks nothing more. A run killed after that and resumed asks those same prompts
+    again, from the cache, and no others: it ends as the uninterrupted run did (as label does).
 
     A reply's reject leaves this step as a pending reject (`pending_reason`, set on every record so
     the shard has one schema): a `reason` would send it to this step's rejects in OUT/.work, which
@@ -328,6 +345,8 @@ class AskTeacher:
     teacher: str
     kind: str = "exercises"
     max_tokens: int = MAX_TOKENS
+    began: float = float("inf")  # when the run began (llm.cache.run_began); inf: every cached reply is a hit
+    stopped_path: str | None = None
 
     def request(self, prompt: dict):
         from textbooks.llm import Request
@@ -336,14 +355,29 @@ class AskTeacher:
                        temperature=prompt["temperature"], seed=prompt["seed"])
 
     def __call__(self, plan: Iterable[dict]) -> Iterator[dict]:
+        from textbooks.llm.ask import complete_until_stopped
+
+        stop = read_stop(Path(self.stopped_path)) if self.stopped_path else None
+        plan = [p for p in plan if stop is None or p["id"] in stop["answered"]]
+        responses, stopped = complete_until_stopped(self.client, [self.request(p) for p in plan])
+        if stopped is not None and self.stopped_path is None:
+            raise stopped
+        if stopped is not None and stop is None:
+            answered = [p["id"] for p, response in zip(plan, responses) if response is not None]
+            atomic_write_json(self.stopped_path, {"reason": str(stopped), "answered": answered})
+        for prompt, response in zip(plan, responses):
+            if response is not None:
+                yield self.record(prompt, response)
+
+    def record(self, prompt: dict, response) -> dict:
+        """The reply's record (or pending reject), with its usage."""
         reply_record, _, _ = kind_functions(self.kind)
-        plan = list(plan)
-        for prompt, response in zip(plan, self.client.complete([self.request(p) for p in plan])):
-            usage = {"prompt_tokens": response.prompt_tokens, "completion_tokens": response.completion_tokens}
-            record = reply_record(response.text, json.loads(prompt["constraints"]), self.teacher, usage)
-            reason = record.pop("reason", None)
-            # the prompt's id too: two prompts answered alike are two records (dedup then keeps one)
-            yield {**record, "id": text_id(f"{prompt['id']}\n{record['id']}"), PENDING: reason}
+        usage = {"prompt_tokens": response.prompt_tokens, "completion_tokens": response.completion_tokens,
+                 "retries": response.retries, "cache_hit": response.cached and response.cached_at < self.began}
+        record = reply_record(response.text, json.loads(prompt["constraints"]), self.teacher, usage)
+        reason = record.pop("reason", None)
+        # the prompt's id too: two prompts answered alike are two records (dedup then keeps one)
+        return {**record, "id": text_id(f"{prompt['id']}\n{record['id']}"), PENDING: reason}
 
 
 @dataclass(frozen=True)
@@ -383,18 +417,24 @@ def with_reason_restored(records: Iterable[dict]) -> Iterator[dict]:
 def _count_output(out: Path, dedup: dict, records_in: int, seconds: float) -> dict:
     """The manifest's counts: exercises kept and rejected by kind of reason, the verification pass
     rate (over the exercises that reached the sandbox), dedup and throughput."""
-    verdicts = read_column(out, "verdict") + (read_column(out / "rejects", "verdict")
-                                              if (out / "rejects").is_dir() else [])
     reasons = read_column(out / "rejects", "reason") if (out / "rejects").is_dir() else []
-    kept = len(read_column(out, "id"))
+    by_reason = Counter(reason_kind(reason) for reason in reasons)
+    return {"records": len(read_column(out, "id")), "rejected": len(reasons), "records_in": records_in,
+            "by_reason": dict(sorted(by_reason.items())), "dedup": dedup,
+            "pass_rate": pass_rate(_kept_and_rejected(out, "verdict")), **throughput(records_in, 0, seconds)}
+
+
+def _kept_and_rejected(out: Path, column: str) -> list:
+    """`column` of every record the stage wrote: the kept ones, then the rejects."""
+    return read_column(out, column) + (read_column(out / "rejects", column) if (out / "rejects").is_dir() else [])
+
+
+def pass_rate(verdicts: Iterable[str | None]) -> float:
+    """The share of passed among the verdicts of records whose code ran (not those never run, or with no code)."""
     from textbooks.synth.passages import NO_CODE
 
     ran = [v for v in verdicts if v and v not in (NOT_RUN, NO_CODE)]
-    by_reason = Counter(reason_kind(reason) for reason in reasons)
-    return {"records": kept, "rejected": len(reasons), "records_in": records_in,
-            "by_reason": dict(sorted(by_reason.items())), "dedup": dedup,
-            "pass_rate": sum(v == "passed" for v in ran) / len(ran) if ran else 0.0,
-            **throughput(records_in, 0, seconds)}
+    return sum(v == "passed" for v in ran) / len(ran) if ran else 0.0
 
 
 def price(text: str) -> tuple[float, float]:
@@ -415,22 +455,40 @@ def reason_kind(reason: str) -> str:
     return ": ".join(re.split(r" \(|;|: block |: \d", reason)[0].split(": ")[:2])
 
 
-def _cost_ledger(out: Path, prices: tuple[float, float] | None = None) -> dict:
-    """The tokens each teacher model spent, from the usage every record keeps (rejects included:
-    a rejected reply was paid for too), and its requests: one per record; with `prices` (per 1M
-    prompt and completion tokens) also their `cost`."""
-    rejects = out / "rejects"
-    teachers = read_column(out, "teacher") + (read_column(rejects, "teacher") if rejects.is_dir() else [])
-    usages = read_column(out, "usage") + (read_column(rejects, "usage") if rejects.is_dir() else [])
+def _cost_ledger(out: Path, prices: tuple[float, float] | None, seconds: float) -> dict:
+    """Per teacher model, from the usage each record keeps (rejects included: a rejected reply was paid
+    for too): what this run paid, the tokens as the server reported them (retries included), the
+    `requests` answered and their `retries`; the `cache_hits` it got free (replies stored before
+    it began); the verification `pass_rate` of its replies and `records_per_s`; with `prices` (per
+    1M prompt and completion tokens) the `cost`. A run killed and resumed has the ledger of one
+    uninterrupted run: the killed attempt's replies are this run's, read back from the cache."""
     ledger: dict[str, dict] = {}
-    for teacher, usage in zip(teachers, usages):
-        tokens = json.loads(usage)
-        entry = ledger.setdefault(teacher, {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
-                                            "requests": 0})
-        entry["prompt_tokens"] += tokens["prompt_tokens"]
-        entry["completion_tokens"] += tokens["completion_tokens"]
-        entry["total_tokens"] += tokens["prompt_tokens"] + tokens["completion_tokens"]
+    columns = (_kept_and_rejected(out, column) for column in ("teacher", "usage", "verdict"))
+    for teacher, usage, verdict in zip(*columns):
+        usage = json.loads(usage)
+        entry = ledger.setdefault(teacher, {"prompt_tokens": 0, "completion_tokens": 0, "requests": 0, "retries": 0,
+                                            "cache_hits": 0, "verdicts": []})
+        entry["verdicts"].append(verdict)
+        if usage["cache_hit"]:
+            entry["cache_hits"] += 1
+            continue
+        for key in ("prompt_tokens", "completion_tokens", "retries"):
+            entry[key] += usage[key]
         entry["requests"] += 1
-    for entry in ledger.values() if prices else ():
-        entry["cost"] = round((entry["prompt_tokens"] * prices[0] + entry["completion_tokens"] * prices[1]) / 1e6, 6)
+    for entry in ledger.values():
+        verdicts = entry.pop("verdicts")
+        entry.update(total_tokens=entry["prompt_tokens"] + entry["completion_tokens"],
+                     pass_rate=round(pass_rate(verdicts), 4),
+                     records_per_s=round(len(verdicts) / max(seconds, 1e-9), 2))
+        if prices:
+            entry["cost"] = round((entry["prompt_tokens"] * prices[0] + entry["completion_tokens"] * prices[1]) / 1e6,
+                                  6)
     return ledger
+
+
+def ledger_line(ledger: dict) -> str:
+    """The ledger in a few words per teacher, for the summary line."""
+    return "; ".join(f"{teacher} was paid {entry['total_tokens']:,} tokens for {entry['requests']} requests "
+                     f"({entry['retries']} retries, {entry['cache_hits']} cache hits"
+                     + (f", cost {entry['cost']:.4f}" if "cost" in entry else "") + ")"
+                     for teacher, entry in ledger.items())

@@ -157,10 +157,12 @@ def reply_record(reply: str, constraints: dict, teacher: str, usage: dict) -> di
 
 
 def provenance(constraints: dict, teacher: str, usage: dict) -> dict:
-    """What each synthetic record keeps of how it was made (DESIGN.md, Synthesis)."""
-    tokens = {key: int(usage.get(key) or 0) for key in ("prompt_tokens", "completion_tokens")}
+    """What each synthetic record keeps of how it was made (DESIGN.md, Synthesis); its `usage`: the
+    reply's tokens in and out, the retries it took, and whether it was a cache hit (paid for before
+    this run began, see synth.cli.AskTeacher)."""
+    counts = {key: int(usage.get(key) or 0) for key in ("prompt_tokens", "completion_tokens", "retries")}
     return {"constraints": json.dumps(constraints, sort_keys=True), "teacher": teacher,
-            "usage": json.dumps(tokens)}
+            "usage": json.dumps({**counts, "cache_hit": bool(usage.get("cache_hit"))})}
 
 
 def text_id(text: str) -> str:
