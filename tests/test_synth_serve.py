@@ -89,7 +89,9 @@ def test_a_served_checkpoint_is_a_synth_teacher_end_to_end(served, checkpoint, t
 
     sums = {key: sum(u[key] for u in usages) for key in ("prompt_tokens", "completion_tokens")}
     manifest = read_manifest(out)
-    assert manifest["counts"]["cost"] == {teacher: {**sums, "total_tokens": sum(sums.values()), "requests": N}}
+    [ledger] = manifest["counts"]["cost"].values()
+    assert ledger == {**sums, "total_tokens": sum(sums.values()), "requests": N, "retries": 0, "cache_hits": 0,
+                      "pass_rate": ledger["pass_rate"], "records_per_s": ledger["records_per_s"]}
     assert manifest["counts"]["records"] == len(kept) and manifest["counts"]["rejected"] == len(rejects)
     [cached] = ResponseCache(out / "llm-cache.sqlite").ledger().values()  # what came back over HTTP
     assert cached == {**sums, "requests": N}
@@ -98,3 +100,13 @@ def test_a_served_checkpoint_is_a_synth_teacher_end_to_end(served, checkpoint, t
     assert cli.main(argv) == 0
     assert "up to date" in capsys.readouterr().out
     assert sorted(r["id"] for r in read_records(out / "rejects")) == sorted(r["id"] for r in rejects)
+
+
+def test_one_of_our_checkpoints_is_a_teacher_without_a_server(checkpoint, tmp_path):
+    out = tmp_path / "exercises"
+    assert cli.main(["synth", "exercises", "--teacher", str(checkpoint), "--n", "2", "--max-tokens", "32",
+                     "--out", str(out), "--workers", "1"]) == 0
+    records = list(read_records(out)) + list(read_records(out / "rejects"))
+    assert len(records) == 2 and all(r["teacher"] == str(checkpoint) for r in records)
+    [ledger] = read_manifest(out)["counts"]["cost"].values()
+    assert ledger["requests"] == 2 and 0 < ledger["completion_tokens"] <= 2 * 32
