@@ -5,6 +5,7 @@ import fractions
 import fnmatch
 import inspect
 import json
+import pickletools
 import re
 import statistics
 import textwrap
@@ -59,8 +60,9 @@ def test_a_documented_function_becomes_an_exercise_split_at_its_docstring():
     assert exercise["prompt"].rstrip().endswith(f'"""{docstring}"""')  # ends with the docstring, exactly
     assert docstring not in exercise["solution"] and exercise["solution"].startswith("    data = sorted(data)\n")
     assert constraints(exercise) == {"mined_from": statistics.__file__, "function": "median"}
-    assert (exercise["source"], exercise["teacher"], json.loads(exercise["usage"])) == \
-        ("synth:exercises", "mined", {"prompt_tokens": 0, "completion_tokens": 0})
+    assert (exercise["source"], exercise["teacher"]) == ("synth:exercises", "mined")
+    usage = json.loads(exercise["usage"])  # the teacher's ledger, whatever else it counts: no tokens spent
+    assert usage["prompt_tokens"] == usage["completion_tokens"] == 0
     assert (exercise["verified"], exercise["verdict"]) == (False, NOT_RUN)
 
 
@@ -148,6 +150,135 @@ def test_a_solution_that_does_not_do_what_the_examples_say_fails(sandbox):
 def test_a_function_that_needs_its_module_fails_with_name_error(sandbox):
     (checked,) = verify_exercises([mined(statistics)["mean"]], sandbox)
     assert checked["verdict"] == "failed: NameError: name '_sum' is not defined"
+
+
+def exercise_of(source: str, name: str) -> dict:
+    """The exercise mined from the function `name` of a module whose source is `source` (dedented)."""
+    records = [{"id": "r", "text": textwrap.dedent(source), "path": "m.py"}]
+    return {e["entry_point"]: e for e in mine_exercises(records)}[name]
+
+
+WORDS = textwrap.dedent('''\
+    """Words."""
+    import os
+    import re
+    from collections import Counter, OrderedDict as Ordered, defaultdict as dd
+    from os import sep
+
+    def words(text, sep=r"\\W+"):
+        """The words of `text`, counted in order of first use.
+
+        >>> words("a bc, a")
+        [('a', 2), ('bc', 1)]
+        """
+        counts = dd(int)
+        for word in re.split(sep, text):
+            if word:
+                counts[word] += 1
+        return list(counts.items())
+    ''')
+
+
+def test_a_function_that_uses_an_imported_module_carries_its_import_and_passes(sandbox):
+    exercise = exercise_of(WORDS, "words")
+    assert exercise["prompt"].startswith("import re\n") and "\n\n\ndef words(text, sep=" in exercise["prompt"]
+    assert exercise["prompt"].endswith("[('a', 2), ('bc', 1)]\n    \"\"\"\n")  # still ends with the docstring
+    assert exercise["text"] == exercise["prompt"] + exercise["solution"]
+    assert check_tests(exercise["tests"], "words") == ""
+    (checked,) = verify_exercises([exercise], sandbox)
+    assert checked["verdict"] == "passed"
+
+
+def test_only_the_imported_names_the_function_reads_are_carried():
+    # os, Counter, OrderedDict and sep (its `sep` is its parameter's): the module's, not read by `words`
+    prompt = exercise_of(WORDS, "words")["prompt"]
+    assert prompt.split("def words")[0] == "import re\nfrom collections import defaultdict as dd\n\n\n"
+    # in the file's own line endings
+    assert exercise_of(WORDS.replace("\n", "\r\n"), "words")["prompt"].startswith(
+        "import re\r\nfrom collections import defaultdict as dd\r\n\r\n\r\ndef words(text, sep=")
+    # as the standard library has them: an alias, one name of several, none for a function that needs none
+    assert mined(pickletools)["read_uint2"]["prompt"].startswith(
+        "from struct import unpack as _unpack\n\n\ndef read_uint2(f):\n")
+    exercises = mined(statistics)
+    assert exercises["mode"]["prompt"].startswith("from collections import Counter\n\n\ndef mode(data):\n")
+    assert exercises["correlation"]["prompt"].startswith("from math import sqrt, fsum\n\n\ndef correlation(")
+    assert exercises["median"]["prompt"].startswith("def median(data):\n")
+
+
+def test_a_function_that_uses_a_module_helper_or_constant_still_fails_with_name_error(sandbox):
+    source = '''\
+        import re
+
+        WORD = re.compile(r"\\w+")
+
+        def _lower(text):
+            return text.lower()
+
+        def words(text):
+            """The words of `text`.
+
+            >>> words("a bc")
+            ['a', 'bc']
+            """
+            return WORD.findall(text)
+
+        def lowered(text):
+            """`text` in lower case, split.
+
+            >>> lowered("A B")
+            ['a', 'b']
+            """
+            return re.split(" ", _lower(text))
+        '''
+    words, lowered = exercise_of(source, "words"), exercise_of(source, "lowered")
+    assert words["prompt"].startswith("def words(text):\n")  # reads WORD, not re
+    assert lowered["prompt"].startswith("import re\n\n\ndef lowered(text):\n")
+    checked = verify_exercises([words, lowered], sandbox)
+    assert [e["verdict"] for e in checked] == ["failed: NameError: name 'WORD' is not defined",
+                                               "failed: NameError: name '_lower' is not defined"]
+
+
+def test_a_relative_import_is_not_carried_and_its_function_fails(sandbox):
+    source = '''\
+        import re
+        from .text import split_words, lower as low
+
+        def words(text):
+            """The words of `text`, in lower case.
+
+            >>> words("A bc")
+            ['a', 'bc']
+            """
+            return [low(word) for word in split_words(text) if re.match("[A-Za-z]", word)]
+        '''
+    exercise = exercise_of(source, "words")
+    assert exercise["prompt"].startswith("import re\n\n\ndef words(text):\n")
+    (checked,) = verify_exercises([exercise], sandbox)
+    assert checked["verdict"] == "failed: NameError: name 'split_words' is not defined"
+
+
+@pytest.mark.parametrize("binding", [
+    "try:\n    import simplejson as json\nexcept ImportError:\n    pass\n",  # a fallback: which one ran?
+    "if TYPE_CHECKING:\n    import json\n",
+    "json = None\n",
+    "del json\n",
+], ids=["try", "if", "assignment", "del"])
+def test_a_name_the_module_also_binds_otherwise_is_not_carried(sandbox, binding):
+    source = f'''\
+import json
+{binding}
+def dumped(value):
+    """`value` as JSON.
+
+    >>> dumped([1])
+    '[1]'
+    """
+    return json.dumps(value)
+'''
+    exercise = exercise_of(source, "dumped")
+    assert exercise["prompt"].startswith("def dumped(value):\n")
+    (checked,) = verify_exercises([exercise], sandbox)
+    assert checked["verdict"] == "failed: NameError: name 'json' is not defined"
 
 
 def test_expected_exceptions_are_compared_as_doctest_does(sandbox):

@@ -5,11 +5,12 @@ and textbook passages (prose with python blocks), whose blocks must parse and ru
 KIND `exercises`: --teacher mined (the default, offline) mines them from real material: the
 documented module-level functions of a corpus (--data, e.g. the classify stage's output), whose
 docstring's doctest examples become the tests. Each exercise is verified by defining its function
-alone and running its tests in the sandbox, so one that needs its module's other names fails with
-that reason. Exercises that fail go to OUT/rejects with the verdict; exact and near copies too,
-with `duplicate_of`. A record holds `prompt` (signature + docstring, what a model is given, as in
-HumanEval), `solution`, `tests`, `entry_point`, `text` (the whole function, what a model trains
-on), `constraints`, `teacher`, `usage`, `verified` and `verdict`.
+alone, after the module's imports it uses, and running its tests in the sandbox, so one that needs
+its module's other names fails with that reason. Exercises that fail go to OUT/rejects with the
+verdict; exact and near copies too, with `duplicate_of`. A record holds `prompt` (imports,
+signature + docstring: what a model is given, as in HumanEval), `solution`, `tests`, `entry_point`,
+`text` (the whole function, what a model trains on), `constraints`, `teacher`, `usage` (tokens,
+retries, cache hit), `verified` and `verdict`.
 
 KIND `textbook`: --teacher mined cuts CPython's own documentation (`pydoc_data.topics`, the language
 reference) and the standard library's longer docstrings into passages. Every python block must

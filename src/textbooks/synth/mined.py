@@ -2,14 +2,26 @@
 from real material on this machine, in the records a teacher LLM's would have (PAPER.md §2.2).
 
 Exercises: each documented module-level function of a corpus record whose doctest examples call it.
-Its `prompt` is the file's lines from `def` to the end of the docstring (decorators left out), its
-`solution` the lines after, its `text` the two together. Its `tests` are the docstring's examples as
-a program: each example's statements run in a `with _DoctestExample(...)` block that asserts, as
-doctest would (its parser, its output checker, the example's directives), that what the example
-printed or raised is what the docstring says; an unexpected exception is itself the verdict (a
-NameError, say). A pass means every example matched. Verification (exercises.verify_exercises)
-defines the function alone, without its module, so one that needs its module's other names fails
-with that reason, as intended.
+Its `prompt` is the imports it uses, then the file's lines from `def` to the end of the docstring
+(decorators left out): a signature and docstring to complete (PAPER.md §2.2), with its imports above
+it as HumanEval's prompts have them ("from typing import List"). Its `solution` is the lines after,
+its `text` the two together. An import is carried when the function's signature or body (not its
+decorators, which the prompt leaves out) reads a name that the module binds only by its top-level
+absolute imports, and only that name: `from os import path as p, sep` becomes `from os import path
+as p` for a function that reads `p` alone. Not carried: relative imports (`from . import x` means
+nothing outside its package), imports under an `if` or a `try` (which branch ran is the module's
+business: `if TYPE_CHECKING` never runs, a `try` falls back to something else), and a name the
+module also binds otherwise (a def, an assignment, a `del`). `from __future__ import annotations`
+binds no name a function reads, so it is not carried: the exercise evaluates its annotations, and
+one that names a class of the module fails as a helper does.
+
+Its `tests` are the docstring's examples as a program: each example's statements run in a
+`with _DoctestExample(...)` block that asserts, as doctest would (its parser, its output checker,
+the example's directives), that what the example printed or raised is what the docstring says; an
+unexpected exception is itself the verdict (a NameError, say). A pass means every example matched.
+Verification (exercises.verify_exercises) runs the prompt's imports and the function alone, without
+the rest of its module, so one that needs its module's other names (a helper, a constant, what a
+relative import brings) fails with that reason, as intended; so does an example that needs them.
 
 Passages: the language reference that ships with CPython (`pydoc_data.topics`) and the longer
 module and class docstrings of the standard library, cut at paragraph boundaries, with code kept
@@ -23,6 +35,7 @@ import ast
 import doctest
 import itertools
 import re
+import symtable
 import textwrap
 import tokenize
 import warnings
@@ -101,6 +114,7 @@ TEST_DIRS = frozenset({"test", "tests", "idle_test"})
 MIN_DOCSTRING_CHARS = 300  # "a few hundred characters": shorter docstrings are a line or two of API notes
 HEADING_RULE = re.compile(r"^\s*([*=~^#-])\1{2,}\s*$")
 LIST_ITEM = re.compile(r"\s*(?:[-*+•]|\d+[.)])\s+")
+IMPORTS = (ast.Import, ast.ImportFrom)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,11 +135,12 @@ def mine_exercises(records: Iterable[dict], allow_untested: bool = False,
             skipped["module not parseable"] += 1
             continue
         lines = LINE.findall(text)
+        imports = ModuleImports.of(module, text)
         functions = [node for node in module.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
         last = {node.name: node for node in functions}  # a later def of the same name replaces the earlier
         for node in functions:
             if last[node.name] is node:
-                exercise = function_exercise(node, lines, record, allow_untested)
+                exercise = function_exercise(node, lines, record, allow_untested, imports)
             else:
                 exercise = "redefined later in its module"
             if isinstance(exercise, str):
@@ -146,7 +161,7 @@ def parse_quietly(text: str) -> ast.Module | None:
 
 
 def function_exercise(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str], record: dict,
-                      allow_untested: bool) -> dict | str:
+                      allow_untested: bool, imports: ModuleImports) -> dict | str:
     """The exercise record of one module-level function, or why it is not one."""
     docstring = ast.get_docstring(node, clean=False)
     if not (docstring or "").strip():
@@ -159,7 +174,12 @@ def function_exercise(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[
     tests, untested = examples_tests(docstring, node.name)
     if untested and not allow_untested:
         return untested
-    prompt = "".join(lines[node.lineno - 1:docstring_end])
+    def_line = lines[node.lineno - 1]
+    carried = imports.used_by("".join(lines[node.lineno - 1:node.end_lineno]))
+    newline = def_line[len(def_line.rstrip("\r\n")):]  # the file's own line ending, for the imports too
+    # Two blank lines after the imports, as PEP 8 and HumanEval's prompts have them.
+    header = newline.join(carried) + newline * 3 if carried else ""
+    prompt = header + "".join(lines[node.lineno - 1:docstring_end])
     solution = "".join(lines[docstring_end:node.end_lineno])
     constraints = {"mined_from": mined_from(record), "function": node.name}
     if untested:
@@ -167,6 +187,79 @@ def function_exercise(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[
     return {"id": record_id(f"{record['id']}:{node.name}"), "text": prompt + solution, "source": SOURCE,
             "prompt": prompt, "solution": solution, "tests": tests,
             "entry_point": node.name, **provenance(constraints, TEACHER, {}), "verified": False, "verdict": NOT_RUN}
+
+
+@dataclass(frozen=True)
+class ModuleImports:
+    """A module's top-level absolute imports, and the names among those they bind that a mined
+    function may carry them for: the names the module binds by no other statement (module docstring)."""
+
+    statements: tuple[ast.Import | ast.ImportFrom, ...]
+    names: frozenset[str]
+
+    @classmethod
+    def of(cls, module: ast.Module, text: str) -> ModuleImports:
+        try:
+            table = symbols(text)
+        except SyntaxError:  # ast parses what the compiler may still refuse (a name global and a parameter)
+            return cls((), frozenset())
+        statements = tuple(node for node in module.body if isinstance(node, IMPORTS) and is_absolute(node))
+        # `from m import *` binds names the source does not show: never carried
+        top_level = Counter(bound_name(alias) for node in statements for alias in node.names if alias.name != "*")
+        everywhere = Counter(bound_name(alias) for node in module_scope_imports(module.body) for alias in node.names)
+        names = {name for name, count in top_level.items()
+                 if everywhere[name] == count and not table.lookup(name).is_assigned()}
+        return cls(statements, frozenset(names))
+
+    def used_by(self, function: str) -> list[str]:
+        """The import statements, in the module's order, that bind what the source of `function` reads,
+        each cut to the names it reads. The source compiles alone, as the module compiled (`of`)."""
+        read = self.names & global_reads(function) if self.names else set()
+        kept = [(node, [alias for alias in node.names if bound_name(alias) in read]) for node in self.statements]
+        return [ast.unparse(cut_import(node, aliases)) for node, aliases in kept if aliases]
+
+
+def is_absolute(node: ast.Import | ast.ImportFrom) -> bool:
+    return isinstance(node, ast.Import) or node.level == 0
+
+
+def cut_import(node: ast.Import | ast.ImportFrom, aliases: list[ast.alias]) -> ast.Import | ast.ImportFrom:
+    """The absolute import statement `node` with only `aliases`."""
+    return ast.Import(aliases) if isinstance(node, ast.Import) else ast.ImportFrom(node.module, aliases, 0)
+
+
+def bound_name(alias: ast.alias) -> str:
+    """The name an import binds: `import os.path` binds `os`."""
+    return alias.asname or alias.name.split(".")[0]
+
+
+def module_scope_imports(statements: list[ast.AST]) -> Iterator[ast.Import | ast.ImportFrom]:
+    """The imports that bind names of the module: its own statements', and those under its `if`,
+    `try`, `with`, `for`, `while` and `match` blocks, but not inside its functions and classes."""
+    for statement in statements:
+        if isinstance(statement, IMPORTS):
+            yield statement
+        elif not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for field in ("body", "orelse", "handlers", "finalbody", "cases"):  # handlers and cases hold bodies
+                yield from module_scope_imports(getattr(statement, field, []))
+
+
+def global_reads(function: str) -> set[str]:
+    """The names the source of a function reads from its globals, in its signature or any scope of its
+    body (a local of the same name shadows one)."""
+    tables, names = [symbols(function)], set()
+    while tables:
+        table = tables.pop()
+        names.update(name.get_name() for name in table.get_symbols() if name.is_global() and name.is_referenced())
+        tables.extend(table.get_children())
+    return names
+
+
+def symbols(source: str) -> symtable.SymbolTable:
+    """The symbol table of `source`, whose invalid escapes warn no more than `parse_quietly`'s do."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return symtable.symtable(source, "<mined>", "exec")
 
 
 def examples_tests(docstring: str, name: str) -> tuple[str, str]:
