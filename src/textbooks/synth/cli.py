@@ -213,7 +213,6 @@ def _ask(run: StageRun, topics: list[str], template: str, concurrency: int, conf
     """Plan the prompts, ask the teacher shard by shard (in this process: one client, one cache, one
     budget), then verify, key, deduplicate and write out as the mined path does."""
     from textbooks.llm import open_client
-
     from textbooks.llm.cache import LEDGER_AT_START, run_began, tokens_spent_in_run
 
     _write_prompts(plan_records(topics, template, config), run.work / PLAN)
@@ -489,7 +488,7 @@ def _cost_ledger(out: Path, prices: tuple[float, float] | None, seconds: float) 
 
 def ledger_line(ledger: dict) -> str:
     """The ledger in a few words per teacher, for the summary line."""
-    return "; ".join(f"{teacher} was paid {entry['total_tokens']:,} tokens for {entry['requests']} requests "
+    return "; ".join(f"{teacher}: paid {entry['total_tokens']:,} tokens for {entry['requests']} requests "
                      f"({entry['retries']} retries, {entry['cache_hits']} cache hits"
                      + (f", cost {entry['cost']:.4f}" if "cost" in entry else "") + ")"
                      for teacher, entry in ledger.items())
