@@ -120,16 +120,20 @@ def test_killed_classify_run_reuses_its_embeddings_and_ends_with_the_same_files(
 
 
 @pytest.mark.slow  # starting a local Ray instance takes 8-9 s on two idle cores
-def test_ray_executor_labels_and_classifies_like_the_local_pool(corpus, embedder, tmp_path):
+def test_ray_executor_labels_classifies_and_synthesizes_like_the_local_pool(corpus, embedder, tmp_path):
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install ray)")
 
     def run_both(executor):
         labels, out = tmp_path / executor / "labels", tmp_path / executor / "filtered"
+        exercises = tmp_path / executor / "exercises"
         common = ["--executor", executor, "--workers", "2"]
         assert cli.main(["label", "--data", str(corpus), "--out", str(labels), "--sample", "40", *common]) == 0
         assert cli.main(["classify", "--data", str(corpus), "--labels", str(labels), "--out", str(out),
                          "--embedder", str(embedder), "--threshold", "0.6", *common]) == 0
-        return _outputs(labels), _outputs(out)
+        # each Ray worker runs the mined exercises in a sandbox of its own
+        assert cli.main(["synth", "exercises", "--data", str(corpus), "--out", str(exercises), *common]) == 0
+        assert read_manifest(exercises)["counts"]["records"] > 0
+        return _outputs(labels), _outputs(out), _outputs(exercises)
 
     local = run_both("local")
     ray.init(num_cpus=2, include_dashboard=False)
