@@ -2,6 +2,7 @@
 verified in the sandbox, deduplicated, through the one stage shape."""
 
 import ast
+import json
 import os
 import re
 from pathlib import Path
@@ -85,6 +86,23 @@ def test_mined_textbook_passages_come_from_cpythons_documentation_and_their_code
                                        "near duplicate")) for r in rejects)
 
 
+def test_docstrings_names_whose_docstrings_become_passages(tmp_path):
+    package = tmp_path / "src" / "shapes"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    prose = "A square has four equal sides, so its area is the side times itself. " * 6
+    (package / "square.py").write_text(f'"""Squares.\n\n{prose}\n\n>>> 3 * 3\n9\n"""\n')
+    out = tmp_path / "passages"
+    assert cli.main(["synth", "textbook", "--docstrings", str(tmp_path / "src"), "--out", str(out),
+                     "--workers", "1"]) == 0
+    origins = [json.loads(r["constraints"])["mined_from"] for r in read_records(out)]
+    assert "shapes.square" in origins  # this directory's module, with its example run
+    assert not any(origin.startswith(("json", "collections")) for origin in origins)  # not the standard library's
+    assert all(origin.startswith(("shapes", "pydoc_data.topics:")) for origin in origins)
+    with pytest.raises(NotADirectoryError, match="--docstrings"):
+        cli.main(["synth", "textbook", "--docstrings", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+
+
 def test_copies_of_a_dataset_given_to_dedup_against_are_rejected(corpus, tmp_path):
     """Exercises mined before from statistics.py (another copy of it): this run's are copies of them."""
     other = tmp_path / "other-corpus"
@@ -110,6 +128,7 @@ def test_copies_of_a_dataset_given_to_dedup_against_are_rejected(corpus, tmp_pat
     (["exercises", "--data", "{tmp}", "--n", "3"], "--teacher mined takes all"),
     (["textbook", "--data", "{tmp}"], "it takes no --data"),
     (["textbook", "--allow-untested"], "--allow-untested keeps mined functions"),
+    (["exercises", "--data", "{tmp}", "--docstrings", "packages"], "--docstrings names what"),
     (["exercises", "--teacher", "http://127.0.0.1:9/v1#t", "--n", "3", "--allow-untested"], "--allow-untested"),
     (["exercises", "--teacher", "http://127.0.0.1:9/v1#t"], "needs --n"),
     (["exercises", "--teacher", "http://127.0.0.1:9/v1#t", "--n", "3", "--data", "{tmp}"], "needs none"),

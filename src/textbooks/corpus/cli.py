@@ -38,7 +38,7 @@ from typing import Iterable, Iterator
 
 
 from textbooks.corpus.dedup import DEDUP_COLUMNS, NearDedup, find_duplicates, with_dedup_keys
-from textbooks.corpus.sources import NAMED_SOURCES, default_sources, named_source_dirs, plan_units, read_unit
+from textbooks.corpus.sources import default_sources, plan_units, read_unit, resolve_source
 from textbooks.executor import ShardStats, make_executor
 from textbooks.records import atomic_write_text, read_column, shard_column, shard_paths, throughput
 from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments, positive_int,
@@ -72,18 +72,11 @@ def run(args: argparse.Namespace) -> None:
 def setup(args: argparse.Namespace) -> dict:
     NearDedup(args.near_threshold)  # validates the threshold before any work
     out_dir = Path(args.out).expanduser().resolve()
-    sources = [path for spec in args.source for path in _resolve_source(spec)] if args.source else default_sources()
+    sources = [path for spec in args.source for path in resolve_source(spec)] if args.source else default_sources()
     plan_units(sources, args.shard_size, limit=1, text_field=args.text_field)  # names a bad source now
     return {"sources": sources, "out_dir": out_dir, "max_bytes": args.max_bytes, "shard_size": args.shard_size,
             "limit": args.limit, "near_threshold": args.near_threshold, "text_field": args.text_field,
             "executor": args.executor, "workers": args.workers}
-
-
-def _resolve_source(spec: str) -> list[str]:
-    """The spec with a named source expanded to its directories and a path made absolute."""
-    if spec in NAMED_SOURCES:
-        return named_source_dirs(spec)
-    return [spec] if spec.startswith("hf:") else [str(Path(spec).expanduser().resolve())]
 
 
 def main(sources: list[str], out_dir: str | Path, max_bytes: int = 1_000_000, shard_size: int = 1000,

@@ -80,6 +80,13 @@ def named_source_dirs(name: str) -> list[str]:
     return dirs
 
 
+def resolve_source(spec: str) -> list[str]:
+    """A source spec with a named source expanded to its directories and a path made absolute."""
+    if spec in NAMED_SOURCES:
+        return named_source_dirs(spec)
+    return [spec] if spec.startswith("hf:") else [str(Path(spec).expanduser().resolve())]
+
+
 def default_sources() -> list[str]:
     """This interpreter's standard library, then its installed packages: real code no one here wrote."""
     return list(dict.fromkeys(named_source_dirs("stdlib") + named_source_dirs("packages")))

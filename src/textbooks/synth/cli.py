@@ -13,7 +13,8 @@ signature + docstring: what a model is given, as in HumanEval), `solution`, `tes
 retries, cache hit), `verified` and `verdict`.
 
 KIND `textbook`: --teacher mined cuts CPython's own documentation (`pydoc_data.topics`, the language
-reference) and the standard library's longer docstrings into passages. Every python block must
+reference) and the longer docstrings of the standard library (--docstrings: of the installed
+packages, or of a directory) into passages. Every python block must
 parse; each runs alone in the sandbox; a passage none of whose blocks runs is rejected, one whose
 blocks partly run is kept with `verified` false and a verdict naming the block that failed.
 
@@ -37,6 +38,7 @@ budget to ask for the rest, the answered prompts coming from the cache.
 Examples:
   textbooks synth exercises --data runs/x/classify --out runs/x/exercises
   textbooks synth textbook --out runs/x/passages
+  textbooks synth textbook --docstrings stdlib --docstrings packages --out runs/x/passages
   textbooks synth exercises --teacher http://127.0.0.1:8000/v1#gpt-4 --n 1000 --out runs/x/exercises
 """
 
@@ -97,6 +99,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=positive_int, default=8,
                         help="requests a teacher endpoint is sent at once (default 8)")
     parser.add_argument("--out", type=Path, required=True, help="the dataset directory to write")
+    parser.add_argument("--docstrings", action="append", metavar="SOURCE",
+                        help="synth textbook --teacher mined: whose module and class docstrings become passages, "
+                             "besides the language reference: stdlib (the default), packages (the installed ones) "
+                             "or a directory of .py files; repeatable")
     parser.add_argument("--allow-untested", action="store_true",
                         help="keep documented functions without doctest examples (unverified)")
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds each exercise may run (default 3)")
@@ -116,6 +122,8 @@ def setup(args: argparse.Namespace) -> dict:
     if args.allow_untested and (args.teacher != "mined" or args.kind != "exercises"):
         raise ValueError("--allow-untested keeps mined functions without doctest examples: it applies to "
                          "synth exercises --teacher mined only (a teacher's exercises must come with tests)")
+    if args.docstrings and (args.teacher != "mined" or args.kind != "textbook"):
+        raise ValueError("--docstrings names what synth textbook --teacher mined mines: it applies to that only")
     common = {"kind": args.kind, "out": args.out, "dedup_against": args.dedup_against, "timeout_s": args.timeout,
               "near_threshold": args.near_threshold,
               "executor": executor_from(args)}
@@ -125,8 +133,9 @@ def setup(args: argparse.Namespace) -> dict:
         raise ValueError("--n is the number of exercises to ask a teacher LLM for: --teacher mined takes all")
     if args.kind == "textbook":  # mined from this interpreter's own documentation, not from a corpus
         if args.data:
-            raise ValueError("synth textbook --teacher mined reads CPython's documentation; it takes no --data")
-        return {"data": None, **common}
+            raise ValueError("synth textbook --teacher mined reads CPython's documentation; it takes no --data "
+                             "(--docstrings names whose docstrings it mines)")
+        return {"data": None, "docstrings": docstring_dirs(args.docstrings or ["stdlib"]), **common}
     if not args.data:
         raise ValueError("--teacher mined needs --data: a corpus dataset whose documented functions to mine")
     if not args.data.is_dir():
@@ -159,11 +168,15 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(data: Path | None, out: Path, kind: str = "exercises", allow_untested: bool = False, timeout_s: float = 3.0,
-         near_threshold: float = 0.85, dedup_against: Path | None = None, executor: Executor | None = None) -> dict:
-    """Mine, verify and deduplicate exercises of `data` (passages: of CPython's documentation) into
-    `out`; return the manifest."""
+         near_threshold: float = 0.85, dedup_against: Path | None = None, docstrings: list[str] | None = None,
+         executor: Executor | None = None) -> dict:
+    """Mine, verify and deduplicate exercises of `data` (passages: of CPython's documentation and the
+    docstrings under the `docstrings` directories, default the standard library's) into `out`;
+    return the manifest."""
     config = {"kind": kind, "teacher": "mined", "allow_untested": allow_untested, "timeout_s": timeout_s,
               "near_threshold": near_threshold, "dedup_against": str(dedup_against) if dedup_against else None}
+    if kind == "textbook":
+        config["docstrings"] = docstrings or docstring_dirs(["stdlib"])
     inputs = [path for path in (data, dedup_against) if path]
     return run_stage(STAGE, out, config, lambda run: _mine(run, data, config), inputs=inputs, executor=executor)
 
@@ -173,19 +186,31 @@ def _mine(run: StageRun, data: Path | None, config: dict) -> StageResult:
     if config["kind"] == "exercises":
         run.map("mine", MineShard(config["allow_untested"]), data, run.work / MINED)
     else:
-        _write_passages(run.work / MINED)
+        _write_passages(run.work / MINED, config["docstrings"])
     counts = verify_and_write(run, run.work / MINED, config)
     return StageResult(counts, f"{counts['records']} {config['kind']} records kept of {counts['records_in']} mined "
                                f"(verification pass rate {counts['pass_rate']:.1%}); rejected {counts['by_reason']} "
                                f"-> {run.out}")
 
 
-def _write_passages(mined: Path, per_shard: int = 100) -> None:
-    """The passages mined from CPython's documentation, as shards (written again, identically, on a resume)."""
+def docstring_dirs(sources: list[str]) -> list[str]:
+    """The directories of --docstrings sources: stdlib, packages, or directories that must exist."""
+    from textbooks.corpus.sources import resolve_source
+
+    dirs = [path for source in sources for path in resolve_source(source)]
+    for path in dirs:
+        if not Path(path).is_dir():
+            raise NotADirectoryError(f"--docstrings {path} is not a directory of Python files (nor stdlib, packages)")
+    return list(dict.fromkeys(dirs))
+
+
+def _write_passages(mined: Path, docstrings: list[str], per_shard: int = 100) -> None:
+    """The passages mined from CPython's documentation and the docstrings under `docstrings`, as
+    shards (written again, identically, on a resume)."""
     from textbooks.records import write_shard
     from textbooks.synth.mined import mine_passages
 
-    passages = list(mine_passages())
+    passages = list(mine_passages(roots=docstrings))
     for start in range(0, len(passages), per_shard):
         write_shard(passages[start:start + per_shard], mined / f"{start // per_shard:05d}.parquet")
 
