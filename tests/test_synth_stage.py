@@ -103,6 +103,25 @@ def test_docstrings_names_whose_docstrings_become_passages(tmp_path):
         cli.main(["synth", "textbook", "--docstrings", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
 
 
+def test_a_killed_mined_textbook_run_resumes_without_mining_again(tmp_path, monkeypatch):
+    from test_curate_resume import _kill_when
+
+    import textbooks.synth.mined
+
+    docs = Path(json.__file__).parent  # a small package: the run is quick, and killed before it ends
+    argv = ["synth", "textbook", "--docstrings", str(docs), "--workers", "1"]
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    assert cli.main([*argv, "--out", str(reference)]) == 0
+    _kill_when(resumed / ".work" / "mined.complete", resumed, [*argv, "--out", str(resumed)])
+
+    def mine_again(*args, **kwargs):
+        raise AssertionError("the passages were mined again")
+
+    monkeypatch.setattr(textbooks.synth.mined, "mine_passages", mine_again)
+    assert cli.main([*argv, "--out", str(resumed)]) == 0
+    assert sorted(r["id"] for r in read_records(resumed)) == sorted(r["id"] for r in read_records(reference))
+
+
 def test_copies_of_a_dataset_given_to_dedup_against_are_rejected(corpus, tmp_path):
     """Exercises mined before from statistics.py (another copy of it): this run's are copies of them."""
     other = tmp_path / "other-corpus"

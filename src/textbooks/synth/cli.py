@@ -206,13 +206,19 @@ def docstring_dirs(sources: list[str]) -> list[str]:
 
 def _write_passages(mined: Path, docstrings: list[str], per_shard: int = 100) -> None:
     """The passages mined from CPython's documentation and the docstrings under `docstrings`, as
-    shards (written again, identically, on a resume)."""
+    shards, mined once: a resumed run finds the marker written after the last shard (the installed
+    packages take half a minute to mine) and keeps them."""
     from textbooks.records import write_shard
     from textbooks.synth.mined import mine_passages
 
+    complete = mined.with_name(f"{mined.name}.complete")
+    if complete.exists():
+        return
     passages = list(mine_passages(roots=docstrings))
     for start in range(0, len(passages), per_shard):
         write_shard(passages[start:start + per_shard], mined / f"{start // per_shard:05d}.parquet")
+    complete.parent.mkdir(parents=True, exist_ok=True)
+    complete.touch()
 
 
 def main_teacher(teacher: str, n: int, out: Path, kind: str = "exercises", seed: int = 0,
