@@ -19,8 +19,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import functools
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def setup(args: argparse.Namespace) -> dict:
+    from textbooks.curate.embeddings import embedding_threads
+
     for path in (args.data, args.labels):
         if not path.is_dir():
             raise FileNotFoundError(f"{path} is not a dataset directory")
@@ -63,16 +63,6 @@ def setup(args: argparse.Namespace) -> dict:
     return {"data": args.data, "labels": args.labels, "out": args.out, "embedder": args.embedder,
             "threshold": threshold, "top_fraction": args.top_fraction, "seed": args.seed, "show": args.show,
             "executor": executor_from(args), "threads": embedding_threads(args.workers)}
-
-
-@functools.lru_cache(maxsize=1)
-def _worker_embedder(spec: str | None, threads: int):
-    """One embedder per worker process (opened by its first shard), on `threads` torch threads."""
-    import torch
-
-    from textbooks.curate.embeddings import open_embedder
-    torch.set_num_threads(threads)
-    return open_embedder(spec)
 
 
 @dataclass(frozen=True)
@@ -84,16 +74,12 @@ class EmbedShard:
     threads: int
 
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
+        from textbooks.curate.embeddings import worker_embedder
+
         records = list(records)
-        vectors = _worker_embedder(self.embedder, self.threads).embed([r["text"] for r in records])
+        vectors = worker_embedder(self.embedder, self.threads).embed([r["text"] for r in records])
         for record, vector in zip(records, vectors):
             yield {**record, "embedding": vector}
-
-
-def embedding_threads(workers: int | None) -> int:
-    """Torch threads per worker: the CPUs shared out among the workers (at least one each)."""
-    cpus = os.cpu_count() or 1
-    return max(1, cpus // (workers or cpus))
 
 
 def read_embeddings(embedded: Path) -> tuple[list[str], np.ndarray, int]:

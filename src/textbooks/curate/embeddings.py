@@ -15,6 +15,7 @@ Each encoder sees at most its maximum number of tokens: a longer file is embedde
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -52,6 +53,21 @@ def open_embedder(spec: str | None = None, device: str = "cpu") -> Embedder:
     if kind == "ours":
         return CheckpointEmbedder(path, embedder_name(spec), device=device)
     return HFEncoder(path, embedder_name(spec), device=device)
+
+
+@functools.lru_cache(maxsize=1)
+def worker_embedder(spec: str | None, threads: int) -> Embedder:
+    """One embedder per worker process of a stage's step (opened by its first shard), on `threads`
+    torch threads (see `embedding_threads`)."""
+    torch.set_num_threads(threads)
+    return open_embedder(spec)
+
+
+def embedding_threads(workers: int | None) -> int:
+    """Torch threads per worker: the CPUs shared out among the workers (at least one each), so that
+    two workers' matrix products do not fight over the same cores."""
+    cpus = os.cpu_count() or 1
+    return max(1, cpus // (workers or cpus))
 
 
 def embedder_name(spec: str | None = None) -> str:
