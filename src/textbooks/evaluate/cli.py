@@ -12,7 +12,8 @@ OUT gets these files:
   samples.jsonl   one line per completion (task_id, index, completion)
   results.jsonl   one line per executed sample (task_id, index, outcome, reason)
   problems.jsonl  each problem's n, correct count and pass@k
-  summary.json    mean pass@k, outcome counts, the settings, the sandbox's isolation
+  summary.json    mean pass@k, outcome counts, the settings, the sandbox's isolation; with --split,
+                  pass@k on the similar and the non-similar problems
 A rerun with the same settings resumes and generates or executes nothing twice.
 
 Examples:
@@ -20,11 +21,13 @@ Examples:
   textbooks eval humaneval --model runs/x/train --out runs/he10 --n-samples 10 --temperature 0.8 --k 1,10
   textbooks eval mbpp --data mbpp.jsonl --model http://127.0.0.1:8000/v1 --out runs/mbpp
   textbooks eval humaneval --samples completions.jsonl --out runs/he-external
+  textbooks eval humaneval --model runs/x/train --split runs/x/decontam/similar.json --out runs/x/eval/split
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from textbooks.evaluate.benchmarks import BENCHMARKS, Problem, load_benchmark
@@ -60,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bits-per-byte", action="store_true",
                         help="also report the model's loss on the canonical solutions, in bits per byte")
     parser.add_argument("--grader", help="graded only: the grader model (endpoint URL or model dir)")
+    parser.add_argument("--split", type=Path, metavar="SIMILAR_JSON",
+                        help="also report pass@k on the problems a training record was similar to and on the "
+                             "others: the similar.json of `textbooks decontam`")
 
 
 def parse_ks(text: str) -> list[int]:
@@ -107,5 +113,19 @@ def run(args: argparse.Namespace) -> None:
     if args.benchmark == "graded":
         grade(settings, problems, args.out, args.samples, args.concurrency)
         return
+    split = read_split(args.split, problems) if args.split else None
     evaluate(settings, problems, args.out, ks=ks, samples_file=args.samples, workers=args.workers,
-             concurrency=args.concurrency, bits_per_byte=args.bits_per_byte)
+             concurrency=args.concurrency, bits_per_byte=args.bits_per_byte, split=split)
+
+
+def read_split(path: Path, problems: list[Problem]) -> dict[str, bool]:
+    """Each problem's similar flag from a decontam similar.json, which must cover every problem."""
+    try:
+        tasks = json.loads(path.read_text(encoding="utf-8"))["tasks"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"--split {path} is not a similar.json of textbooks decontam ({e})") from None
+    missing = [p.task_id for p in problems if p.task_id not in tasks]
+    if missing:
+        raise ValueError(f"--split {path} says nothing of {len(missing)} of the {len(problems)} problems "
+                         f"(e.g. {missing[0]}): decontaminate against this benchmark")
+    return {p.task_id: bool(tasks[p.task_id]["similar"]) for p in problems}

@@ -170,8 +170,10 @@ def program_limits(timeout_s: float) -> Limits:
 
 
 def summarize(settings: EvalSettings, problems: list[Problem], samples: list[Sample],
-              results: dict[tuple[str, int], dict], ks: list[int], out: Path, started: float) -> dict:
-    """Per-problem and mean pass@k, written to problems.jsonl and summary.json."""
+              results: dict[tuple[str, int], dict], ks: list[int], out: Path, started: float,
+              split: dict[str, bool] | None = None) -> dict:
+    """Per-problem and mean pass@k, written to problems.jsonl and summary.json; with a `split`
+    (task id -> similar), also on the similar and the non-similar problems."""
     counts: dict[str, list[int]] = {p.task_id: [0, 0] for p in problems}
     outcomes: dict[str, int] = {}
     for sample in samples:
@@ -187,16 +189,29 @@ def summarize(settings: EvalSettings, problems: list[Problem], samples: list[Sam
                **mean_pass_at_k({t: (n, c) for t, (n, c) in counts.items()}, ks),
                "outcomes": outcomes, "isolation": first.get("isolation", {}), "settings": asdict(settings),
                "code_version": code_version(), "wall_time_s": round(time.time() - started, 2)}
+    if split is not None:
+        summary["split"] = split_pass_at_k(counts, split, ks)
     return summary
 
 
+def split_pass_at_k(counts: dict[str, list[int]], similar: dict[str, bool], ks: list[int]) -> dict:
+    """pass@k on the problems a training record was similar to and on the others (PAPER.md §5,
+    Table 3: a model that only remembered would score on the first and not the second)."""
+    groups = {}
+    for name, wanted in (("similar", True), ("non_similar", False)):
+        group = {task: tuple(nc) for task, nc in counts.items() if similar[task] is wanted}
+        groups[name] = {"problems": len(group), **(mean_pass_at_k(group, ks) if group else {})}
+    return groups
+
+
 def evaluate(settings: EvalSettings, problems: list[Problem], out: Path, *, ks: list[int],
-             samples_file: Path | None, workers: int | None, concurrency: int, bits_per_byte: bool) -> dict:
+             samples_file: Path | None, workers: int | None, concurrency: int, bits_per_byte: bool,
+             split: dict[str, bool] | None = None) -> dict:
     """Collect the samples, execute them, write problems.jsonl and summary.json; the summary."""
     started = time.time()
     samples = collect_samples(problems, settings, out, samples_file, concurrency)
     results = execute_samples(problems, samples, out, settings.timeout_s, workers)
-    summary = summarize(settings, problems, samples, results, ks, out, started)
+    summary = summarize(settings, problems, samples, results, ks, out, started, split)
     if bits_per_byte:
         from textbooks.evaluate.bpb import canonical_bits_per_byte  # torch, only when asked for
 
@@ -206,4 +221,7 @@ def evaluate(settings: EvalSettings, problems: list[Problem], out: Path, *, ks: 
     print(f"{settings.benchmark}: {scores} ({len(problems)} problems, {len(samples)} samples; "
           f"outcomes {summary['outcomes']})" + (f"; {summary['bits_per_byte']:.3f} bits/byte on the "
                                                  "canonical solutions" if bits_per_byte else ""))
+    for name, group in summary.get("split", {}).items():
+        scores = ", ".join(f"{k} {v:.2%}" for k, v in group.items() if k.startswith("pass@"))
+        print(f"  {name.replace('_', '-')} problems ({group['problems']}): {scores or 'none'}")
     return summary
