@@ -132,6 +132,9 @@ def corpus():
 def test_code_tokens_ignore_layout_and_fall_back_on_prose():
     assert code_tokens("x = f( a,\n      b )  # note\n") == code_tokens("x = f(a, b)\n")
     assert code_tokens("don't stop (now") == ["don", "'", "t", "stop", "(", "now"]  # tokenize gives up
+    # cut off in an open bracket: the code's own tokens up to there, so it compares with the whole
+    assert code_tokens('def f(x):\n    """Doc."""\n    return g(x,\n') == \
+        ["def", "f", "(", "x", ")", ":", '"""Doc."""', "return", "g", "(", "x", ","]
 
 
 def test_ngram_counts_shared_ngrams_and_names_the_task():
@@ -163,6 +166,8 @@ def test_units_are_the_code_and_every_function_it_defines():
            "class C:\n    def m(self):\n        return 2\n"
     assert len(code_units(code)) == 4  # the file, a, inner, C.m
     assert code_units("def f(x)\n    return x\n") is None
+    # a method cut out of its class, still indented, is code all the same
+    assert code_units("    def m(self):\n        return 2\n") == code_units("def m(self):\n    return 2\n")
 
 
 def test_a_buried_solution_still_matches(matcher, humaneval, corpus):

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "label": ("textbooks.curate.label", "label a sample of a corpus for educational value (heuristic or LLM)"),
     "classify": ("textbooks.curate.classify", "embed, train a random forest on the labels, score and filter a corpus"),
     "synth": ("textbooks.synth.cli", "exercises and textbook passages, from a teacher LLM or mined offline"),
+    "audit": ("textbooks.audit.cli", "diversity and redundancy of a dataset: duplicates, n-grams, clusters"),
     "decontam": ("textbooks.decontam.cli", "n-gram, embedding and AST similarity to the benchmarks; prune, tau sweep"),
     "tokenizer": ("textbooks.tokenizer", "train a byte-level BPE tokenizer on a corpus"),
     "pack": ("textbooks.pack", "tokenize a corpus into fixed-length token shards"),

@@ -50,6 +50,8 @@ from __future__ import annotations
 import ast
 import builtins
 import keyword
+import textwrap
+import warnings
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -152,9 +154,12 @@ def unit_form(roots: Sequence[ast.AST], bound: set[str]) -> UnitForm:
 
 def code_units(code: str) -> list[UnitForm] | None:
     """The units of a code: the whole of it (module-level imports left out) and each function it
-    defines, methods and nested ones included; None if it does not parse."""
+    defines, methods and nested ones included; None if it does not parse, even dedented (a method
+    cut out of its class keeps its indentation)."""
     try:
-        tree = ast.parse(code)
+        with warnings.catch_warnings():  # invalid escapes in strings only warn
+            warnings.simplefilter("ignore")
+            tree = ast.parse(textwrap.dedent(code))
     except (SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: NUL bytes
         return None
     bound = bound_names(tree)
