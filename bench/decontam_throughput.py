@@ -17,7 +17,8 @@ Target: ast + sweep within 120 s on 2 cores; the ratio printed is 120 s / (ast +
 meets it. The scaling to 10M functions is extrapolated linearly (parsing and scoring are per
 function; the 164 references are fixed), and the JSON line says so.
 
-    python bench/decontam_throughput.py [--functions 100000] [--embed-sample 500] [--quick]
+    python bench/decontam_throughput.py [--functions 100000] [--embed-sample 500] [--sources stdlib,packages]
+                                        [--show K] [--quick]
 
 Run it on a quiet machine: a busy process on the other core halves the figures. The last line
 printed is one JSON object with the figures.
@@ -27,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import itertools
 import json
 import os
 import sys
+import textwrap
 import time
 import warnings
 from pathlib import Path
@@ -43,10 +46,10 @@ TARGET_S = 120.0
 HUMANEVAL = (("humaneval", None),)
 
 
-def mine_functions(limit: int) -> tuple[list[str], int]:
-    """Up to `limit` function sources of the standard library and the installed packages, and the files read."""
+def mine_functions(limit: int, sources: list[str]) -> tuple[list[str], int]:
+    """Up to `limit` function sources of the named sources (stdlib, packages), and the files read."""
     functions, files = [], 0
-    for root in named_source_dirs("stdlib") + named_source_dirs("packages"):
+    for root in [root for source in sources for root in named_source_dirs(source)]:
         for path in python_files(Path(root)):
             files += 1
             functions.extend(file_functions(path))
@@ -101,17 +104,37 @@ def time_embedding(references: tuple[Reference, ...], functions: list[str]) -> t
     return seconds, len(functions) / seconds
 
 
+def show_pairs(functions: list[str], matches: list, solutions: dict[str, str], count: int, width: int = 58) -> None:
+    """The best-matching function of each of the `count` best-matched tasks, beside that task's solution."""
+    best: dict[str, int] = {}
+    for i in sorted(range(len(functions)), key=lambda i: -matches[i].score):
+        best.setdefault(matches[i].task, i)
+    for i in list(best.values())[:count]:
+        left = textwrap.dedent(functions[i]).splitlines()
+        if matches[i].lines:  # the function (perhaps nested) that matched
+            left = textwrap.dedent("\n".join(left[matches[i].lines[0] - 1:matches[i].lines[1]])).splitlines()
+        right = solutions[matches[i].task].strip("\n").splitlines()
+        print(f"\n{'function':<{width}} | {matches[i].task} (ast match {matches[i].score:.3f})")
+        for a, b in itertools.zip_longest(left, right, fillvalue=""):
+            print(f"{a[:width]:<{width}} | {b[:width]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--functions", type=int, default=100_000)
     parser.add_argument("--embed-sample", type=int, default=500)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--sources", default="stdlib,packages", help="where the functions come from (default "
+                        "stdlib,packages)")
+    parser.add_argument("--show", type=int, default=0, metavar="K",
+                        help="print beside its solution the function most similar to each of the K "
+                             "best-matched HumanEval problems")
     parser.add_argument("--quick", action="store_true", help="5k functions, 100 embedded: within a minute")
     args = parser.parse_args()
     if args.quick:
         args.functions, args.embed_sample = 5_000, 100
     references = load_references(HUMANEVAL)
-    (functions, files), mine_s = timed(mine_functions, args.functions)
+    (functions, files), mine_s = timed(mine_functions, args.functions, args.sources.split(","))
     print(f"mined {len(functions):,} functions from {files:,} files in {mine_s:.1f} s", flush=True)
     ngram_hits, ngram_s = time_ngram(references, functions)
     print(f"ngram: {ngram_s:.1f} s, {ngram_hits} functions share a 13-gram with a HumanEval problem", flush=True)
@@ -120,6 +143,7 @@ def main() -> int:
     sweep, sweep_s = timed(sweep_table, scores, SWEEP, len(references))
     print(f"ast: {ast_s:.1f} s ({len(functions) / ast_s:,.0f} functions/s), sweep {sweep_s:.2f} s: "
           + ", ".join(f"tau {row['tau']} {row['pruned']} ({row['share']:.2%})" for row in sweep), flush=True)
+    show_pairs(functions, matches, {r.task: r.code for r in references}, args.show)
     embed_s, embed_rate = time_embedding(references, functions[:args.embed_sample])
     print(f"embedding: {embed_rate:.1f} functions/s ({args.embed_sample} in {embed_s:.1f} s); "
           f"{len(functions) / embed_rate / 60:.0f} min for all", flush=True)

@@ -176,6 +176,9 @@ def test_a_buried_solution_still_matches(matcher, humaneval, corpus):
         file = "\n\n".join([*corpus[:3], planted, *corpus[3:6]])
         match = matcher.match([file])[0]
         assert match.task == problem.task_id and match.score >= 0.8 and match.parsed
+        first, last = match.lines  # where in the file the match is: the planted function
+        found = "\n".join(file.splitlines()[first - 1:last])
+        assert found.startswith("def ") and found in planted
         if problem.prompt.count("def ") == 1:  # a lone function is its own unit, as if not buried
             assert match.score == matcher.match([planted])[0].score
 

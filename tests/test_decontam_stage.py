@@ -70,6 +70,7 @@ def test_planted_solutions_are_pruned_with_their_task_and_the_real_functions_kep
     assert len(kept) + len(pruned) == len(list(read_records(dataset)))
     assert sorted(r["ast_task"] for r in pruned) == sorted(PLANTED)
     for record in pruned:
+        assert record["ast_lines"] is None  # each planted solution is its record's whole code
         assert record["reason"].startswith("similar to a benchmark problem: ast match")
         assert record["ast_task"] in record["reason"] and record["ast_match"] >= 0.9 and record["ast_parsed"]
     assert all(r["ast_match"] < 0.9 for r in kept)

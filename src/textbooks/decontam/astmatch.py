@@ -52,7 +52,7 @@ import builtins
 import keyword
 import textwrap
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -77,6 +77,7 @@ class ASTMatch:
     task: str | None  # the best-matching reference task
     score: float  # match rate in [0, 1]; 1.0 = the same normalized code
     parsed: bool  # False: the record's code did not parse, the score is the token-level fallback
+    lines: tuple[int, int] | None = None  # the first and last line of the function matched; None: the whole
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class UnitForm:
     """One unit (a whole code or one function) as normalized and raw token sequences."""
     norm: tuple[str, ...]
     raw: tuple[str, ...]
+    lines: tuple[int, int] | None = field(default=None, compare=False)  # a function's; None: the whole code
 
 
 def bound_names(tree: ast.AST) -> set[str]:
@@ -135,7 +137,7 @@ def _node_tokens(node: ast.AST, bound: set[str]) -> tuple[list[str], list[str]]:
     return [kind], [kind]
 
 
-def unit_form(roots: Sequence[ast.AST], bound: set[str]) -> UnitForm:
+def unit_form(roots: Sequence[ast.AST], bound: set[str], lines: tuple[int, int] | None = None) -> UnitForm:
     """The pre-order token sequences of the trees in `roots` (docstrings and bare strings skipped,
     expression contexts such as Load/Store carrying nothing)."""
     norm: list[str] = []
@@ -149,7 +151,7 @@ def unit_form(roots: Sequence[ast.AST], bound: set[str]) -> UnitForm:
         norm += node_norm
         raw += node_raw
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
-    return UnitForm(tuple(norm), tuple(raw))
+    return UnitForm(tuple(norm), tuple(raw), lines)
 
 
 def code_units(code: str) -> list[UnitForm] | None:
@@ -167,7 +169,7 @@ def code_units(code: str) -> list[UnitForm] | None:
     units = {unit_form(body, bound): None}  # a dict keeps order and drops a lone function's twin
     for node in ast.walk(tree):
         if isinstance(node, _FUNCTIONS):
-            units[unit_form([node], bound)] = None
+            units[unit_form([node], bound, (node.lineno, node.end_lineno))] = None
     return list(units)
 
 
@@ -240,7 +242,7 @@ class ASTMatcher:
 
     def match(self, codes: Sequence[str]) -> list[ASTMatch]:
         """The best match of each code over its units and the references, in order."""
-        owners, norms, raws, unparsed = [], [], [], []
+        owners, norms, raws, spans, unparsed = [], [], [], [], []
         for index, code in enumerate(codes):
             units = code_units(code)
             if units is None:
@@ -250,20 +252,19 @@ class ASTMatcher:
                 owners.append(index)
                 norms.append(self.alphabet.encode(unit.norm))
                 raws.append(self.alphabet.encode(unit.raw))
-        best = np.zeros(len(codes), dtype=np.float32)
-        task = np.zeros(len(codes), dtype=np.int64)
+                spans.append(unit.lines)
+        best = Best(len(codes))
         for start in range(0, len(owners), UNITS_PER_BATCH):
             batch = slice(start, start + UNITS_PER_BATCH)
             scores = np.maximum(self._similarity(self._raw, raws[batch]),
                                 self._similarity(self._norm, norms[batch]) * self._norm_weight)
-            _keep_best(best, task, np.asarray(owners[batch]), scores)
+            best.keep(owners[batch], spans[batch], scores)
         if unparsed:
             texts = [self.alphabet.encode(fallback_tokens(codes[i])) for i in unparsed]
-            scores = self._similarity(self._tokens, texts) * self._token_weight
-            _keep_best(best, task, np.asarray(unparsed), scores)
+            best.keep(unparsed, [None] * len(unparsed), self._similarity(self._tokens, texts) * self._token_weight)
         skipped = set(unparsed)
-        return [ASTMatch(task=self.tasks[task[i]] if self.tasks else None, score=float(best[i]),
-                         parsed=i not in skipped) for i in range(len(codes))]
+        return [ASTMatch(task=self.tasks[best.task[i]] if self.tasks else None, score=float(best.score[i]),
+                         parsed=i not in skipped, lines=best.lines[i]) for i in range(len(codes))]
 
     def _similarity(self, references: list[str], units: list[str]) -> np.ndarray:
         # (references, units): 1 - Levenshtein distance / the longer length, all pairs in C++.
@@ -277,13 +278,21 @@ def _length_weight(forms: list[str], min_tokens: int) -> np.ndarray:
     return np.minimum(1.0, lengths / max(min_tokens, 1))[:, None]
 
 
-def _keep_best(best: np.ndarray, task: np.ndarray, owners: np.ndarray, scores: np.ndarray) -> None:
-    # scores: (references, units), owners: (units,) the code each unit belongs to; a code keeps
-    # its best unit's best reference. Units are few per code, so a plain scatter loop is cheap.
-    if scores.size == 0:
-        return
-    unit_task = scores.argmax(axis=0)
-    unit_best = scores[unit_task, np.arange(scores.shape[1])]
-    for owner, score, ref in zip(owners.tolist(), unit_best.tolist(), unit_task.tolist()):
-        if score > best[owner]:
-            best[owner], task[owner] = score, ref
+class Best:
+    """Each code's best score so far, with its reference and the lines of its unit."""
+
+    def __init__(self, codes: int):
+        self.score = np.zeros(codes, dtype=np.float32)
+        self.task = np.zeros(codes, dtype=np.int64)
+        self.lines: list[tuple[int, int] | None] = [None] * codes
+
+    def keep(self, owners: list[int], spans: list[tuple[int, int] | None], scores: np.ndarray) -> None:
+        """scores: (references, units), owners and spans: each unit's code and lines. Units are few
+        per code, so a plain scatter loop is cheap."""
+        if scores.size == 0:
+            return
+        unit_task = scores.argmax(axis=0)
+        unit_best = scores[unit_task, np.arange(scores.shape[1])]
+        for owner, span, score, ref in zip(owners, spans, unit_best.tolist(), unit_task.tolist()):
+            if score > self.score[owner]:
+                self.score[owner], self.task[owner], self.lines[owner] = score, ref, span

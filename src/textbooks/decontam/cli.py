@@ -11,8 +11,10 @@ exercise and those that had none (Table 3). This stage computes all three for ea
   nearest_task, embedding_l2  the nearest benchmark solution by L2 distance between normalized
                               embeddings (--embedder: the packaged MiniLM, an HF encoder, our checkpoint)
   ast_match, ast_task         the AST match rate (textbooks.decontam.astmatch: normalized syntax, edit
-                              distance) with the best-matching solution; ast_parsed is False when the
-                              record did not parse and the score is the token-level fallback
+                              distance) with the best-matching solution; ast_lines, the lines (FIRST-LAST)
+                              of the record's function that matched (None: the record as a whole);
+                              ast_parsed is False when the record did not parse and the score is the
+                              token-level fallback
 
 A record is pruned (to OUT/rejects, with a reason naming the task and the score) when a method of
 --prune-on flags it: ast at ast_match >= --tau, embedding at embedding_l2 <= --max-l2, ngram at
@@ -204,7 +206,8 @@ class Prune:
         return "similar to a benchmark problem: " + "; ".join(why for _, why in flags) if flags else None
 
 
-COLUMNS = ("ngram_overlap", "ngram_task", "nearest_task", "embedding_l2", "ast_match", "ast_task", "ast_parsed")
+COLUMNS = ("ngram_overlap", "ngram_task", "nearest_task", "embedding_l2", "ast_match", "ast_task", "ast_parsed",
+           "ast_lines")
 
 
 @dataclass(frozen=True)
@@ -230,7 +233,8 @@ class ScoreShard:
         if "ast" in self.methods:
             matches = ast_matcher(self.against).match(texts)
             columns.update(ast_match=[m.score for m in matches], ast_task=[m.task for m in matches],
-                           ast_parsed=[m.parsed for m in matches])
+                           ast_parsed=[m.parsed for m in matches],
+                           ast_lines=[f"{m.lines[0]}-{m.lines[1]}" if m.lines else None for m in matches])
         if "embedding" in self.methods and texts:
             columns.update(zip(("nearest_task", "embedding_l2"), self.nearest(texts)))
         for i, record in enumerate(records):
