@@ -129,6 +129,19 @@ def test_cache_sends_greedy_duplicates_once_and_keeps_sampled_ones_apart(tmp_pat
         assert db.execute("SELECT COUNT(*) FROM responses").fetchone() == (6,)
 
 
+def test_each_reply_is_reported_before_its_thread_sends_another_request():
+    """A slow reporter (the cache writing to disk) holds its thread back: at any moment at most
+    `concurrency` requests were sent whose replies are not reported (a kill loses no more)."""
+    unreported = []
+    with FaultServer(delay_s=0.005) as server, http_client(server, concurrency=2) as client:
+        def report(index, response):
+            unreported.append(server.count - len(unreported))
+            time.sleep(0.05)
+
+        client.complete([Request(prompt=f"p{i}") for i in range(10)], on_response=report)
+    assert len(unreported) == 10 and max(unreported) <= 2
+
+
 def test_the_cache_keeps_a_responses_retries_and_when_it_was_stored(tmp_path):
     before = time.time()
     with FaultServer(["429", "close"]) as server:

@@ -86,25 +86,29 @@ class HTTPClient(Backend):
                  on_response: OnResponse | None = None) -> list[Response]:
         """Send `requests` over `concurrency` threads; responses come back in request order.
 
-        When one request fails for good, the queued ones are not sent, and those already in
-        flight are still reported to `on_response` when they succeed (they are paid for)."""
+        Each response is reported to `on_response` by the thread that received it, before that
+        thread sends another request: a process killed at any moment has lost at most the replies
+        of the requests in flight. When one request fails for good, the queued ones are not sent,
+        and those already in flight are still reported when they succeed (they are paid for)."""
         responses: list[Response | None] = [None] * len(requests)
         report = on_response or (lambda i, response: None)
+
+        def send_and_report(i: int, request: Request) -> Response:
+            response = self.send(request)
+            report(i, response)
+            return response
+
         with ThreadPoolExecutor(self.concurrency) as pool, \
                 tqdm(total=len(requests), desc=self.model, unit="request", disable=not progress) as bar:
-            futures = {pool.submit(self.send, request): i for i, request in enumerate(requests)}
+            futures = {pool.submit(send_and_report, i, request): i for i, request in enumerate(requests)}
             try:
                 for future in as_completed(futures):
                     responses[futures[future]] = future.result()
-                    report(futures[future], responses[futures[future]])
                     bar.update()
             except BaseException:
                 for future in futures:
                     future.cancel()
-                for future in wait(futures).done:
-                    i = futures[future]
-                    if responses[i] is None and not future.cancelled() and future.exception() is None:
-                        report(i, future.result())
+                wait(futures)  # the requests in flight report their replies as they arrive
                 raise
         return responses
 
