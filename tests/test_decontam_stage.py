@@ -89,7 +89,19 @@ def test_similar_json_splits_the_problems_and_the_sweep_is_table_3(decontaminate
     assert [row["tau"] for row in sweep] == [0.95, 0.9, 0.85, 0.8]
     assert [row["pruned"] for row in sweep] == sorted(row["pruned"] for row in sweep)  # a lower tau prunes more
     assert sweep[1]["pruned"] == counts["rejected"] == 3 and sweep[1]["similar_problems"] == 3
-    assert counts["similar_problems"] == 3 and counts["problems"] == 164
+    assert counts["similar_problems"] == 3 and counts["problems"] == 164 and counts["flagged_by"] == {"ast": 3}
+
+
+def test_several_prune_on_methods_prune_what_any_of_them_flags(dataset, tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["decontam", "--data", str(dataset), "--against", "humaneval", "--out", str(out),
+                     "--methods", "ngram,ast", "--prune-on", "ast,ngram", "--tau", "0.999", "--min-ngrams", "5",
+                     "--workers", "1"]) == 0
+    pruned = {r["ast_task"]: r for r in read_records(out / "rejects")}
+    assert set(pruned) == set(PLANTED)  # the renamed copy by the AST match alone: its n-grams changed
+    assert "ast match" in pruned[PLANTED[2]]["reason"] and "n-grams" not in pruned[PLANTED[2]]["reason"]
+    assert all("ast match" in pruned[t]["reason"] and "n-grams shared" in pruned[t]["reason"] for t in PLANTED[:2])
+    assert read_manifest(out)["counts"]["flagged_by"] == {"ast": 3, "ngram": 2}
 
 
 def test_a_rerun_is_up_to_date(dataset, decontaminated, capsys):
@@ -176,3 +188,24 @@ def test_eval_reports_pass_at_k_on_the_similar_and_the_non_similar_problems(deco
     with pytest.raises(ValueError, match="says nothing of 39 of the 40 problems"):
         cli.main(["eval", "humaneval", "--samples", str(samples), "--limit", "40", "--out", str(tmp_path / "e2"),
                   "--split", str(elsewhere), "--k", "1"])
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_output(dataset, tmp_path):
+    from test_curate_resume import _kill_when, _outputs
+
+    records = list(read_records(dataset))
+    data = tmp_path / "data"
+    for shard in range(8):  # small shards: the kill comes while most are still to do
+        write_shard(records[shard::8], data / f"{shard:05d}.parquet")
+    write_manifest(data, "corpus", {"test": "eight shards"}, {"records": len(records)})
+
+    def argv(out):
+        return ["decontam", "--data", str(data), "--against", "humaneval", "--out", str(out),
+                "--methods", "ngram,ast", "--tau", "0.9", "--workers", "1"]
+
+    assert cli.main(argv(tmp_path / "reference")) == 0
+    resumed = tmp_path / "resumed"
+    _kill_when(resumed / "00000.parquet", resumed, argv(resumed))
+    assert cli.main(argv(resumed)) == 0
+    assert read_manifest(resumed)["counts"]["steps"]["score"]["shards_skipped"] >= 1
+    assert _outputs(resumed) == _outputs(tmp_path / "reference")

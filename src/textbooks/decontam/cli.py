@@ -21,7 +21,8 @@ A record is pruned (to OUT/rejects, with a reason naming the task and the score)
 ngram_overlap >= --min-ngrams. The manifest's `sweep` gives, for each tau of --sweep, the records
 and share the AST match would prune and the problems it would mark similar (Table 3's columns);
 OUT/similar.json says, for each benchmark problem, whether a record was flagged against it (the
-split `textbooks eval --split` reports pass@k on).
+split `textbooks eval --split` reports pass@k on); a record counts for the problem it matches best
+by each method.
 
 --against names the benchmarks, comma-separated: humaneval (packaged), humaneval-plus, mbpp or
 mbpp-sanitized (from the hub, or NAME=PATH for a local file), or a HumanEval-format JSONL FILE.
@@ -186,24 +187,25 @@ class Prune:
     max_l2: float
     min_ngrams: int
 
-    def flags(self, record: dict) -> list[tuple[str, str]]:
-        """(task, why) for each method of `methods` that calls `record` similar to a benchmark problem."""
+    def flags(self, record: dict) -> list[tuple[str, str, str]]:
+        """(method, task, why) for each method of `methods` that calls `record` similar to a
+        benchmark problem: the one it matches best by that method."""
         found = []
         if "ast" in self.methods and record["ast_match"] >= self.tau:
-            found.append((record["ast_task"], f"ast match {record['ast_match']:.3f} >= tau {self.tau} "
-                                              f"with {record['ast_task']}"))
+            found.append(("ast", record["ast_task"], f"ast match {record['ast_match']:.3f} >= tau {self.tau} "
+                                                     f"with {record['ast_task']}"))
         if "embedding" in self.methods and record["embedding_l2"] <= self.max_l2:
-            found.append((record["nearest_task"], f"embedding L2 {record['embedding_l2']:.3f} <= {self.max_l2} "
-                                                  f"to {record['nearest_task']}"))
+            found.append(("embedding", record["nearest_task"], f"embedding L2 {record['embedding_l2']:.3f} <= "
+                                                               f"{self.max_l2} to {record['nearest_task']}"))
         if "ngram" in self.methods and record["ngram_overlap"] >= self.min_ngrams:
-            found.append((record["ngram_task"], f"{record['ngram_overlap']} n-grams shared with "
-                                                f"{record['ngram_task']}"))
+            found.append(("ngram", record["ngram_task"], f"{record['ngram_overlap']} n-grams shared with "
+                                                         f"{record['ngram_task']}"))
         return found
 
     def reason(self, record: dict) -> str | None:
         """Why `record` is pruned, naming the task and score; None if no method of `methods` flags it."""
         flags = self.flags(record)
-        return "similar to a benchmark problem: " + "; ".join(why for _, why in flags) if flags else None
+        return "similar to a benchmark problem: " + "; ".join(why for _, _, why in flags) if flags else None
 
 
 COLUMNS = ("ngram_overlap", "ngram_task", "nearest_task", "embedding_l2", "ast_match", "ast_task", "ast_parsed",
@@ -338,7 +340,7 @@ def scored_records(out: Path) -> list[dict]:
 
 def similar_problems(scores: list[dict], prune: Prune, references: tuple[Reference, ...]) -> dict:
     """For each benchmark problem, whether a record is flagged against it (the --split of eval), and how many."""
-    flagged = Counter(task for record in scores for task in dict(prune.flags(record)))
+    flagged = Counter(task for record in scores for task in {task for _, task, _ in prune.flags(record)})
     best = {}
     for record in scores:
         if record["ast_task"] is not None:
@@ -361,9 +363,8 @@ def sweep_table(scores: list[dict], taus: tuple[float, ...], problems: int) -> l
 
 def flagged_by(scores: list[dict], prune: Prune) -> dict[str, int]:
     """How many records each method of --prune-on flags (a record may be flagged by several)."""
-    return {method: sum(1 for record in scores if Prune((method,), prune.tau, prune.max_l2,
-                                                           prune.min_ngrams).flags(record))
-            for method in prune.methods}
+    counts = Counter(method for record in scores for method, _, _ in prune.flags(record))
+    return {method: counts[method] for method in prune.methods}
 
 
 def sweep_line(sweep: list[dict]) -> str:
