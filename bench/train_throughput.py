@@ -36,6 +36,7 @@ from textbooks.allocator import jemalloc_loaded, preload_jemalloc
 from textbooks.model.config import get_config
 from textbooks.model.hf import config_to_hf, state_dict_to_hf
 from textbooks.model.phi import Phi
+from textbooks.train.distributed import cpu_bf16_flags
 
 # microsoft/phi-1's config.json (the fields that shape the model and its training step).
 PHI_1_HF_CONFIG = {
@@ -48,7 +49,6 @@ PHI_1_HF_CONFIG = {
 }
 # anchor name: its hidden_act
 ANCHORS = {"transformers_gelu_new": "gelu_new", "transformers_gelu_pytorch_tanh": "gelu_pytorch_tanh"}
-BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 # Same weights, same fp32 steps: the losses differ by summation order only, ~1e-6 (an ulp at 10)
 # over 8 steps; the exact-erf GELU in place of the tanh one differs by 4e-5 in 3 steps, 9e-5 in 8.
 LOSS_TOLERANCE = 2e-5
@@ -64,16 +64,6 @@ def matmul_peak(dtype: torch.dtype, seconds: float, size: int = 2048) -> float:
         torch.mm(a, b)
         best = max(best, 2 * size**3 / (time.perf_counter() - t0))
     return best
-
-
-def cpu_bf16_flags() -> dict[str, bool]:
-    """Which of the CPU's bf16 instruction sets /proc/cpuinfo lists (all False where it is unreadable)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        flags = []
-    return {flag: flag in flags for flag in BF16_FLAGS}
 
 
 def build_hf(ours: Phi, hidden_act: str):

@@ -69,7 +69,7 @@ def test_yaml_exponents_without_a_dot_are_floats(tmp_path):
     (["--train.max_steps", "0"], r"--train.max_steps: input should be greater than 0 \(got '0'\)"),
     (["--train.lr", "fast"], "--train.lr: input should be a valid number"),
     (["--log.tensorboard", "maybe"], "--log.tensorboard: input should be a valid boolean"),
-    (["--train.precision", "fp8"], r"--train.precision: input should be 'fp32', 'bf16' or 'fp16' \(got 'fp8'\)"),
+    (["--train.precision", "fp8"], r"--train.precision: input should be 'auto', 'fp32', 'bf16' or 'fp16' \(got 'fp8'\)"),
     (["--model.preset", "gpt-5"], r"--model.preset: input should be 'phi-1', .*'cpu-base' \(got 'gpt-5'\)"),
     (["--train.lr"], "--train.lr: missing value"),
     (["stray"], "unexpected argument 'stray'"),

@@ -197,6 +197,23 @@ def test_bf16_autocast_and_tensorboard(pack, tmp_path):
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
 
 
+def test_auto_precision_is_bf16_where_the_cpu_computes_it_natively(pack, tmp_path):
+    from textbooks.train.distributed import cpu_bf16_flags, resolve_precision
+
+    with_bf16, without = tmp_path / "amx", tmp_path / "plain"
+    with_bf16.write_text("processor : 0\nflags : fpu sse2 avx2 avx512f amx_bf16 amx_tile\n")
+    without.write_text("processor : 0\nflags : fpu sse2 avx2 avx512f\n")
+    assert resolve_precision("auto", "cpu", str(with_bf16)) == "bf16"
+    assert resolve_precision("auto", "cpu", str(without)) == "fp32"
+    assert resolve_precision("auto", "cpu", str(tmp_path / "unreadable")) == "fp32"
+    assert resolve_precision("fp32", "cpu", str(with_bf16)) == "fp32"  # what the recipe says, when it says it
+    # a run records what auto chose on this machine, so that a resume trains as it began
+    out = tmp_path / "run"
+    train(write_recipe(tmp_path / "r.yaml", pack, train={"precision": "auto", "max_steps": 2}), out)
+    chosen = "bf16" if any(cpu_bf16_flags().values()) else "fp32"
+    assert yaml.safe_load((out / "recipe.yaml").read_text())["train"]["precision"] == chosen
+
+
 def test_finetuning_starts_from_init_from(pack, tmp_path):
     train(write_recipe(tmp_path / "pre.yaml", pack, train={"max_steps": 3}), tmp_path / "pre")
     finetune = write_recipe(tmp_path / "ft.yaml", pack,

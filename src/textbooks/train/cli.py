@@ -56,7 +56,10 @@ def setup(recipe_path: str, overrides: list[str], run_dir: Path, resume: bool):
     init_config = model_dir_config(Path(init_from)) if init_from else None
     config = resolve_model_config(recipe, *pack_shape(recipe.data.path), init_config)
     recipe = resolved_recipe(recipe, config)
-    world, device = distributed.init_distributed(distributed.resolve_device_type(recipe.train))
+    device_type = distributed.resolve_device_type(recipe.train)
+    precision = distributed.resolve_precision(recipe.train.precision, device_type)
+    recipe = recipe.model_copy(update={"train": recipe.train.model_copy(update={"precision": precision})})
+    world, device = distributed.init_distributed(device_type)
     recipe.accumulation(world.world_size)
     distributed.set_threads(device)
     checkpoint = checkpoint_to_resume(run_dir, resume, recipe)

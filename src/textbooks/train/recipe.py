@@ -94,7 +94,7 @@ class TrainRecipe(Section):
     beta2: float = 0.95
     eps: NonNegativeFloat = 1e-8
     grad_clip: NonNegativeFloat = 1.0  # max global gradient norm; 0 turns clipping off
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32"  # auto: bf16 where native, else fp32
     seed: NonNegativeInt = 1337
     init_from: str | None = None  # a model dir, checkpoint dir or run dir to start from (finetuning)
     device: Literal["auto", "cpu", "cuda"] = "auto"
