@@ -256,3 +256,32 @@ def test_a_bad_override_is_one_line_naming_the_key(pack, tmp_path):
 def test_fp16_on_cpu_is_a_clear_error(pack, tmp_path):
     with pytest.raises(RecipeError, match="fp16 needs a CUDA device"):
         train(write_recipe(tmp_path / "r.yaml", pack, train={"precision": "fp16"}), tmp_path / "run")
+
+
+# The paper's recipes at toy size: the model shrunk, the batch made small, on this CPU in fp32 (fp16
+# needs CUDA); the rest (schedule, optimizer, dropout, data budget per step) is the recipe's own.
+TOY = ["--model.n_layer", "2", "--model.n_embd", "64", "--model.n_head", "2", "--model.mlp_hidden", "128",
+       "--model.block_size", str(SEQ_LEN), "--train.device", "cpu", "--train.precision", "fp32",
+       "--train.parallel", "ddp", "--train.effective_batch", "8", "--train.micro_batch", "4",
+       "--train.max_steps", "2", "--eval.every", "0", "--checkpoint.every", "0", "--log.every", "1",
+       "--log.tensorboard", "false"]
+
+
+def test_the_paper_recipes_run_their_first_steps_at_toy_size(pack, tmp_path):
+    for name in ("pretrain-phi-1", "pretrain-phi-1-small"):
+        out = tmp_path / name
+        train(name, out, "--data.path", str(pack), *TOY)
+        recipe = yaml.safe_load((out / "recipe.yaml").read_text())
+        assert (recipe["train"]["lr"], recipe["train"]["warmup_steps"], recipe["train"]["weight_decay"]) == \
+            (1e-3, 750, 0.1)
+        assert recipe["model"]["resid_dropout"] == recipe["model"]["attn_dropout"] == 0.1
+        rows = [r for r in read_metrics(out) if "loss" in r]
+        assert [r["step"] for r in rows] == [1, 2] and all(np.isfinite(r["loss"]) for r in rows)
+        assert rows[0]["lr"] == pytest.approx(1e-3 / 750)  # the first of 750 warmup steps
+    finetuned = tmp_path / "finetune-phi-1"
+    train("finetune-phi-1", finetuned, "--data.path", str(pack), "--train.init_from",
+          str(tmp_path / "pretrain-phi-1"), *TOY)
+    recipe = yaml.safe_load((finetuned / "recipe.yaml").read_text())
+    assert (recipe["train"]["lr"], recipe["train"]["warmup_steps"], recipe["train"]["weight_decay"]) == \
+        (1e-4, 50, 0.01)
+    assert [r["lr"] for r in read_metrics(finetuned) if "loss" in r][0] == pytest.approx(1e-4 / 50)
