@@ -2,6 +2,7 @@
 changed stage and what follows it, resumes a killed one; end to end on a slice of the standard library."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -147,11 +148,13 @@ def test_two_stages_skip_when_up_to_date_rerun_what_changed_and_resume_a_killed_
         assert cli.main(["run", str(recipe(limit=30, sample=20)), "--out", str(out)]) == 0
         printed = capsys.readouterr().out
         assert "[run] corpus" in printed and "[run] label (reads corpus): its input corpus changed" in printed
+        assert re.search(r"corpus +[\d.]+ s +[\d,]+ MiB\nlabel +[\d.]+ s +[\d,]+ MiB", printed)  # what each cost
         assert read_manifest(out / "corpus")["counts"]["records_in"] == 30
         corpus_hash = read_manifest(out / "corpus")["config_hash"]
         assert read_manifest(out / "label")["inputs"] == {str(out / "corpus"): corpus_hash}
     ledger = json.loads((out / "pipeline.json").read_text())
     assert all(entry["finished"] for entry in ledger.values())
+    assert all(entry["usage"]["wall_s"] >= 0 and entry["usage"]["peak_mib"] > 20 for entry in ledger.values())
 
 
 def test_a_stage_output_the_pipeline_did_not_make_is_not_replaced(sources, tmp_path):

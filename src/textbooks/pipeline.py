@@ -26,6 +26,7 @@ import yaml
 
 from textbooks.outputs import claim_output
 from textbooks.records import atomic_write_json
+from textbooks.resources import Usage
 
 DOCUMENTS = "documents"  # an input that takes the documents of the latest stage that writes some
 LEDGER = "pipeline.json"
@@ -190,10 +191,25 @@ def main(out: Path, stages: dict, dry_run: bool = False) -> int:
             if dry_run or step.action == "up to date":
                 continue
             command = start(step, out)
-            if (code := textbooks(command)) != 0:
+            with Usage() as usage:
+                code = textbooks(command)
+            if code != 0:
                 return code
-            record_step(out, step, finished=True)
+            record_step(out, step, finished=True, usage=usage.figures())
+        if not dry_run:
+            print(cost_table(read_ledger(out), [step.stage.name for step in steps]))
     return 0
+
+
+def cost_table(ledger: dict, names: list[str]) -> str:
+    """Each stage's wall time and peak memory (its process tree's), as its last run measured them."""
+    rows = [f"{'stage':<10} {'wall':>9} {'peak memory':>12}"]
+    for name in names:
+        usage = ledger.get(name, {}).get("usage") or {}
+        wall = f"{usage['wall_s']} s" if "wall_s" in usage else "-"
+        peak = f"{usage['peak_mib']:,} MiB" if usage.get("peak_mib") else "-"
+        rows.append(f"{name:<10} {wall:>9} {peak:>12}")
+    return "\n".join(rows)
 
 
 def describe(step: Step) -> str:
@@ -213,10 +229,11 @@ def start(step: Step, out: Path) -> list[str]:
     return [*step.command, "--resume"] if resume else step.command
 
 
-def record_step(out: Path, step: Step, finished: bool) -> None:
+def record_step(out: Path, step: Step, finished: bool, usage: dict | None = None) -> None:
+    """The stage's entry in OUT/pipeline.json; a finished run's `usage`: its wall time and peak memory."""
     ledger = read_ledger(out)
     ledger[step.stage.name] = {"fingerprint": step.fingerprint, "finished": finished, "command": step.command,
-                               "inputs": step.inputs}
+                               "inputs": step.inputs, "usage": usage}
     atomic_write_json(out / LEDGER, ledger)
 
 
