@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from textbooks.train.distributed import cpu_bf16_flags
+from textbooks.hardware import cpu_bf16_flags
 
 TARGET_RATIO = 1.6
 TARGET_GAP = 0.02

@@ -36,7 +36,7 @@ from textbooks.allocator import jemalloc_loaded, preload_jemalloc
 from textbooks.model.config import get_config
 from textbooks.model.hf import config_to_hf, state_dict_to_hf
 from textbooks.model.phi import Phi
-from textbooks.train.distributed import cpu_bf16_flags
+from textbooks.hardware import cpu_bf16_flags
 
 # microsoft/phi-1's config.json (the fields that shape the model and its training step).
 PHI_1_HF_CONFIG = {

@@ -198,7 +198,7 @@ def test_bf16_autocast_and_tensorboard(pack, tmp_path):
 
 
 def test_auto_precision_is_bf16_where_the_cpu_computes_it_natively(pack, tmp_path):
-    from textbooks.train.distributed import cpu_bf16_flags, resolve_precision
+    from textbooks.hardware import cpu_bf16_flags, resolve_precision
 
     with_bf16, without = tmp_path / "amx", tmp_path / "plain"
     with_bf16.write_text("processor : 0\nflags : fpu sse2 avx2 avx512f amx_bf16 amx_tile\n")

@@ -44,8 +44,9 @@ def pack_shape(path: str) -> tuple[int, int]:
 
 def setup(recipe_path: str, overrides: list[str], run_dir: Path, resume: bool):
     """Load and resolve the recipe, join the process group, and find the checkpoint to resume from."""
-    from textbooks.train import distributed
+    from textbooks.hardware import resolve_precision
     from textbooks.model.spec import resolve_model_dir
+    from textbooks.train import distributed
     from textbooks.pack import TOKENIZER
     from textbooks.train.checkpoint import check_tokenizer, checkpoint_to_resume, model_dir_config
     from textbooks.train.recipe import load_recipe, resolve_model_config, resolved_recipe
@@ -57,7 +58,7 @@ def setup(recipe_path: str, overrides: list[str], run_dir: Path, resume: bool):
     config = resolve_model_config(recipe, *pack_shape(recipe.data.path), init_config)
     recipe = resolved_recipe(recipe, config)
     device_type = distributed.resolve_device_type(recipe.train)
-    precision = distributed.resolve_precision(recipe.train.precision, device_type)
+    precision = resolve_precision(recipe.train.precision, device_type)
     recipe = recipe.model_copy(update={"train": recipe.train.model_copy(update={"precision": precision})})
     world, device = distributed.init_distributed(device_type)
     recipe.accumulation(world.world_size)

@@ -34,32 +34,6 @@ class Dist:
         return self.rank == 0
 
 
-# The CPU instruction sets that make bf16 matmuls native: on this project's 2-core EPYC (AVX512-BF16)
-# a bf16 matmul ran at 394-937 GFLOP/s against 140-219 for fp32; without them bf16 is emulated and
-# several times slower than fp32.
-BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_bf16_flags(cpuinfo: str = "/proc/cpuinfo") -> dict[str, bool]:
-    """Which of the CPU's bf16 instruction sets `cpuinfo` lists (all False where it is unreadable)."""
-    try:
-        with open(cpuinfo, encoding="utf-8") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        flags = []
-    return {flag: flag in flags for flag in BF16_FLAGS}
-
-
-def resolve_precision(precision: str, device_type: str, cpuinfo: str = "/proc/cpuinfo") -> str:
-    """train.precision with "auto" decided: bf16 autocast where the device computes bf16 natively (a
-    GPU that supports it; a CPU with AVX512-BF16 or AMX), fp32 elsewhere."""
-    if precision != "auto":
-        return precision
-    if device_type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if any(cpu_bf16_flags(cpuinfo).values()) else "fp32"
-
-
 def resolve_device_type(train: TrainRecipe) -> str:
     """The device type, cuda or cpu, that train.device asks for ("auto": CUDA when there is one)."""
     wanted = train.device
