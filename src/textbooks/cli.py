@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("textbooks.synth.cli", "exercises and textbook passages, from a teacher LLM or mined offline"),
     "audit": ("textbooks.audit.cli", "diversity and redundancy of a dataset: duplicates, n-grams, clusters"),
     "decontam": ("textbooks.decontam.cli", "n-gram, embedding and AST similarity to the benchmarks; prune, tau sweep"),
+    "mix": ("textbooks.mix", "mix datasets in stated proportions (filtered code + textbooks: CodeTextbook)"),
     "tokenizer": ("textbooks.tokenizer", "train a byte-level BPE tokenizer on a corpus"),
     "pack": ("textbooks.pack", "tokenize a corpus into fixed-length token shards"),
     "train": ("textbooks.train.cli", "pretrain or finetune a model from a YAML recipe"),
