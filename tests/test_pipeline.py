@@ -188,3 +188,20 @@ def test_run_builds_every_stage_and_a_rerun_redoes_nothing(tmp_path):
     again = textbooks("run", str(recipe), "--out", str(tmp_path / "out"))
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("[up to date]") == 7, again.stdout
+
+
+def test_a_row_runs_its_command_under_its_own_name(tmp_path):
+    """The full recipe runs some commands twice (synth textbook and exercises, a pretraining and a
+    finetuning train): a row names its output directory, its command may differ."""
+    from textbooks.pipeline import Stage, stage_command
+
+    passages = Stage("synth-textbook", command=("synth", "textbook"), documents=True)
+    assert stage_command(passages, {"docstrings": "stdlib"}, {}, tmp_path / "synth-textbook") == \
+        ["synth", "textbook", "--out", str(tmp_path / "synth-textbook"), "--docstrings", "stdlib"]
+    finetune = Stage("finetune", inputs=(("--data.path", "pack-exercises"),), command=("train",), clears_itself=False)
+    command = stage_command(finetune, {"recipe": "cpu-finetune.yaml", "overrides": {"train.max_steps": 5}},
+                            {"--data.path": tmp_path / "pack-exercises"}, tmp_path / "finetune")
+    pack, out = str(tmp_path / "pack-exercises"), str(tmp_path / "finetune")
+    assert command[:5] == ["train", "--data.path", pack, "--out", out]
+    assert command[5] == "--recipe" and command[6].endswith("cpu-finetune.yaml") and command[7:] == \
+        ["--train.max_steps", "5"]  # a train row's recipe and overrides, whatever the row is called

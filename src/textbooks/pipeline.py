@@ -34,17 +34,24 @@ LEDGER = "pipeline.json"
 
 @dataclass(frozen=True)
 class Stage:
-    """One row of the table: the command, the flag each input is given by (the stage it comes
-    from, or DOCUMENTS), whether its output is documents, the option given as a positional
-    argument (eval's benchmark) with its default, and whether its old output must be removed
-    before it runs anew: a dataset stage's lifecycle (textbooks.stage) clears its own, keeping
-    what a rerun reuses (an LLM labeler's cache); a training run or an evaluation does not."""
+    """One row of the table: its name (the recipe's key and OUT/<name>), the flag each input is
+    given by (the stage it comes from, or DOCUMENTS), whether its output is documents, the option
+    given as a positional argument (eval's benchmark) with its default, whether its old output must
+    be removed before it runs anew (a dataset stage's lifecycle, textbooks.stage, clears its own,
+    keeping what a rerun reuses such as an LLM labeler's cache; a training run or an evaluation
+    does not), and the command it runs when that is not its name (a finetune row runs `train`)."""
 
     name: str
     inputs: tuple[tuple[str, str], ...] = ()
     documents: bool = False
     positional: tuple[str, str] | None = None
     clears_itself: bool = True
+    command: tuple[str, ...] = ()
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The command's leading words: `textbooks WORDS ...`."""
+        return self.command or (self.name,)
 
 
 # The design's flow (DESIGN.md, "The data flows one way"), in order. A recipe runs a subset.
@@ -110,10 +117,10 @@ def plan(stages: dict, out: Path) -> list[Step]:
 def stage_command(stage: Stage, options: dict, inputs: dict[str, Path], out: Path) -> list[str]:
     """The `textbooks` command line of a stage: its positional option, inputs, --out and options."""
     positional = [str(options.pop(stage.positional[0], stage.positional[1]))] if stage.positional else []
-    if stage.name == "train":
+    if stage.words[0] == "train":
         options = _train_options(options)
     flags = [item for flag, path in inputs.items() for item in (flag, str(path))]
-    return [stage.name, *positional, *flags, "--out", str(out), *option_flags(options)]
+    return [*stage.words, *positional, *flags, "--out", str(out), *option_flags(options)]
 
 
 def _train_options(options: dict) -> dict:
@@ -225,7 +232,8 @@ def start(step: Step, out: Path) -> list[str]:
     if step.action == "run" and not step.stage.clears_itself and step.stage.name in read_ledger(out):
         shutil.rmtree(step.out, ignore_errors=True)
     record_step(out, step, finished=False)
-    resume = step.stage.name == "train" and step.action == "resume" and (step.out / "checkpoints" / "latest").exists()
+    resume = step.stage.words[0] == "train" and step.action == "resume" and \
+        (step.out / "checkpoints" / "latest").exists()
     return [*step.command, "--resume"] if resume else step.command
 
 
