@@ -205,3 +205,24 @@ def test_a_row_runs_its_command_under_its_own_name(tmp_path):
     assert command[:5] == ["train", "--data.path", pack, "--out", out]
     assert command[5] == "--recipe" and command[6].endswith("cpu-finetune.yaml") and command[7:] == \
         ["--train.max_steps", "5"]  # a train row's recipe and overrides, whatever the row is called
+
+
+def test_synthesis_and_decontamination_run_as_stages_of_a_recipe(tmp_path, capsys):
+    """Exercises mined from the curated corpus, then compared with HumanEval; passages from CPython's
+    documentation; each its own stage, wired by the table, and up to date on a rerun."""
+    recipe = write_recipe(tmp_path / "r.yaml", {
+        "corpus": {"source": "stdlib", "limit": 300},
+        "synth-textbook": {"docstrings": str(Path(json.__file__).parent)},
+        "synth-exercises": {},
+        "decontam": {"against": "humaneval", "methods": "ngram,ast", "tau": 0.9}})
+    out = tmp_path / "out"
+    assert cli.main(["run", str(recipe), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "$ textbooks synth exercises --data " + str(out / "corpus") in printed
+    assert "$ textbooks decontam --data " + str(out / "synth-exercises") in printed
+    assert read_manifest(out / "synth-textbook")["counts"]["records"] > 100
+    exercises = read_manifest(out / "synth-exercises")["counts"]["records"]
+    assert exercises > 0 and read_manifest(out / "decontam")["counts"]["records_in"] == exercises
+    assert (out / "decontam" / "similar.json").exists()
+    assert cli.main(["run", str(recipe), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.count("[up to date]") == 4

@@ -1,4 +1,5 @@
-"""Run a recipe's stages in the design's order: corpus -> label -> classify -> tokenizer -> pack -> train -> eval.
+"""Run a recipe's stages in the design's order: corpus -> label -> classify -> synth-textbook ->
+synth-exercises -> decontam -> tokenizer -> pack -> train -> eval (a recipe runs a subset).
 
 With no RECIPE, runs the embedded default (textbooks/configs/default.yaml): offline, on this
 machine's Python standard library, curated by the heuristic labeler and the embedding classifier,
@@ -59,6 +60,10 @@ STAGES = (
     Stage("corpus", documents=True),
     Stage("label", inputs=(("--data", DOCUMENTS),)),
     Stage("classify", inputs=(("--data", DOCUMENTS), ("--labels", "label")), documents=True),
+    # synthetic data (PAPER.md §2.2): mined offline by default, from a teacher with `teacher: URL#model`
+    Stage("synth-textbook", command=("synth", "textbook")),
+    Stage("synth-exercises", inputs=(("--data", DOCUMENTS),), command=("synth", "exercises")),
+    Stage("decontam", inputs=(("--data", "synth-exercises"),)),  # the exercises against the benchmarks (§5)
     Stage("tokenizer", inputs=(("--data", DOCUMENTS),)),
     Stage("pack", inputs=(("--data", DOCUMENTS), ("--tokenizer", "tokenizer"))),
     Stage("train", inputs=(("--data.path", "pack"),), clears_itself=False),
