@@ -34,8 +34,8 @@ import pyarrow.parquet as pq
 
 from textbooks.executor import REJECTS, Executor, LocalExecutor, ShardFn, ShardStats, make_executor, summarize
 from textbooks.outputs import claim_output
-from textbooks.records import (MANIFEST, atomic_path, atomic_write_json, config_hash, read_manifest, rows_by_id,
-                               write_manifest)
+from textbooks.records import (MANIFEST, atomic_path, atomic_write_json, config_hash, read_column, read_manifest,
+                               rows_by_id, write_manifest)
 
 IN_PROGRESS = ".in-progress.json"  # an unfinished run's config: a rerun with the same config resumes
 WORK = ".work"  # a stage's intermediate shards, removed when the stage finishes
@@ -183,6 +183,12 @@ class ApplyDecisions:
             for column in self.drop:
                 del record[column]
             yield {**record, **self.decisions.get(record["id"], {})}
+
+
+def written_column(out: Path, column: str) -> list:
+    """`column` of every record a stage wrote into `out`: the kept ones, then the rejects."""
+    rejects = out / REJECTS
+    return read_column(out, column) + (read_column(rejects, column) if rejects.is_dir() else [])
 
 
 def read_stop(path: Path) -> dict | None:

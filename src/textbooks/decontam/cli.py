@@ -47,9 +47,9 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from textbooks.executor import Executor
-from textbooks.records import atomic_write_json, config_hash, read_column, throughput
+from textbooks.records import atomic_write_json, config_hash, throughput
 from textbooks.stage import (SHARDS, StageResult, StageRun, StageSpec, add_executor_arguments, executor_from,
-                             run_stage)
+                             run_stage, written_column)
 
 SIMILAR = "similar.json"
 STAGE = StageSpec("decontam", outputs=re.compile(f"{SHARDS.pattern}|{re.escape(SIMILAR)}"))
@@ -292,21 +292,17 @@ def main(data: Path, out: Path, against: tuple[tuple[str, str | None], ...], met
     """Score and prune `data` against the benchmarks into `out`; return the manifest."""
     from dataclasses import asdict
 
+    from textbooks.curate.embeddings import embedder_name
+
     references = load_references(against)
     # The benchmarks go into the hash by content: a changed benchmark file reruns the stage.
     contents = config_hash({"references": [[r.task, r.prompt, r.code] for r in references]})
     config = {"against": [list(item) for item in against], "references": contents, "methods": list(methods),
               "prune": asdict(prune), "n": n, "sweep": list(sweep),
-              "embedder": embedder_of(embedder) if "embedding" in methods else None}
+              "embedder": embedder_name(embedder) if "embedding" in methods else None}
     step = ScoreShard(against, methods, prune, n, embedder, threads)
     return run_stage(STAGE, out, config, lambda run: _decontaminate(run, data, step, references, sweep),
                      inputs=[data], executor=executor)
-
-
-def embedder_of(spec: str | None) -> str:
-    from textbooks.curate.embeddings import embedder_name
-
-    return embedder_name(spec)
 
 
 def _decontaminate(run: StageRun, data: Path, step: ScoreShard, references: tuple[Reference, ...],
@@ -317,14 +313,15 @@ def _decontaminate(run: StageRun, data: Path, step: ScoreShard, references: tupl
         step = replace(step, solutions_path=str(run.work / SOLUTIONS))
     stats = run.map("score", step, data)
     scores = scored_records(run.out)
-    similar = similar_problems(scores, step.prune, references)
+    flags = [step.prune.flags(record) for record in scores]  # (method, task, why) of each record
+    similar = similar_problems(scores, flags, step.prune, references)
     atomic_write_json(run.out / SIMILAR, similar)
     sweep = sweep_table(scores, taus, len(references)) if "ast" in step.methods else []
     records_in = sum(s.records_in for s in stats)
-    pruned = sum(1 for record in scores if step.prune.flags(record))
+    pruned = sum(1 for record_flags in flags if record_flags)
     counts = {"records": records_in - pruned, "rejected": pruned, "records_in": records_in,
               "problems": len(references), "similar_problems": sum(t["similar"] for t in similar["tasks"].values()),
-              "flagged_by": flagged_by(scores, step.prune), "sweep": sweep,
+              "flagged_by": flagged_by(flags, step.prune.methods), "sweep": sweep,
               **throughput(records_in, 0, time.time() - run.started)}
     return StageResult(counts, f"{pruned} of {records_in} records pruned as similar to {counts['similar_problems']} "
                                f"of {len(references)} benchmark problems ({', '.join(step.prune.methods)}); "
@@ -333,14 +330,15 @@ def _decontaminate(run: StageRun, data: Path, step: ScoreShard, references: tupl
 
 def scored_records(out: Path) -> list[dict]:
     """The score columns of every record written, kept and pruned."""
-    directories = [out] + ([out / "rejects"] if (out / "rejects").is_dir() else [])
-    columns = {column: [value for d in directories for value in read_column(d, column)] for column in COLUMNS}
+    columns = {column: written_column(out, column) for column in COLUMNS}
     return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
 
-def similar_problems(scores: list[dict], prune: Prune, references: tuple[Reference, ...]) -> dict:
-    """For each benchmark problem, whether a record is flagged against it (the --split of eval), and how many."""
-    flagged = Counter(task for record in scores for task in {task for _, task, _ in prune.flags(record)})
+def similar_problems(scores: list[dict], flags: list[list[tuple[str, str, str]]], prune: Prune,
+                     references: tuple[Reference, ...]) -> dict:
+    """For each benchmark problem, whether a record is flagged against it (the --split of eval), and
+    how many; `flags`: each record's Prune.flags."""
+    flagged = Counter(task for record_flags in flags for task in {task for _, task, _ in record_flags})
     best = {}
     for record in scores:
         if record["ast_task"] is not None:
@@ -361,10 +359,10 @@ def sweep_table(scores: list[dict], taus: tuple[float, ...], problems: int) -> l
     return rows
 
 
-def flagged_by(scores: list[dict], prune: Prune) -> dict[str, int]:
+def flagged_by(flags: list[list[tuple[str, str, str]]], methods: tuple[str, ...]) -> dict[str, int]:
     """How many records each method of --prune-on flags (a record may be flagged by several)."""
-    counts = Counter(method for record in scores for method, _, _ in prune.flags(record))
-    return {method: counts[method] for method in prune.methods}
+    counts = Counter(method for record_flags in flags for method, _, _ in record_flags)
+    return {method: counts[method] for method in methods}
 
 
 def sweep_line(sweep: list[dict]) -> str:

@@ -59,7 +59,7 @@ from textbooks.outputs import LLM_CACHE
 from textbooks.records import atomic_write_json, atomic_write_text, read_column, throughput
 from textbooks.synth.exercises import NOT_RUN, text_id
 from textbooks.stage import (STOPPED, ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments,
-                             executor_from, positive_int, read_stop, run_stage)
+                             executor_from, positive_int, read_stop, run_stage, written_column)
 
 STAGE = StageSpec("synth")
 # Each kind and the sampler's axes and template its prompts are made with (see `kind_functions`).
@@ -452,12 +452,7 @@ def _count_output(out: Path, dedup: dict, records_in: int, seconds: float) -> di
     by_reason = Counter(reason_kind(reason) for reason in reasons)
     return {"records": len(read_column(out, "id")), "rejected": len(reasons), "records_in": records_in,
             "by_reason": dict(sorted(by_reason.items())), "dedup": dedup,
-            "pass_rate": pass_rate(_kept_and_rejected(out, "verdict")), **throughput(records_in, 0, seconds)}
-
-
-def _kept_and_rejected(out: Path, column: str) -> list:
-    """`column` of every record the stage wrote: the kept ones, then the rejects."""
-    return read_column(out, column) + (read_column(out / "rejects", column) if (out / "rejects").is_dir() else [])
+            "pass_rate": pass_rate(written_column(out, "verdict")), **throughput(records_in, 0, seconds)}
 
 
 def pass_rate(verdicts: Iterable[str | None]) -> float:
@@ -494,7 +489,7 @@ def _cost_ledger(out: Path, prices: tuple[float, float] | None, seconds: float) 
     1M prompt and completion tokens) the `cost`. A run killed and resumed has the ledger of one
     uninterrupted run: the killed attempt's replies are this run's, read back from the cache."""
     ledger: dict[str, dict] = {}
-    columns = (_kept_and_rejected(out, column) for column in ("teacher", "usage", "verdict"))
+    columns = (written_column(out, column) for column in ("teacher", "usage", "verdict"))
     for teacher, usage, verdict in zip(*columns):
         usage = json.loads(usage)
         entry = ledger.setdefault(teacher, {"prompt_tokens": 0, "completion_tokens": 0, "requests": 0, "retries": 0,
