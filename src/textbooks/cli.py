@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("textbooks.evaluate.cli", "pass@k on HumanEval, HumanEval+ or MBPP by running the code; graded eval"),
     "serve": ("textbooks.serve", "an OpenAI-compatible HTTP server over one of our checkpoints"),
     "run": ("textbooks.pipeline", "run a recipe's stages in order, skipping finished ones"),
+    "report": ("textbooks.report.cli", "one self-contained HTML report of a run: funnel, training, results, audits"),
 }
 
 

@@ -1,0 +1,73 @@
+"""The report's figures, as `data:` URIs of PNGs so the HTML file holds them itself.
+
+Drawn with matplotlib's object API and Agg renderer (`Figure.savefig`), never pyplot, as the
+audit's plots are: no backend is set, no window opens, the caller's plotting state is left alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def figure_uri(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return png_data_uri(buffer.getvalue())
+
+
+def file_uri(path: Path) -> str | None:
+    """An existing PNG file (an audit's) inlined; None for a missing or non-PNG file."""
+    try:
+        png = path.read_bytes()
+    except OSError:
+        return None
+    return png_data_uri(png) if png.startswith(PNG_SIGNATURE) else None
+
+
+def loss_figure(run: dict) -> str:
+    """Training loss and validation loss against the step, for one train stage."""
+    figure = Figure(figsize=(7, 3.6), layout="constrained")
+    axes = figure.add_subplot()
+    if run["steps"]:
+        axes.plot(run["steps"], run["loss"], color="tab:blue", label="loss")
+    if run["val_steps"]:
+        axes.plot(run["val_steps"], run["val_loss"], "o-", color="tab:orange", label="val_loss")
+    axes.set(xlabel="step", ylabel="cross-entropy (nats/token)", title=f"{run['name']}: loss")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return figure_uri(figure)
+
+
+def ablation_figure(rows: list[dict]) -> str | None:
+    """Bits per byte per arm, one marker per seed and a bar at their mean; one colour per benchmark."""
+    rows = [row for row in rows if row["bits_per_byte_mean"] is not None]
+    if not rows:
+        return None
+    arms = list(dict.fromkeys(row["arm"] for row in rows))
+    benchmarks = list(dict.fromkeys(row["benchmark"] for row in rows))
+    figure = Figure(figsize=(max(5, 1.4 * len(arms) + 2), 3.8), layout="constrained")
+    axes = figure.add_subplot()
+    width = 0.6 / len(benchmarks)
+    for b, benchmark in enumerate(benchmarks):
+        colour = f"C{b}"
+        for row in (r for r in rows if r["benchmark"] == benchmark):
+            x = arms.index(row["arm"]) + (b - (len(benchmarks) - 1) / 2) * width
+            seeds = [v for v in row["bits_per_byte"] if v is not None]
+            axes.scatter([x] * len(seeds), seeds, color=colour, zorder=3)
+            axes.hlines(row["bits_per_byte_mean"], x - width / 2, x + width / 2, color=colour)
+        axes.scatter([], [], color=colour, label=f"{benchmark} (marker: a seed, line: mean)")
+    axes.set_xticks(range(len(arms)), arms)
+    axes.set(ylabel="bits per byte (lower is better)", title="Ablation: bits per byte of each arm")
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(fontsize="small")
+    return figure_uri(figure)
