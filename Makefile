@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 PIP_ARGS   ?=
 
-.PHONY: setup setup-test demo lint test test-slow jemalloc clean
+.PHONY: setup setup-test demo lint test test-slow jemalloc chromium clean
 
 $(VENV)/.setup: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.setup-test: $(VENV)/.setup
 	touch $@
 
 setup: $(VENV)/.setup jemalloc
-setup-test: $(VENV)/.setup-test jemalloc
+setup-test: $(VENV)/.setup-test jemalloc chromium
 
 # jemalloc makes CPU training 15-90% faster (README, Performance); optional, installed when we can.
 jemalloc:
@@ -29,6 +29,14 @@ jemalloc:
 	    (apt-get install -y -qq libjemalloc2 >/dev/null 2>&1 || \
 	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq libjemalloc2 >/dev/null 2>&1)) ; } || \
 	  echo "note: libjemalloc2 not installed; training runs with the system allocator"
+
+# Debian's chromium: the report's browser test drives it through playwright (no browser download).
+chromium:
+	@[ -x /usr/bin/chromium ] || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) ; } || \
+	  echo "note: chromium not installed; the report's browser test is skipped"
 
 demo: setup
 	$(VENV)/bin/textbooks run
