@@ -31,6 +31,7 @@ ARM_FIGURES = {"eval-raw-s1": (0.25, 1.81), "eval-raw-s2": (0.125, 1.79),
                "eval-tb-s1": (0.5, 1.52), "eval-tb-s2": (0.375, 1.5)}  # (pass@1, bits per byte)
 TEACHER = {"prompt_tokens": 1200, "completion_tokens": 3400, "total_tokens": 4600, "requests": 20, "retries": 2,
            "cache_hits": 5, "pass_rate": 0.8, "records_per_s": 1.5, "cost": 0.0123}
+MIX_PART = {"bytes": 150, "epochs": 1, "realized_share": 0.5, "records": 3}
 SWEEP = [{"tau": 0.95, "pruned": 2, "share": 0.1, "similar_problems": 1, "problems": 164},
          {"tau": 0.8, "pruned": 5, "share": 0.25, "similar_problems": 3, "problems": 164}]
 
@@ -96,7 +97,15 @@ def synth_stage(root: Path) -> None:
     write_shard(records, root / "synth-textbook" / "00000.parquet")
     write_manifest(root / "synth-textbook", "synth", {"kind": "textbook"},
                    {"records": 4, "records_in": 5, "rejected": 1, "by_reason": {"no code": 1},
-                    "cost": {"gpt-teacher": TEACHER}})
+                    "cost": {"gpt-teacher": TEACHER, "local": {k: v for k, v in TEACHER.items() if k != "cost"}}})
+
+
+def mix_stage(root: Path) -> None:
+    """A mix's output: records taken from each part, and each part's asked and realized share."""
+    write_shard([{"id": "m0", "text": "x", "source": "test", "part": "filter"}], root / "mix" / "00000.parquet")
+    write_manifest(root / "mix", "mix", {"total_bytes": None},
+                   {"records": 7, "bytes": 300, "parts": {part: {**MIX_PART, "share": share} for part, share in
+                                                          (("filter", 0.85), ("synth-textbook", 0.15))}})
 
 
 def decontam_stage(root: Path, task_ids: list[str]) -> Path:
@@ -179,6 +188,7 @@ def write_ledger(root: Path) -> None:
         "filter": ledger_entry(["classify", "--out", str(root / "filter")], ["corpus"], None, 12.5, 900),
         "synth-textbook": ledger_entry(["synth", "textbook", "--out", "/elsewhere/synth-textbook"], ["filter"],
                                        None, 30.0, 500),
+        "mix": ledger_entry(["mix"], ["filter", "synth-textbook"], "mix", 0.1, 500),
         "decontam": ledger_entry(["decontam"], ["synth-textbook"], "decontam", 4.0, 600),
         "corpus-audit": ledger_entry(["audit"], ["corpus"], "audit", 9.9, 700),
         "pack": ledger_entry(["pack"], ["decontam"], "pack", 1.8, 673),
@@ -198,6 +208,7 @@ def run_dir(tmp_path_factory) -> Path:
     assert cli.main(["corpus", "--source", str(sources), "--out", str(root / "corpus")]) == 0
     filter_stage(root)
     synth_stage(root)
+    mix_stage(root)
     problems = list(read_problems().values())[:TASKS]
     similar = decontam_stage(root, [p["task_id"] for p in problems])
     pack_stage(root)
@@ -240,7 +251,7 @@ def test_every_section_is_present_when_its_data_is_there(report):
 
 def test_stages_are_in_run_order_with_their_kind_and_usage(report, run_dir):
     text = report["text"]
-    order = ["corpus", "filter", "synth-textbook", "decontam", "pack", "pretrain", "finetune", "eval-final"]
+    order = ["corpus", "filter", "synth-textbook", "mix", "pack", "pretrain", "finetune", "eval-final"]
     positions = [text.index(f"<tr><td>{name}</td>") for name in order]
     assert positions == sorted(positions)  # every stage after its inputs, though the ledger's keys are sorted
     assert "<tr><td>synth-textbook</td><td>synth textbook</td>" in text  # kind from an older ledger's command
@@ -275,8 +286,9 @@ def test_funnel_figures_equal_the_manifests_and_rejects(report, run_dir):
     assert page.value("filter", "size") == text_bytes and "text bytes" in report["text"]
     assert page.value("filter", "wall_s") == 12.5 and page.value("filter", "peak_mib") == 900
     for key, value in TEACHER.items():
-        metric = "teacher_records_per_s" if key == "records_per_s" else key
-        assert page.value("synth-textbook", metric) == value
+        assert page.value("synth-textbook", f"gpt-teacher:{key}") == value
+    assert page.figures["synth-textbook", "local:cost"] == ""  # priced only with --price: a dash, not a failure
+    assert page.value("mix", "share:synth-textbook") == 0.15 and page.value("mix", "realized_share:filter") == 0.5
     assert page.value("pack", "tokens:train") == 10240 and page.value("pack", "tokens:val") == 512
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChainableUndefined, Environment, PackageLoader, Undefined
 
 from textbooks.records import atomic_write_text
 from textbooks.report import collect, plots
@@ -67,9 +67,11 @@ def main(run_dir: Path, out: Path) -> Path:
 
 
 def render(context: dict) -> str:
-    # autoescape: completions, prompts and reasons are model output and file contents, shown as text
+    # autoescape: completions, prompts and reasons are model output and file contents, shown as text.
+    # ChainableUndefined: a key a file does not have (a ledger without prices has no `cost`) shows as
+    # a dash instead of failing the report.
     environment = Environment(loader=PackageLoader("textbooks", "report"), autoescape=True,
-                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                              undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters["fmt"] = format_value
     return environment.get_template(TEMPLATE).render(**context)
 
@@ -148,7 +150,7 @@ def _split_rows(runs: list[dict], group: str, passes: list[str], row) -> list[di
 
 def format_value(value, kind: str = "num") -> str:
     """A figure as the report shows it; a missing one as a dash."""
-    if value is None:
+    if value is None or isinstance(value, Undefined):
         return "–"
     formats = {"pct": "{:.1%}", "bpb": "{:.3f}", "int": "{:,}", "s": "{:,.1f} s", "mib": "{:,} MiB",
                "rate": "{:,.1f}/s", "loss": "{:.4f}", "share": "{:.2%}", "ratio": "{:.3f}"}

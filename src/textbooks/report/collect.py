@@ -124,7 +124,7 @@ def overview_row(stage: dict) -> dict:
 
 def dataset_row(stage: dict) -> dict | None:
     """A dataset stage's line in the funnel: records in, kept and rejected, rejects by reason, size,
-    wall time, peak memory and records/s, and a synth stage's teacher ledger."""
+    wall time, peak memory and records/s; a synth stage's teacher ledger, a mix's parts."""
     manifest = read_json(stage["dir"] / MANIFEST)
     if not isinstance(manifest, dict):
         return None
@@ -144,7 +144,7 @@ def dataset_row(stage: dict) -> dict | None:
     return {"name": stage["name"], "kind": stage["kind"], "records_in": records_in, "kept": kept,
             "rejected": rejected, "by_reason": dict(sorted(by_reason.items(), key=lambda kv: -kv[1])),
             "size": size, "size_unit": unit, "wall_s": wall_s, "peak_mib": usage.get("peak_mib"),
-            "records_per_s": rate, "teacher": counts.get("cost") or {}}
+            "records_per_s": rate, "teacher": counts.get("cost") or {}, "parts": counts.get("parts") or {}}
 
 
 def _steps_records_in(counts: dict) -> int | None:
