@@ -1,10 +1,11 @@
 """Write one self-contained HTML report of a run directory (what `textbooks run` leaves in OUT).
 
 The report has a section for each part of the run that is there, and leaves out the rest:
-  Stages       every stage of OUT/pipeline.json: kind, finished, wall time, peak memory
+  Stages       every stage of OUT/pipeline.json (in OUT/recipe.yaml's order, else each after its
+               inputs): kind, finished, wall time, peak memory
   Data funnel  per dataset stage: records in, kept, rejected (by reason), text bytes or tokens,
                wall time, peak memory, records/s; a synth stage's teacher ledger (tokens, requests,
-               cache hits, cost); pack's tokens per split
+               cache hits, cost); a mix's parts; pack's tokens per split
   Training     per train stage: loss and val_loss curves, final loss, tokens seen, mean tokens/s
   Results      per benchmark, one column per eval stage: pass@k, bits per byte, outcomes, and
                pass@k on the similar / non-similar problems of an eval run with --split;
@@ -67,6 +68,7 @@ def main(run_dir: Path, out: Path) -> Path:
 
 
 def render(context: dict) -> str:
+    """The report's HTML from the package's template."""
     # autoescape: completions, prompts and reasons are model output and file contents, shown as text.
     # ChainableUndefined: a key a file does not have (a ledger without prices has no `cost`) shows as
     # a dash instead of failing the report.

@@ -47,6 +47,7 @@ def read_jsonl(path: Path) -> Iterator[dict]:
 
 
 def read_recipe(run_dir: Path) -> dict:
+    """RUN_DIR/recipe.yaml, the recipe the run ran; {} when there is none or it does not parse."""
     try:
         recipe = yaml.safe_load((run_dir / RECIPE).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):

@@ -20,6 +20,7 @@ COMPLETION_CHARS, COMPLETION_LINES = 3000, 40
 
 
 def natural_key(task_id: str) -> list:
+    """A sort key that orders the numbers in task ids by value: HumanEval/2 before HumanEval/10."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", task_id)]
 
 

@@ -16,10 +16,12 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def png_data_uri(png: bytes) -> str:
+    """PNG bytes as a `data:` URI an <img> shows without fetching anything."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def figure_uri(figure: Figure) -> str:
+    """A matplotlib figure rendered (Agg) to an inline PNG."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return png_data_uri(buffer.getvalue())
