@@ -42,24 +42,31 @@ def sources(tmp_path_factory):
 
 
 def write_recipe(path: Path, stages: dict) -> Path:
-    path.write_text(yaml.safe_dump({"stages": stages}))
+    path.write_text(yaml.safe_dump({"stages": stages}, sort_keys=False))
     return path
 
 
-def test_the_default_recipe_runs_curation_before_training_and_a_dry_run_changes_nothing(tmp_path, capsys):
+def test_the_default_recipe_runs_the_whole_recipe_and_a_dry_run_changes_nothing(tmp_path, capsys):
     stages = yaml.safe_load(packaged_config("default.yaml").read_text())["stages"]
     steps = {step.stage.name: step for step in plan(stages, tmp_path / "out")}
-    assert list(steps) == ["corpus", "label", "classify", "tokenizer", "pack", "train", "eval"]
     assert {name: list(step.inputs) for name, step in steps.items()} == {
-        "corpus": [], "label": ["corpus"], "classify": ["corpus", "label"], "tokenizer": ["classify"],
-        "pack": ["classify", "tokenizer"], "train": ["pack"], "eval": ["train"]}
-    assert steps["pack"].command[:5] == ["pack", "--data", str(tmp_path / "out" / "classify"),
-                                         "--tokenizer", str(tmp_path / "out" / "tokenizer")]
+        "corpus": [], "label": ["corpus"], "classify": ["corpus", "label"], "synth-textbook": [],
+        "mix": ["classify", "synth-textbook"], "tokenizer": ["mix"], "pack": ["mix", "tokenizer"],
+        "pretrain": ["pack"], "synth-exercises": ["corpus"], "decontam": ["synth-exercises"],
+        "pack-exercises": ["decontam", "tokenizer"], "finetune": ["pack-exercises", "pretrain"],
+        "eval-base": ["pretrain", "decontam"], "eval-final": ["finetune", "decontam"]}
+    out = tmp_path / "out"
+    assert steps["mix"].command[:5] == ["mix", "--part", f"{out / 'classify'}=0.85",
+                                        "--part", f"{out / 'synth-textbook'}=0.15"]
+    assert steps["finetune"].command[:5] == ["train", "--data.path", str(out / "pack-exercises"),
+                                             "--train.init_from", str(out / "pretrain")]
+    assert steps["eval-final"].command[:6] == ["eval", "humaneval", "--model", str(out / "finetune"),
+                                               "--split", str(out / "decontam" / "similar.json")]
     assert all(step.action == "run" for step in steps.values())
 
     assert cli.main(["run", "--out", str(tmp_path / "out"), "--dry-run"]) == 0
     printed = capsys.readouterr().out
-    assert printed.count("[run]") == 7 and "tokenizer (reads classify)" in printed
+    assert printed.count("[run]") == 14 and "tokenizer (reads mix)" in printed
     assert not (tmp_path / "out").exists()  # nothing was run, nothing written
 
 
@@ -68,17 +75,62 @@ def test_without_curation_the_tokenizer_and_pack_read_the_corpus(tmp_path):
     assert [list(step.inputs) for step in steps] == [[], ["corpus"], ["corpus", "tokenizer"]]
 
 
+def test_each_input_reads_the_latest_stage_of_its_kind_or_the_one_from_names(tmp_path):
+    steps = {step.stage.name: step for step in plan({
+        "corpus": {}, "other": {"use": "corpus", "source": "packages"}, "tokenizer": {},
+        "pack-a": {"use": "pack", "from": {"data": "corpus"}}, "pack-b": {"use": "pack"},
+        "train-a": {"use": "train", "from": {"data": "pack-a"}}, "train-b": {"use": "train"},
+        "eval": {}}, tmp_path)}
+    assert list(steps["tokenizer"].inputs) == ["other"]  # the latest documents
+    assert list(steps["pack-a"].inputs) == ["corpus", "tokenizer"]
+    assert list(steps["pack-b"].inputs) == ["other", "tokenizer"]
+    assert list(steps["train-a"].inputs) == ["pack-a"] and list(steps["train-b"].inputs) == ["pack-b"]
+    assert list(steps["eval"].inputs) == ["train-b"] and "--split" not in steps["eval"].command
+    assert steps["other"].command[:2] == ["corpus", "--out"] and steps["other"].out == tmp_path / "other"
+
+
+def test_a_teacher_reaches_the_labeler_and_synthesis_with_their_teacher_options(tmp_path):
+    stages = {"corpus": {}, "label": {}, "synth-exercises": {"with_teacher": {"n": 50}},
+              "synth-textbook": {"timeout": 5, "with_teacher": {"n": 20}}}
+    mined = {step.stage.name: step.command for step in plan(stages, tmp_path)}
+    assert mined["synth-exercises"] == ["synth", "exercises", "--data", str(tmp_path / "corpus"),
+                                        "--out", str(tmp_path / "synth-exercises")]
+    assert "--labeler" not in mined["label"] and "--n" not in mined["synth-textbook"]
+    url = "http://127.0.0.1:9/v1#teacher"
+    taught = {step.stage.name: step for step in plan(stages, tmp_path, teacher=url)}
+    assert taught["label"].command[-2:] == ["--labeler", url]
+    assert taught["synth-exercises"].command == ["synth", "exercises", "--out", str(tmp_path / "synth-exercises"),
+                                                 "--teacher", url, "--n", "50"]  # no corpus to mine
+    assert list(taught["synth-exercises"].inputs) == []
+    assert taught["synth-textbook"].command[4:] == ["--teacher", url, "--timeout", "5", "--n", "20"]
+
+
 @pytest.mark.parametrize("stages,message", [
-    ({"corpus": {}, "clasify": {}}, "unknown keys clasify"),
+    ({"corpus": {}, "clasify": {}}, "the stage clasify runs no known command"),
     ({"corpus": {}, "classify": {}}, "classify stage reads the output of label"),
     ({"pack": {"seq_len": 8}}, "pack stage reads the output of a stage that writes documents, tokenizer"),
     ({"corpus": {}, "tokenizer": {"vocab_size": 400}, "pack": {"seq_len": 8},
       "train": {"recipe": "cpu-pretrain.yaml", "lr": 1}}, "unknown train stage keys: lr"),
+    ({"corpus": {}, "tokenizer": {"from": {"corpus": "corpus"}}}, "tokenizer stage has no input corpus"),
+    ({"corpus": {}, "tokenizer": {"from": {"data": "mix"}}}, "tokenizer stage reads mix .its `from:`."),
+    ({"corpus": {}, "mix": {"part": {"corpus": 0.5, "synth-textbook": 0.5}}, "synth-textbook": {}},
+     "mix stage reads synth-textbook .its parts.: no stage of that name runs before it"),
 ])
 def test_a_recipe_that_cannot_run_is_named_before_anything_runs(tmp_path, stages, message):
     with pytest.raises(ValueError, match=message):
         cli.main(["run", str(write_recipe(tmp_path / "r.yaml", stages)), "--out", str(tmp_path / "out")])
     assert not (tmp_path / "out" / "corpus").exists()
+
+
+def test_a_recipe_is_a_file_or_a_packaged_name_and_its_arms_name_its_stages(tmp_path, capsys):
+    assert cli.main(["run", "ablation", "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    assert "eval-raw-s1" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError, match="neither a file nor a packaged recipe"):
+        cli.main(["run", "ablaton", "--out", str(tmp_path / "out")])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"stages": {"corpus": {}}, "arms": {"raw": ["corpus", "eval-raw"]}}))
+    with pytest.raises(ValueError, match="arms name stages the recipe does not have: eval-raw"):
+        cli.main(["run", str(recipe), "--out", str(tmp_path / "out")])
 
 
 def test_a_misspelt_stage_option_is_named_before_any_stage_runs(sources, tmp_path, capsys):
@@ -190,23 +242,6 @@ def test_run_builds_every_stage_and_a_rerun_redoes_nothing(tmp_path):
     assert again.stdout.count("[up to date]") == 7, again.stdout
 
 
-def test_a_row_runs_its_command_under_its_own_name(tmp_path):
-    """The full recipe runs some commands twice (synth textbook and exercises, a pretraining and a
-    finetuning train): a row names its output directory, its command may differ."""
-    from textbooks.pipeline import Stage, stage_command
-
-    passages = Stage("synth-textbook", command=("synth", "textbook"), documents=True)
-    assert stage_command(passages, {"docstrings": "stdlib"}, {}, tmp_path / "synth-textbook") == \
-        ["synth", "textbook", "--out", str(tmp_path / "synth-textbook"), "--docstrings", "stdlib"]
-    finetune = Stage("finetune", inputs=(("--data.path", "pack-exercises"),), command=("train",), clears_itself=False)
-    command = stage_command(finetune, {"recipe": "cpu-finetune.yaml", "overrides": {"train.max_steps": 5}},
-                            {"--data.path": tmp_path / "pack-exercises"}, tmp_path / "finetune")
-    pack, out = str(tmp_path / "pack-exercises"), str(tmp_path / "finetune")
-    assert command[:5] == ["train", "--data.path", pack, "--out", out]
-    assert command[5] == "--recipe" and command[6].endswith("cpu-finetune.yaml") and command[7:] == \
-        ["--train.max_steps", "5"]  # a train row's recipe and overrides, whatever the row is called
-
-
 def test_synthesis_and_decontamination_run_as_stages_of_a_recipe(tmp_path, capsys):
     """Exercises mined from the curated corpus, then compared with HumanEval; passages from CPython's
     documentation; each its own stage, wired by the table, and up to date on a rerun."""
@@ -224,5 +259,9 @@ def test_synthesis_and_decontamination_run_as_stages_of_a_recipe(tmp_path, capsy
     exercises = read_manifest(out / "synth-exercises")["counts"]["records"]
     assert exercises > 0 and read_manifest(out / "decontam")["counts"]["records_in"] == exercises
     assert (out / "decontam" / "similar.json").exists()
+    assert yaml.safe_load((out / "recipe.yaml").read_text()) == yaml.safe_load(recipe.read_text())  # for the report
+    assert {name: entry["kind"] for name, entry in json.loads((out / "pipeline.json").read_text()).items()} == {
+        "corpus": "corpus", "synth-textbook": "synth textbook", "synth-exercises": "synth exercises",
+        "decontam": "decontam"}
     assert cli.main(["run", str(recipe), "--out", str(out)]) == 0
     assert capsys.readouterr().out.count("[up to date]") == 4

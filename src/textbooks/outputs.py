@@ -32,11 +32,11 @@ from textbooks.records import naming_path
 LOCK = ".lock"
 STAGE_MARKERS = ("manifest.json", ".in-progress.json")  # a dataset stage's (records.MANIFEST, IN_PROGRESS)
 # Directory kinds other than dataset stages, each known by the files it always writes first.
-KIND_MARKERS = {
+KIND_MARKERS = {  # in the order they are looked for: a pipeline's run keeps its recipe.yaml too
+    "pipeline": ("pipeline.json",),
     "eval": ("eval_settings.json",),
     "train": ("recipe.yaml", "checkpoints"),
     "model": ("model_config.json", "config.json", "model.safetensors"),
-    "pipeline": ("pipeline.json",),
 }
 # Our own bookkeeping, which does not make a directory someone else's: the lock, a stage's scratch,
 # and an LLM response cache (which `synth --estimate` leaves for the run it estimates) with its journal.

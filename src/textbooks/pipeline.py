@@ -1,10 +1,18 @@
-"""Run a recipe's stages in the design's order: corpus -> label -> classify -> synth-textbook ->
-synth-exercises -> decontam -> tokenizer -> pack -> train -> eval (a recipe runs a subset).
+"""Run a recipe's stages in order: each a command of the table below (corpus, label, classify,
+synth-textbook, synth-exercises, decontam, mix, tokenizer, pack, train, eval, audit), named as the
+recipe likes, wired to the output of earlier stages.
 
-With no RECIPE, runs the embedded default (textbooks/configs/default.yaml): offline, on this
-machine's Python standard library, curated by the heuristic labeler and the embedding classifier,
-and a CPU-sized model trained for a few minutes. Each stage writes OUT/<stage> and is the same
-command you can run by hand (--dry-run prints them).
+With no RECIPE, runs the embedded default (textbooks/configs/default.yaml), the paper's whole recipe
+offline on this machine's Python standard library: curated code and passages of CPython's own
+documentation mixed into a pretraining set, a CPU-sized base model trained on it, finetuned on
+exercises mined from the corpus and pruned against the benchmarks, both models evaluated, and a
+report (OUT/report.html). Each stage writes OUT/<stage> and is the same command you can run by hand
+(--dry-run prints them).
+
+A recipe's stage runs the command of its name, or of `use:`; each input is the latest earlier stage
+of the kind it reads (documents: the latest stage that writes documents), or the stage `from:`
+names. `teacher: URL#model` at the top gives a teacher LLM to the labeler and to synthesis (with
+each synth stage's `with_teacher:` options, such as `n`); without it all is mined offline.
 
 A stage is up to date when it finished with the same options and the same inputs as now: it is
 skipped. A stage whose options or inputs changed runs again from scratch, and so does every stage
@@ -31,23 +39,39 @@ from textbooks.resources import Usage
 
 DOCUMENTS = "documents"  # an input that takes the documents of the latest stage that writes some
 LEDGER = "pipeline.json"
+RECIPE = "recipe.yaml"  # the recipe a run ran, beside its ledger (the report reads its `arms`)
 
 
 @dataclass(frozen=True)
-class Stage:
-    """One row of the table: its name (the recipe's key and OUT/<name>), the flag each input is
-    given by (the stage it comes from, or DOCUMENTS), whether its output is documents, the option
-    given as a positional argument (eval's benchmark) with its default, whether its old output must
-    be removed before it runs anew (a dataset stage's lifecycle, textbooks.stage, clears its own,
-    keeping what a rerun reuses such as an LLM labeler's cache; a training run or an evaluation
-    does not), and the command it runs when that is not its name (a finetune row runs `train`)."""
+class Input:
+    """An input of a command: its `from:` role, its flag, the kind of stage it reads by default (the
+    latest earlier one; DOCUMENTS: the latest that writes documents; None: only when `from:` names
+    one), a file inside that stage's output, and whether only the mined (teacher-less) run reads it."""
+
+    role: str
+    flag: str
+    reads: str | None
+    file: str = ""
+    mined_only: bool = False
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A command a stage can run: its inputs, the flag that takes STAGE=VALUE parts (mix's shares),
+    whether its output is documents, the option given as a positional argument (eval's benchmark)
+    with its default, whether its old output must be removed before it runs anew (a dataset
+    stage's lifecycle, textbooks.stage, clears its own, keeping what a rerun reuses such as an LLM
+    labeler's cache; a training run or an evaluation does not), the command's words when they are
+    not its name, and the option a recipe's `teacher` is given as."""
 
     name: str
-    inputs: tuple[tuple[str, str], ...] = ()
+    inputs: tuple[Input, ...] = ()
+    parts: str = ""
     documents: bool = False
     positional: tuple[str, str] | None = None
     clears_itself: bool = True
     command: tuple[str, ...] = ()
+    teacher_option: str = ""
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -55,21 +79,33 @@ class Stage:
         return self.command or (self.name,)
 
 
-# The design's flow (DESIGN.md, "The data flows one way"), in order. A recipe runs a subset.
-STAGES = (
-    Stage("corpus", documents=True),
-    Stage("label", inputs=(("--data", DOCUMENTS),)),
-    Stage("classify", inputs=(("--data", DOCUMENTS), ("--labels", "label")), documents=True),
+# The design's flow (DESIGN.md, "The data flows one way"). A recipe runs them in its own order.
+KINDS = {kind.name: kind for kind in (
+    Kind("corpus", documents=True),
+    Kind("label", (Input("data", "--data", DOCUMENTS),), teacher_option="labeler"),
+    Kind("classify", (Input("data", "--data", DOCUMENTS), Input("labels", "--labels", "label")), documents=True),
     # synthetic data (PAPER.md §2.2): mined offline by default, from a teacher with `teacher: URL#model`
-    Stage("synth-textbook", command=("synth", "textbook")),
-    Stage("synth-exercises", inputs=(("--data", DOCUMENTS),), command=("synth", "exercises")),
-    Stage("decontam", inputs=(("--data", "synth-exercises"),)),  # the exercises against the benchmarks (§5)
-    Stage("tokenizer", inputs=(("--data", DOCUMENTS),)),
-    Stage("pack", inputs=(("--data", DOCUMENTS), ("--tokenizer", "tokenizer"))),
-    Stage("train", inputs=(("--data.path", "pack"),), clears_itself=False),
-    Stage("eval", inputs=(("--model", "train"),), positional=("benchmark", "humaneval"), clears_itself=False),
-)
-BY_NAME = {stage.name: stage for stage in STAGES}
+    Kind("synth-textbook", command=("synth", "textbook"), teacher_option="teacher"),
+    Kind("synth-exercises", (Input("data", "--data", DOCUMENTS, mined_only=True),), command=("synth", "exercises"),
+         teacher_option="teacher"),
+    Kind("decontam", (Input("data", "--data", "synth-exercises"),)),  # the exercises against the benchmarks (§5)
+    Kind("mix", parts="part", documents=True),  # CodeTextbook: filtered code + textbooks in stated shares (§2)
+    Kind("tokenizer", (Input("data", "--data", DOCUMENTS),)),
+    Kind("pack", (Input("data", "--data", DOCUMENTS), Input("tokenizer", "--tokenizer", "tokenizer"))),
+    Kind("train", (Input("data", "--data.path", "pack"), Input("init", "--train.init_from", None)),
+         clears_itself=False),  # pretraining, or finetuning (§2.3) with `from: {init: <a train stage>}`
+    Kind("eval", (Input("model", "--model", "train"), Input("split", "--split", None, file="similar.json")),
+         positional=("benchmark", "humaneval"), clears_itself=False),
+    Kind("audit", (Input("data", "--data", DOCUMENTS),)),
+)}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage of a recipe: its name (OUT/<name> and its key in the ledger) and the command it runs."""
+
+    name: str
+    kind: Kind
 
 
 @dataclass(frozen=True)
@@ -92,40 +128,86 @@ def packaged_config(name: str) -> Path:
 
 
 def load_pipeline(path: Path) -> dict:
+    """A recipe file, checked: its keys, each stage's command and the stages its `arms` name."""
     recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    unknown = sorted(set(recipe) - {"out", "stages"}) + sorted(set(recipe.get("stages") or {}) - set(BY_NAME))
+    unknown = sorted(set(recipe) - {"out", "stages", "teacher", "arms"})
     if unknown:
-        raise ValueError(f"{path}: unknown keys {', '.join(unknown)} (stages are {', '.join(BY_NAME)})")
+        raise ValueError(f"{path}: unknown keys {', '.join(unknown)} (a recipe has out, stages, teacher, arms)")
+    stages = recipe.get("stages") or {}
+    for name, options in stages.items():
+        if (options or {}).get("use", name) not in KINDS:
+            raise ValueError(f"{path}: the stage {name} runs no known command: name it after one, or give `use:` "
+                             f"(one of {', '.join(KINDS)})")
+    arms = [stage for seeds in (recipe.get("arms") or {}).values() for stage in seeds]
+    if missing := sorted(set(arms) - set(stages)):
+        raise ValueError(f"{path}: arms name stages the recipe does not have: {', '.join(missing)}")
     return recipe
 
 
-def plan(stages: dict, out: Path) -> list[Step]:
-    """The recipe's stages in table order, each wired to its inputs and judged against the ledger."""
+def plan(stages: dict, out: Path, teacher: str | None = None) -> list[Step]:
+    """The recipe's stages in its order, each wired to its inputs and judged against the ledger."""
     ledger = read_ledger(out)
     steps: dict[str, Step] = {}
-    documents = None  # the stage whose documents a DOCUMENTS input reads
-    for stage in (s for s in STAGES if s.name in stages):
-        sources = {flag: documents if source == DOCUMENTS else source for flag, source in stage.inputs}
-        missing = sorted({source or "a stage that writes documents" for source in sources.values()} - set(steps))
-        if missing:
-            raise ValueError(f"the {stage.name} stage reads the output of {', '.join(missing)}: add it to the recipe")
-        command = stage_command(stage, dict(stages[stage.name] or {}), {f: out / s for f, s in sources.items()},
-                                out / stage.name)
-        inputs = {name: steps[name].fingerprint for name in sources.values()}
+    latest: dict[str, str] = {}  # a kind of stage (or DOCUMENTS) -> its latest stage so far
+    for name, entry in stages.items():
+        options = dict(entry or {})
+        stage = Stage(name, KINDS[options.pop("use", name)])
+        sources = wire(stage, options.pop("from", None) or {}, latest, steps, mined=not teacher)
+        parts = (options.pop(stage.kind.parts, None) or {}) if stage.kind.parts else {}
+        _check_read(stage, set(parts) - set(steps), "its parts")
+        with_teacher = options.pop("with_teacher", None) or {}
+        if teacher and stage.kind.teacher_option:
+            options = {stage.kind.teacher_option: teacher, **options, **with_teacher}
+        command = stage_command(stage, options, {flag: out / source / file for flag, (source, file) in sources.items()},
+                                out / name, {out / part: share for part, share in parts.items()})
+        inputs = {source: steps[source].fingerprint for source in [*(s for s, _ in sources.values()), *parts]}
         fingerprint = _hash([command, inputs])
-        action, why = judge(stage.name, fingerprint, ledger, out, [steps[name] for name in inputs])
-        steps[stage.name] = Step(stage, out / stage.name, command, inputs, fingerprint, action, why)
-        documents = stage.name if stage.documents else documents
+        action, why = judge(name, fingerprint, ledger, out, [steps[source] for source in inputs])
+        steps[name] = Step(stage, out / name, command, inputs, fingerprint, action, why)
+        latest[stage.kind.name] = name
+        if stage.kind.documents:
+            latest[DOCUMENTS] = name
     return list(steps.values())
 
 
-def stage_command(stage: Stage, options: dict, inputs: dict[str, Path], out: Path) -> list[str]:
-    """The `textbooks` command line of a stage: its positional option, inputs, --out and options."""
-    positional = [str(options.pop(stage.positional[0], stage.positional[1]))] if stage.positional else []
-    if stage.words[0] == "train":
+def wire(stage: Stage, chosen: dict, latest: dict, steps: dict, mined: bool) -> dict[str, tuple[str, str]]:
+    """Each input's flag -> (the stage it reads, a file in it): the stage `from:` names for its role,
+    else the latest of the kind it reads; an input no stage is named for, and that reads no kind by
+    default, is left out (eval's --split), and so is a mined-only input of a run with a teacher."""
+    roles = {item.role: item for item in stage.kind.inputs}
+    if unknown := sorted(set(chosen) - set(roles)):
+        raise ValueError(f"the {stage.name} stage has no input {', '.join(unknown)} "
+                         f"({stage.kind.name} reads {', '.join(roles) or 'none'})")
+    _check_read(stage, set(chosen.values()) - set(steps), "its `from:`")
+    wired, missing = {}, []
+    for item in stage.kind.inputs:
+        source = chosen.get(item.role) or latest.get(item.reads)
+        if item.mined_only and not mined or source is None and item.reads is None:
+            continue
+        if source is None:
+            missing.append("a stage that writes documents" if item.reads == DOCUMENTS else item.reads)
+        wired[item.flag] = (source, item.file)
+    if missing:
+        raise ValueError(f"the {stage.name} stage reads the output of {', '.join(missing)}: add it before it")
+    return wired
+
+
+def _check_read(stage: Stage, unknown: set, what: str) -> None:
+    if unknown:
+        raise ValueError(f"the {stage.name} stage reads {', '.join(sorted(unknown))} ({what}): "
+                         "no stage of that name runs before it")
+
+
+def stage_command(stage: Stage, options: dict, inputs: dict[str, Path], out: Path,
+                  parts: dict[Path, float] | None = None) -> list[str]:
+    """The `textbooks` command line of a stage: its positional option, inputs, parts, --out and options."""
+    kind = stage.kind
+    positional = [str(options.pop(kind.positional[0], kind.positional[1]))] if kind.positional else []
+    if kind.words[0] == "train":
         options = _train_options(options)
     flags = [item for flag, path in inputs.items() for item in (flag, str(path))]
-    return [*stage.words, *positional, *flags, "--out", str(out), *option_flags(options)]
+    flags += [item for path, share in (parts or {}).items() for item in (f"--{kind.parts}", f"{path}={share}")]
+    return [*kind.words, *positional, *flags, "--out", str(out), *option_flags(options)]
 
 
 def _train_options(options: dict) -> dict:
@@ -176,28 +258,34 @@ def _hash(parts: list) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", nargs="?", type=Path, help="pipeline YAML (default: the embedded default)")
+    parser.add_argument("recipe", nargs="?", default="default",
+                        help="a pipeline YAML file, or a packaged recipe's name: default (the embedded default), "
+                             "ablation (the textbook effect in miniature), cpu-3h")
     parser.add_argument("--out", type=Path, help="output directory (default: the recipe's `out`)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan: each stage, its inputs, its command, and whether it will run")
 
 
 def setup(args: argparse.Namespace) -> tuple[Path, dict]:
-    path = args.recipe or packaged_config("default.yaml")
+    path = Path(args.recipe)
+    if not path.is_file() and path.suffix != ".yaml" and packaged_config(f"{args.recipe}.yaml").is_file():
+        path = packaged_config(f"{args.recipe}.yaml")
     if not path.is_file():
-        raise FileNotFoundError(f"recipe {path} does not exist")
+        raise FileNotFoundError(f"recipe {path} is neither a file nor a packaged recipe (default, ablation, cpu-3h)")
     recipe = load_pipeline(path)
-    return (args.out or Path(recipe.get("out", "runs/default"))).resolve(), recipe.get("stages") or {}
+    return (args.out or Path(recipe.get("out", "runs/default"))).resolve(), recipe
 
 
-def main(out: Path, stages: dict, dry_run: bool = False) -> int:
-    """Run (or, dry, print) the plan of `stages` into `out`; the exit code of the first stage that fails."""
+def main(out: Path, recipe: dict, dry_run: bool = False) -> int:
+    """Run (or, dry, print) the plan of `recipe` into `out`; the exit code of the first stage that fails."""
     from textbooks.cli import main as textbooks, parse_command
 
     with contextlib.nullcontext() if dry_run else claim_output(out, "pipeline"):  # a dry run writes nothing
-        steps = plan(stages, out)
+        steps = plan(recipe.get("stages") or {}, out, recipe.get("teacher"))
         for step in steps:
             parse_command(step.command)  # a misspelt option is a usage error now, not after an hour of work
+        if not dry_run:
+            write_recipe(out, recipe)
         for step in steps:
             print(describe(step), flush=True)
             if dry_run or step.action == "up to date":
@@ -213,14 +301,21 @@ def main(out: Path, stages: dict, dry_run: bool = False) -> int:
     return 0
 
 
+def write_recipe(out: Path, recipe: dict) -> None:
+    """The recipe beside the ledger, which is written first: the ledger marks OUT as a pipeline's."""
+    atomic_write_json(out / LEDGER, read_ledger(out))
+    (out / RECIPE).write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+
+
 def cost_table(ledger: dict, names: list[str]) -> str:
     """Each stage's wall time and peak memory (its process tree's), as its last run measured them."""
-    rows = [f"{'stage':<10} {'wall':>9} {'peak memory':>12}"]
+    width = max(map(len, ["stage", *names]))
+    rows = [f"{'stage':<{width}} {'wall':>9} {'peak memory':>12}"]
     for name in names:
         usage = ledger.get(name, {}).get("usage") or {}
         wall = f"{usage['wall_s']} s" if "wall_s" in usage else "-"
         peak = f"{usage['peak_mib']:,} MiB" if usage.get("peak_mib") else "-"
-        rows.append(f"{name:<10} {wall:>9} {peak:>12}")
+        rows.append(f"{name:<{width}} {wall:>9} {peak:>12}")
     return "\n".join(rows)
 
 
@@ -234,10 +329,10 @@ def start(step: Step, out: Path) -> list[str]:
     """Record the stage as started and return its command. A stage run anew that does not clear its
     own output loses it here (it was made from other options or inputs); a resumed training run
     continues from its checkpoint."""
-    if step.action == "run" and not step.stage.clears_itself and step.stage.name in read_ledger(out):
+    if step.action == "run" and not step.stage.kind.clears_itself and step.stage.name in read_ledger(out):
         shutil.rmtree(step.out, ignore_errors=True)
     record_step(out, step, finished=False)
-    resume = step.stage.words[0] == "train" and step.action == "resume" and \
+    resume = step.stage.kind.words[0] == "train" and step.action == "resume" and \
         (step.out / "checkpoints" / "latest").exists()
     return [*step.command, "--resume"] if resume else step.command
 
@@ -246,7 +341,7 @@ def record_step(out: Path, step: Step, finished: bool, usage: dict | None = None
     """The stage's entry in OUT/pipeline.json; a finished run's `usage`: its wall time and peak memory."""
     ledger = read_ledger(out)
     ledger[step.stage.name] = {"fingerprint": step.fingerprint, "finished": finished, "command": step.command,
-                               "inputs": step.inputs, "usage": usage}
+                               "inputs": step.inputs, "usage": usage, "kind": " ".join(step.stage.kind.words)}
     atomic_write_json(out / LEDGER, ledger)
 
 
