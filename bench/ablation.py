@@ -41,7 +41,8 @@ def ablation_recipe(mbpp: Path | None, quick: bool) -> dict:
     """The packaged recipe, with an MBPP evaluation beside each HumanEval one, at toy size when quick."""
     recipe = yaml.safe_load(packaged_config("ablation.yaml").read_text(encoding="utf-8"))
     stages = recipe["stages"]
-    if mbpp:
+    if mbpp:  # decontaminated against both, so that MBPP's split is known too
+        stages["decontam"]["against"] += f",mbpp={mbpp}"
         for evals in recipe["arms"].values():
             for name in list(evals):
                 stages[f"{name}-mbpp"] = {**stages[name], "benchmark": "mbpp", "data": str(mbpp)}

@@ -54,7 +54,8 @@ def test_the_default_recipe_runs_the_whole_recipe_and_a_dry_run_changes_nothing(
         "mix": ["classify", "synth-textbook"], "tokenizer": ["mix"], "pack": ["mix", "tokenizer"],
         "pretrain": ["pack"], "synth-exercises": ["corpus"], "decontam": ["synth-exercises"],
         "pack-exercises": ["decontam", "tokenizer"], "finetune": ["pack-exercises", "pretrain"],
-        "eval-base": ["pretrain", "decontam"], "eval-final": ["finetune", "decontam"]}
+        "eval-base": ["pretrain", "decontam"], "eval-final": ["finetune", "decontam"],
+        "audit-pretraining": ["mix"], "audit-exercises": ["decontam"]}
     out = tmp_path / "out"
     assert steps["mix"].command[:5] == ["mix", "--part", f"{out / 'classify'}=0.85",
                                         "--part", f"{out / 'synth-textbook'}=0.15"]
@@ -66,7 +67,7 @@ def test_the_default_recipe_runs_the_whole_recipe_and_a_dry_run_changes_nothing(
 
     assert cli.main(["run", "--out", str(tmp_path / "out"), "--dry-run"]) == 0
     printed = capsys.readouterr().out
-    assert printed.count("[run]") == 14 and "tokenizer (reads mix)" in printed
+    assert printed.count("[run]") == 16 and "tokenizer (reads mix)" in printed
     assert not (tmp_path / "out").exists()  # nothing was run, nothing written
 
 
@@ -263,5 +264,6 @@ def test_synthesis_and_decontamination_run_as_stages_of_a_recipe(tmp_path, capsy
     assert {name: entry["kind"] for name, entry in json.loads((out / "pipeline.json").read_text()).items()} == {
         "corpus": "corpus", "synth-textbook": "synth textbook", "synth-exercises": "synth exercises",
         "decontam": "decontam"}
+    assert "Decontamination tau sweep: decontam" in (out / "report.html").read_text()  # every run ends with it
     assert cli.main(["run", str(recipe), "--out", str(out)]) == 0
     assert capsys.readouterr().out.count("[up to date]") == 4

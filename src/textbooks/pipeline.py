@@ -277,7 +277,8 @@ def setup(args: argparse.Namespace) -> tuple[Path, dict]:
 
 
 def main(out: Path, recipe: dict, dry_run: bool = False) -> int:
-    """Run (or, dry, print) the plan of `recipe` into `out`; the exit code of the first stage that fails."""
+    """Run (or, dry, print) the plan of `recipe` into `out`, then its report; the exit code of the first
+    stage that fails."""
     from textbooks.cli import main as textbooks, parse_command
 
     with contextlib.nullcontext() if dry_run else claim_output(out, "pipeline"):  # a dry run writes nothing
@@ -296,9 +297,10 @@ def main(out: Path, recipe: dict, dry_run: bool = False) -> int:
             if code != 0:
                 return code
             record_step(out, step, finished=True, usage=usage.figures())
-        if not dry_run:
-            print(cost_table(read_ledger(out), [step.stage.name for step in steps]))
-    return 0
+        if dry_run:
+            return 0
+        print(cost_table(read_ledger(out), [step.stage.name for step in steps]))
+        return textbooks(["report", str(out)])  # OUT/report.html: every run ends with its report
 
 
 def write_recipe(out: Path, recipe: dict) -> None:
