@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from test_curate_resume import DefJudge, _kill_when, _outputs
+from test_synth_teacher import _reply
 from textbooks import cli
 from textbooks.corpus.sources import default_source_dir, python_files
 from textbooks.pipeline import packaged_config, plan, record_step, start
@@ -267,3 +268,57 @@ def test_synthesis_and_decontamination_run_as_stages_of_a_recipe(tmp_path, capsy
     assert "Decontamination tau sweep: decontam" in (out / "report.html").read_text()  # every run ends with it
     assert cli.main(["run", str(recipe), "--out", str(out)]) == 0
     assert capsys.readouterr().out.count("[up to date]") == 4
+
+
+class OneTeacher(DefJudge):
+    """One endpoint for every question a recipe asks a teacher: a file's educational value (as
+    DefJudge judges it), an exercise (a correct one, named as asked) or a textbook section."""
+
+    def completion(self, path: str, body: dict) -> dict:
+        prompt = body["messages"][-1]["content"]
+        if not (name := re.search(r"must be named `(\w+)`", prompt)) and "textbook" not in prompt:
+            return super().completion(path, body)
+        tag = str(abs(hash(prompt)))
+        text = _reply(name.group(1), "good", tag) if name else (
+            f"# Adding numbers ({tag})\n\n" + "Addition is the first thing a program computes. " * 6 +
+            f"\n\n```python\nprint({len(tag)} + 1)\n```\n")
+        return {"object": "chat.completion", "usage": {"prompt_tokens": 50, "completion_tokens": 50},
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+
+
+def test_a_recipe_with_a_teacher_is_the_same_file_with_teacher_set(sources, tmp_path):
+    """The labeler and both synthesis stages ask the recipe's teacher (a real server on loopback), and
+    the exercises are made by it, not mined from the corpus."""
+    stages = {"corpus": {"source": str(sources), "limit": 20}, "label": {"sample": 10},
+              "synth-textbook": {"with_teacher": {"n": 4}}, "synth-exercises": {"with_teacher": {"n": 5}}}
+    with OneTeacher() as teacher:
+        recipe = tmp_path / "r.yaml"
+        recipe.write_text(yaml.safe_dump({"teacher": f"{teacher.url}#teacher", "stages": stages}, sort_keys=False))
+        assert cli.main(["run", str(recipe), "--out", str(tmp_path / "out")]) == 0
+        assert teacher.count == 10 + 4 + 5
+    out = tmp_path / "out"
+    assert read_manifest(out / "label")["config"]["labeler"] == f"{teacher.url}#teacher"
+    assert read_manifest(out / "synth-textbook")["counts"]["records"] == 4
+    exercises = read_manifest(out / "synth-exercises")
+    assert exercises["counts"]["records"] == 5 and exercises["config"]["teacher"] == f"{teacher.url}#teacher"
+
+
+def test_the_readme_recipe_is_a_recipe_that_plans(tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    recipe = yaml.safe_load(re.search(r"```yaml\n(.*?)```", readme, re.S).group(1))
+    steps = plan(recipe["stages"], tmp_path, recipe["teacher"])
+    assert [step.stage.name for step in steps] == list(recipe["stages"])
+    for step in steps:
+        cli.parse_command(step.command)  # every option is one its command takes
+    assert list(steps[-1].inputs) == ["finetune", "decontam"]
+
+
+@pytest.mark.parametrize("name", ["default", "ablation", "cpu-3h"])
+def test_each_packaged_recipe_plans_and_its_commands_parse(name, tmp_path):
+    from textbooks.pipeline import load_pipeline
+
+    recipe = load_pipeline(packaged_config(f"{name}.yaml"))
+    steps = plan(recipe["stages"], tmp_path)
+    for step in steps:
+        cli.parse_command(step.command)
+    assert [step.stage.kind.name for step in steps][-2:] in (["eval", "eval"], ["audit", "audit"])
