@@ -43,7 +43,7 @@ demo: setup
 
 # ruff (configured in pyproject.toml) checks the tree before the tests run.
 lint: setup-test
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench docs
 
 # pytest exits 5 when it collects nothing; that is not a failure of the code under test.
 test: setup-test lint
