@@ -51,25 +51,23 @@ def loss_figure(run: dict) -> str:
 
 
 def ablation_figure(rows: list[dict]) -> str | None:
-    """Bits per byte per arm, one marker per seed and a bar at their mean; one colour per benchmark."""
+    """Bits per byte per arm, one panel per benchmark (each on its own scale: the arms differ by
+    hundredths, the benchmarks by whole bits), one marker per seed and a bar at their mean."""
     rows = [row for row in rows if row["bits_per_byte_mean"] is not None]
     if not rows:
         return None
     arms = list(dict.fromkeys(row["arm"] for row in rows))
     benchmarks = list(dict.fromkeys(row["benchmark"] for row in rows))
-    figure = Figure(figsize=(max(5, 1.4 * len(arms) + 2), 3.8), layout="constrained")
-    axes = figure.add_subplot()
-    width = 0.6 / len(benchmarks)
+    figure = Figure(figsize=(max(5, 1.4 * len(arms) + 2) * min(len(benchmarks), 2), 3.8), layout="constrained")
     for b, benchmark in enumerate(benchmarks):
-        colour = f"C{b}"
+        axes = figure.add_subplot(1, len(benchmarks), b + 1)
         for row in (r for r in rows if r["benchmark"] == benchmark):
-            x = arms.index(row["arm"]) + (b - (len(benchmarks) - 1) / 2) * width
+            x = arms.index(row["arm"])
             seeds = [v for v in row["bits_per_byte"] if v is not None]
-            axes.scatter([x] * len(seeds), seeds, color=colour, zorder=3)
-            axes.hlines(row["bits_per_byte_mean"], x - width / 2, x + width / 2, color=colour)
-        axes.scatter([], [], color=colour, label=f"{benchmark} (marker: a seed, line: mean)")
-    axes.set_xticks(range(len(arms)), arms)
-    axes.set(ylabel="bits per byte (lower is better)", title="Ablation: bits per byte of each arm")
-    axes.grid(axis="y", alpha=0.3)
-    axes.legend(fontsize="small")
+            axes.scatter([x] * len(seeds), seeds, color=f"C{b}", zorder=3)
+            axes.hlines(row["bits_per_byte_mean"], x - 0.25, x + 0.25, color=f"C{b}")
+        axes.set_xticks(range(len(arms)), arms)
+        axes.set(ylabel="bits per byte (lower is better)", title=f"{benchmark}: a marker per seed, a bar at the mean")
+        axes.grid(axis="y", alpha=0.3)
+    figure.suptitle("Ablation: bits per byte of each arm")
     return figure_uri(figure)
