@@ -117,6 +117,7 @@ def test_a_teacher_reaches_the_labeler_and_synthesis_with_their_teacher_options(
     ({"corpus": {}, "tokenizer": {"from": {"data": "mix"}}}, "tokenizer stage reads mix .its `from:`."),
     ({"corpus": {}, "mix": {"part": {"corpus": 0.5, "synth-textbook": 0.5}}, "synth-textbook": {}},
      "mix stage reads synth-textbook .its parts.: no stage of that name runs before it"),
+    ({"corpus": {"with_teacher": {"limit": 5}}}, "corpus stage has with_teacher options, but corpus asks no teacher"),
 ])
 def test_a_recipe_that_cannot_run_is_named_before_anything_runs(tmp_path, stages, message):
     with pytest.raises(ValueError, match=message):

@@ -156,6 +156,8 @@ def plan(stages: dict, out: Path, teacher: str | None = None) -> list[Step]:
         parts = (options.pop(stage.kind.parts, None) or {}) if stage.kind.parts else {}
         _check_read(stage, set(parts) - set(steps), "its parts")
         with_teacher = options.pop("with_teacher", None) or {}
+        if with_teacher and not stage.kind.teacher_option:
+            raise ValueError(f"the {name} stage has with_teacher options, but {stage.kind.name} asks no teacher")
         if teacher and stage.kind.teacher_option:
             options = {stage.kind.teacher_option: teacher, **options, **with_teacher}
         command = stage_command(stage, options, {flag: out / source / file for flag, (source, file) in sources.items()},
