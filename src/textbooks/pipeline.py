@@ -1,6 +1,6 @@
-"""Run a recipe's stages in order: each a command of the table below (corpus, label, classify,
-synth-textbook, synth-exercises, decontam, mix, tokenizer, pack, train, eval, audit), named as the
-recipe likes, wired to the output of earlier stages.
+"""Run a recipe's stages in order, each one of the commands corpus, label, classify, synth-textbook,
+synth-exercises, decontam, mix, tokenizer, pack, train, eval, audit (the KINDS table), named as the
+recipe likes and wired to the output of earlier stages.
 
 With no RECIPE, runs the embedded default (textbooks/configs/default.yaml), the paper's whole recipe
 offline on this machine's Python standard library: curated code and passages of CPython's own
