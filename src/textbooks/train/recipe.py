@@ -227,8 +227,10 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
 
 
 def packaged_recipes() -> list[str]:
+    """The training recipes shipped in textbooks/configs; the pipeline recipes beside them have `stages`."""
     configs = resources.files("textbooks") / "configs"
-    return sorted(p.name for p in configs.iterdir() if p.name.endswith(".yaml") and p.name != "default.yaml")
+    return sorted(p.name for p in configs.iterdir()
+                  if p.name.endswith(".yaml") and "stages" not in (yaml.safe_load(p.read_text(encoding="utf-8")) or {}))
 
 
 def recipe_path(name: str | Path) -> Path:
