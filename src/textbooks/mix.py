@@ -83,10 +83,9 @@ def _mix(run: StageRun, parts: list[tuple[Path, float]], total_bytes: int | None
     total = total_bytes or min(sizes[d.name] / share for d, share in parts)
     mixed, figures = [], {}
     for directory, share in parts:
-        taken, epochs = take(ordered[directory.name], share * total)
+        taken, size, epochs = take(ordered[directory.name], share * total)
         mixed.extend({**record, "part": directory.name} for record in taken)
-        figures[directory.name] = {"records": len(taken), "bytes": sum(map(text_bytes, taken)), "share": share,
-                                   "epochs": epochs}
+        figures[directory.name] = {"records": len(taken), "bytes": size, "share": share, "epochs": epochs}
     for start in range(0, len(mixed), RECORDS_PER_SHARD):
         write_shard(mixed[start:start + RECORDS_PER_SHARD], run.out / f"{start // RECORDS_PER_SHARD:05d}.parquet")
     written = sum(f["bytes"] for f in figures.values())
@@ -106,16 +105,16 @@ def text_bytes(record: dict) -> int:
     return len(record["text"].encode("utf-8", "surrogatepass"))
 
 
-def take(records: list[dict], quota: float) -> tuple[list[dict], int]:
+def take(records: list[dict], quota: float) -> tuple[list[dict], int, int]:
     """Records in order, again and again if need be, while taking the next lands nearer `quota`
-    bytes; and the passes over `records` begun (a repeat gets the id ID~PASS)."""
+    bytes; their bytes; and the passes over `records` begun (a repeat gets the id ID~PASS)."""
     taken, size, passes = [], 0, 0
     while records:
         for position, record in enumerate(records):
             length = text_bytes(record)
             if 2 * size + length >= 2 * quota:  # with it the mix would be no nearer its share
-                return taken, passes + (position > 0)
+                return taken, size, passes + (position > 0)
             taken.append(record if passes == 0 else {**record, "id": f"{record['id']}~{passes}"})
             size += length
         passes += 1
-    return taken, passes
+    return taken, size, passes
