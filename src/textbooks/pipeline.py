@@ -127,6 +127,13 @@ def packaged_config(name: str) -> Path:
     return Path(str(resources.files("textbooks") / "configs" / name))
 
 
+def packaged_pipelines() -> list[str]:
+    """The names of the pipeline recipes shipped in textbooks/configs: those with `stages` (the
+    others are training recipes)."""
+    configs = packaged_config("").iterdir()
+    return sorted(p.stem for p in configs if p.suffix == ".yaml" and "stages" in (yaml.safe_load(p.read_text()) or {}))
+
+
 def load_pipeline(path: Path) -> dict:
     """A recipe file, checked: its keys, each stage's command and the stages its `arms` name."""
     recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -261,8 +268,8 @@ def _hash(parts: list) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", nargs="?", default="default",
-                        help="a pipeline YAML file, or a packaged recipe's name: default (the embedded default), "
-                             "ablation (the textbook effect in miniature), cpu-3h")
+                        help="a pipeline YAML file, or a packaged recipe's name: "
+                             f"{', '.join(packaged_pipelines())} (default: the embedded default)")
     parser.add_argument("--out", type=Path, help="output directory (default: the recipe's `out`)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan: each stage, its inputs, its command, and whether it will run")
@@ -270,10 +277,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def setup(args: argparse.Namespace) -> tuple[Path, dict]:
     path = Path(args.recipe)
-    if not path.is_file() and path.suffix != ".yaml" and packaged_config(f"{args.recipe}.yaml").is_file():
+    if not path.is_file() and args.recipe in packaged_pipelines():
         path = packaged_config(f"{args.recipe}.yaml")
     if not path.is_file():
-        raise FileNotFoundError(f"recipe {path} is neither a file nor a packaged recipe (default, ablation, cpu-3h)")
+        raise FileNotFoundError(f"recipe {path} is neither a file nor a packaged recipe "
+                                f"({', '.join(packaged_pipelines())})")
     recipe = load_pipeline(path)
     return (args.out or Path(recipe.get("out", "runs/default"))).resolve(), recipe
 
