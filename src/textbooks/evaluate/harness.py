@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from tqdm import tqdm
@@ -42,6 +42,7 @@ class EvalSettings:
     limit: int | None
     timeout_s: float
     grader: str | None = None
+    reveal: float = 0.0  # the fraction of each canonical solution given with the prompt
 
 
 def model_identity(model: str | None) -> str | None:
@@ -58,10 +59,11 @@ def model_identity(model: str | None) -> str | None:
 def claim_output(out: Path, settings: EvalSettings) -> None:
     """Record the settings in OUT, or check that a resumed OUT was made with the same ones. An
     evaluation that left no sample and no verdict (it failed on a bad input) holds nothing to keep:
-    its settings give way to the corrected run's."""
+    its settings give way to the corrected run's. A setting newer than OUT counts as its default there."""
     path = out / "eval_settings.json"
     if path.exists() and has_results(out):
-        previous = json.loads(path.read_text(encoding="utf-8"))
+        defaults = {f.name: f.default for f in fields(EvalSettings) if f.default is not MISSING}
+        previous = {**defaults, **json.loads(path.read_text(encoding="utf-8"))}
         if previous != asdict(settings):
             changed = sorted(k for k in previous.keys() | asdict(settings).keys()
                              if previous.get(k) != asdict(settings).get(k))
@@ -185,7 +187,8 @@ def summarize(settings: EvalSettings, problems: list[Problem], samples: list[Sam
              **{f"pass@{k}": pass_at_k(n, c, k) for k in ks if k <= n}} for task_id, (n, c) in counts.items()]
     atomic_write_text(out / "problems.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     first = results[(samples[0].task_id, samples[0].index)]
-    summary = {"benchmark": settings.benchmark, "problems": len(problems), "samples": len(samples),
+    summary = {"benchmark": settings.benchmark, "reveal": settings.reveal, "problems": len(problems),
+               "samples": len(samples),
                **mean_pass_at_k({t: (n, c) for t, (n, c) in counts.items()}, ks),
                "outcomes": outcomes, "isolation": first.get("isolation", {}), "settings": asdict(settings),
                "code_version": code_version(), "wall_time_s": round(time.time() - started, 2)}
@@ -218,7 +221,8 @@ def evaluate(settings: EvalSettings, problems: list[Problem], out: Path, *, ks: 
         summary["bits_per_byte"] = canonical_bits_per_byte(settings.model, problems)
     atomic_write_json(out / "summary.json", summary)
     scores = ", ".join(f"{k} {v:.2%}" for k, v in summary.items() if k.startswith("pass@"))
-    print(f"{settings.benchmark}: {scores} ({len(problems)} problems, {len(samples)} samples; "
+    revealing = f" with {settings.reveal:g} of each solution revealed" if settings.reveal else ""
+    print(f"{settings.benchmark}{revealing}: {scores} ({len(problems)} problems, {len(samples)} samples; "
           f"outcomes {summary['outcomes']})" + (f"; {summary['bits_per_byte']:.3f} bits/byte on the "
                                                  "canonical solutions" if bits_per_byte else ""))
     for name, group in summary.get("split", {}).items():
