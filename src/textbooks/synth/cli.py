@@ -57,7 +57,7 @@ from textbooks.corpus.dedup import DEDUP_COLUMNS, PENDING, NearDedup, find_dupli
 from textbooks.executor import Executor, SerialExecutor
 from textbooks.outputs import LLM_CACHE
 from textbooks.records import atomic_write_json, atomic_write_text, read_column, throughput
-from textbooks.synth.exercises import NOT_RUN, text_id
+from textbooks.synth.exercises import NOT_RUN, normalized_solution, text_id
 from textbooks.stage import (STOPPED, ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments,
                              executor_from, positive_int, read_stop, run_stage, written_column)
 
@@ -73,20 +73,29 @@ PROMPTS_PER_SHARD = 50  # a shard is one batch of concurrent requests, and the u
 # (PAPER.md §2.2 asks for diverse data); each request's own seed makes a rerun hit the cache.
 TEMPERATURE, MAX_TOKENS = 0.8, 1024  # MAX_TOKENS: the default of --max-tokens, room for an exercise
 PILOT = 8  # prompts --estimate asks by default
+CURRICULUM = "curriculum"  # the offline teacher that is a program (synth.curriculum)
+CURRICULUM_PER_SHARD = 1000  # records a shard of the curriculum's: no request to batch, only work to spread
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=list(KINDS), help="exercises, or textbook passages")
     parser.add_argument("--teacher", default="mined",
-                        help="mined (default, offline: from the documented functions of --data), or the LLM "
-                             "to ask: an endpoint URL#model, a transformers directory or one of our checkpoints")
+                        help="mined (default, offline: from the documented functions of --data, or CPython's "
+                             "documentation), curriculum (offline: --n lessons or exercises composed from a typed "
+                             "library of Python concepts), or the LLM to ask: an endpoint URL#model, a "
+                             "transformers directory or one of our checkpoints")
     parser.add_argument("--data", type=Path, metavar="DIR", help="the corpus dataset to mine (--teacher mined)")
-    parser.add_argument("--n", type=positive_int, help="exercises to ask a teacher for (required with one)")
+    parser.add_argument("--n", type=positive_int,
+                        help="records to ask a teacher for, or the curriculum to write (required with either)")
     parser.add_argument("--seed", type=int, default=0, help="which constraints the sampler draws (default 0)")
     parser.add_argument("--topics", type=Path, metavar="FILE",
                         help="topics: a YAML tree or one per line (default: the packaged tree)")
     parser.add_argument("--prompt-template", type=Path, metavar="FILE",
                         help="the prompt's string.Template text (default: the packaged one)")
+    parser.add_argument("--concepts", action="store_true",
+                        help="with a teacher LLM (synth exercises): each prompt names a concept of the curriculum "
+                             "(the topic, function name, signature and steps of the exercise --teacher curriculum "
+                             "would write), so the LLM covers the same library of concepts")
     parser.add_argument("--budget-tokens", type=positive_int, help="the most tokens a teacher may spend")
     parser.add_argument("--price", type=price, metavar="IN,OUT",
                         help="the teacher's price per 1M prompt and completion tokens: the ledger adds the cost")
@@ -127,6 +136,10 @@ def setup(args: argparse.Namespace) -> dict:
     common = {"kind": args.kind, "out": args.out, "dedup_against": args.dedup_against, "timeout_s": args.timeout,
               "near_threshold": args.near_threshold,
               "executor": executor_from(args)}
+    if args.teacher == CURRICULUM:
+        if args.n is None or args.data:
+            raise ValueError("--teacher curriculum writes --n records of its own: it needs --n and takes no --data")
+        return {"teacher": CURRICULUM, "n": args.n, "seed": args.seed, **common}
     if args.teacher != "mined":
         return {**setup_teacher(args), **common}
     if args.n is not None:
@@ -151,16 +164,20 @@ def setup_teacher(args: argparse.Namespace) -> dict:
         raise ValueError(f"--teacher {args.teacher} needs --n: how many exercises to ask for")
     if args.data:
         raise ValueError("--data is the corpus --teacher mined mines; a teacher LLM needs none")
+    if args.concepts and args.kind != "exercises":
+        raise ValueError("--concepts names a curriculum concept in each exercise's prompt: synth exercises only")
     return {"teacher": args.teacher, "n": args.n, "seed": args.seed, "topics": load_topics(args.topics),
             "template": load_template(KINDS[args.kind], args.prompt_template), "budget_tokens": args.budget_tokens,
             "concurrency": args.concurrency, "price": args.price, "max_tokens": args.max_tokens,
-            "estimate": args.estimate}
+            "estimate": args.estimate, "concepts": args.concepts}
 
 
 def run(args: argparse.Namespace) -> None:
     settings = setup(args)
     if "teacher" not in settings:
         main(**settings)
+    elif settings["teacher"] == CURRICULUM:
+        main_curriculum(**settings)
     elif settings.pop("estimate"):
         estimate(**settings, pilot=args.estimate)
     else:
@@ -221,18 +238,63 @@ def _write_passages(mined: Path, docstrings: list[str], per_shard: int = 100) ->
     complete.touch()
 
 
+def main_curriculum(n: int, out: Path, kind: str = "exercises", seed: int = 0, timeout_s: float = 3.0,
+                    near_threshold: float = 0.85, dedup_against: Path | None = None, executor: Executor | None = None,
+                    **_) -> dict:
+    """Write `n` exercises or lessons of the curriculum teacher (a program, no LLM), verify and
+    deduplicate them into `out`; return the manifest."""
+    config = {"kind": kind, "teacher": CURRICULUM, "n": n, "seed": seed, "timeout_s": timeout_s,
+              "near_threshold": near_threshold, "dedup_against": str(dedup_against) if dedup_against else None}
+    return run_stage(STAGE, out, config, lambda run: _compose(run, config),
+                     inputs=[dedup_against] if dedup_against else [], executor=executor)
+
+
+def _compose(run: StageRun, config: dict) -> StageResult:
+    """Plan the records, write them in parallel shards (each its own seeded records: the same on
+    any layout), then verify, key, deduplicate and write out as the other teachers do."""
+    from textbooks.synth.curriculum.teacher import plan
+
+    planned = [{"id": f"plan-{p['number']:06d}", "text": "", "source": "plan", "plan": json.dumps(p)}
+               for p in plan(config["kind"], config["n"], config["seed"])]
+    _write_prompts(planned, run.work / PLAN, CURRICULUM_PER_SHARD)
+    run.map("compose", ComposeShard(config["kind"]), run.work / PLAN, run.work / ASKED)
+    counts = verify_and_write(run, run.work / ASKED, config)
+    return StageResult(counts, f"{counts['records']} {config['kind']} records kept of {counts['records_in']} written "
+                               f"by the curriculum (verification pass rate {counts['pass_rate']:.1%}"
+                               + (f", {counts['distinct_solutions']} distinct solutions"
+                                  if "distinct_solutions" in counts else "")
+                               + f"); rejected {counts['by_reason']} -> {run.out}")
+
+
+@dataclass(frozen=True)
+class ComposeShard:
+    """The step that turns a shard of planned records into the curriculum's exercises or lessons; a
+    generator failure leaves as a pending reject (see AskTeacher) to reach OUT/rejects."""
+
+    kind: str
+
+    def __call__(self, planned: Iterable[dict]) -> Iterator[dict]:
+        from textbooks.synth.curriculum.teacher import record
+
+        for entry in planned:
+            made = record(self.kind, json.loads(entry["plan"]))
+            reason = made.pop("reason", None)
+            yield {**made, PENDING: reason}
+
+
 def main_teacher(teacher: str, n: int, out: Path, kind: str = "exercises", seed: int = 0,
                  topics: list[str] | None = None,
                  template: str | None = None, budget_tokens: int | None = None, concurrency: int = 8,
                  price: tuple[float, float] | None = None, max_tokens: int = MAX_TOKENS, timeout_s: float = 3.0,
-                 near_threshold: float = 0.85, dedup_against: Path | None = None,
+                 near_threshold: float = 0.85, dedup_against: Path | None = None, concepts: bool = False,
                  executor: Executor | None = None) -> dict:
     """Ask `teacher` for `n` exercises, verify and deduplicate them into `out`; return the manifest."""
     from textbooks.synth.sampler import load_template, load_topics
 
     topics, template = topics or load_topics(), template or load_template(KINDS[kind])
     # The topics and template go into the hash by content, so editing either file reruns the stage.
-    config = {"kind": kind, "teacher": teacher, "n": n, "seed": seed, "topics": text_id("\n".join(topics)),
+    config = {"kind": kind, "teacher": teacher, "n": n, "seed": seed, "concepts": concepts,
+              "topics": text_id("\n".join(topics)),
               "template": text_id(template), "budget_tokens": budget_tokens, "timeout_s": timeout_s,
               "near_threshold": near_threshold, "price": price, "max_tokens": max_tokens,
               "dedup_against": str(dedup_against) if dedup_against else None}
@@ -267,7 +329,7 @@ def estimate(teacher: str, n: int, out: Path, kind: str = "exercises", pilot: in
              topics: list[str] | None = None,
              template: str | None = None, budget_tokens: int | None = None, concurrency: int = 8,
              price: tuple[float, float] | None = None, max_tokens: int = MAX_TOKENS, timeout_s: float = 3.0,
-             **_) -> dict:
+             concepts: bool = False, **_) -> dict:
     """Ask the run's first `pilot` prompts (into OUT's response cache: the run itself then pays nothing
     for them), verify the replies, and print what the whole run of `n` would spend and keep."""
     from textbooks.llm import open_client
@@ -276,7 +338,7 @@ def estimate(teacher: str, n: int, out: Path, kind: str = "exercises", pilot: in
     from textbooks.synth.exercises import exercise_limits
     from textbooks.synth.sampler import load_template, load_topics
 
-    config = {"kind": kind, "n": n, "seed": seed}
+    config = {"kind": kind, "n": n, "seed": seed, "concepts": concepts}
     prompts = plan_records(topics or load_topics(), template or load_template(KINDS[kind]), config)[:pilot]
     with claim_output(out, STAGE.name) as out, \
             open_client(teacher, cache=out / LLM_CACHE, budget_tokens=budget_tokens, concurrency=concurrency) as client:
@@ -308,14 +370,18 @@ def _extrapolate(asked: list[dict], verified: list[dict], n: int, prices: tuple[
 def verify_and_write(run: StageRun, records: Path, config: dict) -> dict:
     """The tail both teachers share: verify and key the exercises (in parallel, each worker with its
     own sandbox), find the duplicates (one pass), write the shards out; the manifest's counts."""
-    run.map("verify", VerifyAndKey(config["timeout_s"], config["kind"]), records, run.work / VERIFIED)
+    # The curriculum's lessons are code we wrote: a block that fails is a generator bug, not a lapse
+    # of a teacher's whose prose still teaches, so it rejects the lesson.
+    strict = config["teacher"] == CURRICULUM
+    run.map("verify", VerifyAndKey(config["timeout_s"], config["kind"], strict), records, run.work / VERIFIED)
     keyed = [run.work / VERIFIED]
     if config["dedup_against"]:  # its records come first: the originals our copies are rejected for
         run.map("key against", with_dedup_keys, Path(config["dedup_against"]), run.work / AGAINST)
         keyed.insert(0, run.work / AGAINST)
     dedup = find_duplicates(keyed, run.work / DECISIONS, config["near_threshold"])
     applied = run.map("apply", ApplyDecisions(str(run.work / DECISIONS), drop=DEDUP_COLUMNS), run.work / VERIFIED)
-    return _count_output(run.out, dedup, sum(s.records_in for s in applied), time.time() - run.started)
+    return _count_output(run.out, dedup, sum(s.records_in for s in applied), time.time() - run.started,
+                         config["kind"] == "exercises")
 
 
 def kind_functions(kind: str):
@@ -335,16 +401,21 @@ def plan_records(topics: list[str], template: str, config: dict) -> list[dict]:
 
     sampler_kind = KINDS[config["kind"]]
     constraints = sample_constraints(sampler_kind, config["n"], config["seed"], topics)
+    if config.get("concepts"):  # the curriculum's concepts name each exercise's topic, name and task
+        from textbooks.synth.curriculum.teacher import concept_constraints, plan
+
+        planned = plan("exercises", config["n"], config["seed"])
+        constraints = [{**c, **concept_constraints(p)} for c, p in zip(constraints, planned)]
     return [{"id": f"prompt-{i:05d}", "text": render_prompt(sampler_kind, c, template), "source": "plan",
              "constraints": json.dumps(c, sort_keys=True), "temperature": TEMPERATURE,
              "seed": _request_seed(config["seed"], i)} for i, c in enumerate(constraints)]
 
 
-def _write_prompts(plan: list[dict], plan_dir: Path) -> None:
-    """The prompts as plan shards of PROMPTS_PER_SHARD (left as they are when a resumed run finds them)."""
-    for start in range(0, len(plan), PROMPTS_PER_SHARD):
-        text = "".join(json.dumps(p, sort_keys=True) + "\n" for p in plan[start:start + PROMPTS_PER_SHARD])
-        path = plan_dir / f"{start // PROMPTS_PER_SHARD:05d}.jsonl"
+def _write_prompts(plan: list[dict], plan_dir: Path, per_shard: int = PROMPTS_PER_SHARD) -> None:
+    """The prompts as plan shards of `per_shard` (left as they are when a resumed run finds them)."""
+    for start in range(0, len(plan), per_shard):
+        text = "".join(json.dumps(p, sort_keys=True) + "\n" for p in plan[start:start + per_shard])
+        path = plan_dir / f"{start // per_shard:05d}.jsonl"
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             atomic_write_text(path, text)
 
@@ -431,10 +502,12 @@ class VerifyAndKey:
 
     timeout_s: float
     kind: str = "exercises"
+    strict: bool = False  # a passage with a block that fails is a reject (exercises always are)
 
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
         _, _, verify_shard = kind_functions(self.kind)
-        yield from with_dedup_keys(verify_shard(self.timeout_s)(with_reason_restored(records)))
+        step = verify_shard(self.timeout_s, self.strict) if self.kind == "textbook" else verify_shard(self.timeout_s)
+        yield from with_dedup_keys(step(with_reason_restored(records)))
 
 
 def with_reason_restored(records: Iterable[dict]) -> Iterator[dict]:
@@ -445,14 +518,19 @@ def with_reason_restored(records: Iterable[dict]) -> Iterator[dict]:
         yield {**record, "reason": pending} if pending else record
 
 
-def _count_output(out: Path, dedup: dict, records_in: int, seconds: float) -> dict:
+def _count_output(out: Path, dedup: dict, records_in: int, seconds: float, exercises: bool) -> dict:
     """The manifest's counts: exercises kept and rejected by kind of reason, the verification pass
-    rate (over the exercises that reached the sandbox), dedup and throughput."""
+    rate (over the exercises that reached the sandbox), dedup and throughput; of exercises, how many
+    distinct solutions they hold (exercises.normalized_solution)."""
     reasons = read_column(out / "rejects", "reason") if (out / "rejects").is_dir() else []
     by_reason = Counter(reason_kind(reason) for reason in reasons)
-    return {"records": len(read_column(out, "id")), "rejected": len(reasons), "records_in": records_in,
-            "by_reason": dict(sorted(by_reason.items())), "dedup": dedup,
-            "pass_rate": pass_rate(written_column(out, "verdict")), **throughput(records_in, 0, seconds)}
+    counts = {"records": len(read_column(out, "id")), "rejected": len(reasons), "records_in": records_in,
+              "by_reason": dict(sorted(by_reason.items())), "dedup": dedup,
+              "pass_rate": pass_rate(written_column(out, "verdict")), **throughput(records_in, 0, seconds)}
+    if counts["records"] and exercises:
+        solutions = zip(read_column(out, "prompt"), read_column(out, "solution"))
+        counts["distinct_solutions"] = len({normalized_solution(prompt, body) for prompt, body in solutions})
+    return counts
 
 
 def pass_rate(verdicts: Iterable[str | None]) -> float:

@@ -170,6 +170,23 @@ def text_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def normalized_solution(prompt: str, solution: str) -> str | None:
+    """An exercise's solution as a syntax tree with its names numbered in order of appearance and
+    its docstring left out: two solutions that differ only in names are the same (None: no parse).
+    The manifest counts the distinct ones, a measure of how much the exercises really vary."""
+    try:
+        function = next(node for node in ast.parse(prompt + solution).body if isinstance(node, ast.FunctionDef))
+    except (SyntaxError, StopIteration):
+        return None
+    numbers: dict[str, str] = {}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name):
+            node.id = numbers.setdefault(node.id, f"n{len(numbers)}")
+        elif isinstance(node, ast.arg):
+            node.arg, node.annotation = numbers.setdefault(node.arg, f"n{len(numbers)}"), None
+    return ast.dump(ast.Module(body=function.body[1:], type_ignores=[]))
+
+
 def exercise_program(record: dict) -> str:
     """The program that verifies an exercise: the function defined, then its asserts."""
     return record["prompt"] + record["solution"] + "\n\n" + record["tests"]

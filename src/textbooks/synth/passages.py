@@ -142,7 +142,8 @@ def block_program(block: str) -> str:
 # Verification
 
 
-def verify_passages(records: list[dict], sandbox: Sandbox, limits: Limits | None = None) -> list[dict]:
+def verify_passages(records: list[dict], sandbox: Sandbox, limits: Limits | None = None,
+                    strict: bool = False) -> list[dict]:
     """`records` in order, each not yet rejected one checked: its blocks parsed, then run in `sandbox`
     (one batch for all of them), with `code_passed`, `verified` and `verdict` set. A passage with a
     block that does not parse, or none of whose blocks passes, becomes a reject with its `reason`."""
@@ -151,7 +152,7 @@ def verify_passages(records: list[dict], sandbox: Sandbox, limits: Limits | None
     blocks = {i: passage_blocks(record["text"]) for i, record in enumerate(checked) if not record.get("reason")}
     results = iter(sandbox.run_many([block_program(block) for each in blocks.values() for block in each], limits))
     for i, each in blocks.items():  # the results come back in the batch's order: each record's in turn
-        checked[i] = with_verdict(checked[i], [next(results) for _ in each])
+        checked[i] = with_verdict(checked[i], [next(results) for _ in each], strict)
     return checked
 
 
@@ -166,14 +167,17 @@ def with_blocks_parsed(record: dict) -> dict:
     return record
 
 
-def with_verdict(record: dict, results: list[Result]) -> dict:
-    """The record with the verdict of its blocks' runs: kept unless it had blocks and none passed."""
+def with_verdict(record: dict, results: list[Result], strict: bool = False) -> dict:
+    """The record with the verdict of its blocks' runs: kept unless it had blocks and none passed
+    (`strict`: unless every block passed)."""
     passed = sum(result.outcome is Outcome.PASSED for result in results)
     verdict = blocks_verdict(results)
     checked = {**record, "code_passed": passed, "verified": bool(results) and passed == len(results),
                "verdict": verdict}
     if results and not passed:
         checked["reason"] = f"no code block runs: {verdict}"
+    elif strict and not checked["verified"]:
+        checked["reason"] = f"a code block fails: {verdict}"
     return checked
 
 
@@ -195,7 +199,8 @@ class VerifyPassagesShard:
     with exercise verification); passages that fail go to rejects."""
 
     timeout_s: float = 3.0
+    strict: bool = False
 
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
         limits = exercise_limits(self.timeout_s)
-        yield from verify_passages(list(records), _worker_sandbox(limits), limits)
+        yield from verify_passages(list(records), _worker_sandbox(limits), limits, self.strict)

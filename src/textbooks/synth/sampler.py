@@ -75,7 +75,7 @@ AXES = {
 # The fields a template may use, and those it must: the verb is optional, function_name carries it.
 TEMPLATE_FIELDS = {
     "textbooks": ("topic", "audience", "style"),
-    "exercises": ("topic", "difficulty", "verb", "function_name", "signature"),
+    "exercises": ("topic", "difficulty", "verb", "function_name", "signature", "concept"),
 }
 REQUIRED_FIELDS = {
     "textbooks": ("topic", "audience", "style"),
@@ -181,6 +181,7 @@ def _decode(kind: str, axes: list[tuple[str, list[str]]], index: int) -> dict:
         constraints[name] = values[digit]
     if kind == "exercises":
         constraints["function_name"] = function_name(constraints["topic"], constraints["verb"])
+        constraints["concept"] = ""  # a curriculum concept's line, with `synth --concepts`
     return constraints
 
 
