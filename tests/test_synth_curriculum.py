@@ -137,3 +137,23 @@ def test_no_template_or_docstring_shares_eight_words_with_a_benchmark_prompt():
     ours += [record("exercises", entry)["prompt"] for entry in plan("exercises", 3000, seed=11)]
     shared = [text for text in ours if _runs(text) & benchmark]
     assert not shared, shared[:3]
+
+
+def test_with_concepts_a_teacher_llm_is_asked_for_the_curriculums_exercises():
+    from textbooks.synth.sampler import load_template, load_topics
+
+    config = {"kind": "exercises", "n": 40, "seed": 5, "concepts": True}
+    prompts = synth_cli.plan_records(load_topics(), load_template("exercises"), config)
+    ops, families = library()
+    firsts = {entry["first"] for entry in plan("exercises", 40, seed=5)}
+    for prompt in prompts:
+        constraints = json.loads(prompt["constraints"])
+        assert constraints["concept"].startswith("What it computes: ") and constraints["concept"] in prompt["text"]
+        assert f"`{constraints['function_name']}`" in prompt["text"]
+        assert constraints["topic"] in {family.topic for family in families.values()}
+    assert len(firsts) == 40
+    plain = synth_cli.plan_records(load_topics(), load_template("exercises"), {**config, "concepts": False})
+    assert all("What it computes" not in prompt["text"] for prompt in plain)
+    with pytest.raises(ValueError, match="--concepts .* synth exercises only"):
+        cli.main(["synth", "textbook", "--teacher", "http://127.0.0.1:9/v1#t", "--n", "2", "--concepts",
+                  "--out", "/tmp/never-written"])
