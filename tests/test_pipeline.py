@@ -53,13 +53,18 @@ def test_the_default_recipe_runs_the_whole_recipe_and_a_dry_run_changes_nothing(
     assert {name: list(step.inputs) for name, step in steps.items()} == {
         "corpus": [], "label": ["corpus"], "classify": ["corpus", "label"], "synth-textbook": [],
         "mix": ["classify", "synth-textbook"], "tokenizer": ["mix"], "pack": ["mix", "tokenizer"],
-        "pretrain": ["pack"], "synth-exercises": ["corpus"], "decontam": ["synth-exercises"],
+        "pretrain": ["pack"], "synth-exercises": [], "decontam": ["synth-exercises"],
         "pack-exercises": ["decontam", "tokenizer"], "finetune": ["pack-exercises", "pretrain"],
         "eval-base": ["pretrain", "decontam"], "eval-final": ["finetune", "decontam"],
+        "eval-base-reveal": ["pretrain"], "eval-final-reveal": ["finetune"],
+        "eval-base-sampled": ["pretrain"], "eval-final-sampled": ["finetune"],
         "audit-pretraining": ["mix"], "audit-exercises": ["decontam"]}
     out = tmp_path / "out"
-    assert steps["mix"].command[:5] == ["mix", "--part", f"{out / 'classify'}=0.85",
-                                        "--part", f"{out / 'synth-textbook'}=0.15"]
+    assert steps["mix"].command[:5] == ["mix", "--part", f"{out / 'classify'}=0.5",
+                                        "--part", f"{out / 'synth-textbook'}=0.5"]
+    for synth in ("synth-textbook", "synth-exercises"):  # the curriculum teacher: a program, no --data
+        assert steps[synth].command[4:7] == ["--teacher", "curriculum", "--n"]
+    assert "--reveal" in steps["eval-final-reveal"].command and "20" in steps["eval-final-sampled"].command
     assert steps["finetune"].command[:5] == ["train", "--data.path", str(out / "pack-exercises"),
                                              "--train.init_from", str(out / "pretrain")]
     assert steps["eval-final"].command[:6] == ["eval", "humaneval", "--model", str(out / "finetune"),
@@ -68,7 +73,7 @@ def test_the_default_recipe_runs_the_whole_recipe_and_a_dry_run_changes_nothing(
 
     assert cli.main(["run", "--out", str(tmp_path / "out"), "--dry-run"]) == 0
     printed = capsys.readouterr().out
-    assert printed.count("[run]") == 16 and "tokenizer (reads mix)" in printed
+    assert printed.count("[run]") == 20 and "tokenizer (reads mix)" in printed
     assert not (tmp_path / "out").exists()  # nothing was run, nothing written
 
 
@@ -105,6 +110,17 @@ def test_a_teacher_reaches_the_labeler_and_synthesis_with_their_teacher_options(
                                                  "--teacher", url, "--n", "50"]  # no corpus to mine
     assert list(taught["synth-exercises"].inputs) == []
     assert taught["synth-textbook"].command[4:] == ["--teacher", url, "--timeout", "5", "--n", "20"]
+
+
+def test_a_curriculum_stage_reads_no_corpus_and_a_recipe_teacher_replaces_it(tmp_path):
+    stages = {"corpus": {}, "synth-exercises": {"teacher": "curriculum", "n": 300, "with_teacher": {"n": 50}}}
+    offline = {step.stage.name: step for step in plan(stages, tmp_path)}
+    assert offline["synth-exercises"].command == ["synth", "exercises", "--out", str(tmp_path / "synth-exercises"),
+                                                  "--teacher", "curriculum", "--n", "300"]
+    assert list(offline["synth-exercises"].inputs) == []
+    url = "http://127.0.0.1:9/v1#teacher"
+    taught = {step.stage.name: step for step in plan(stages, tmp_path, teacher=url)}
+    assert taught["synth-exercises"].command[4:] == ["--teacher", url, "--n", "50"]
 
 
 @pytest.mark.parametrize("stages,message", [

@@ -159,14 +159,16 @@ def plan(stages: dict, out: Path, teacher: str | None = None) -> list[Step]:
     for name, entry in stages.items():
         options = dict(entry or {})
         stage = Stage(name, KINDS[options.pop("use", name)])
-        sources = wire(stage, options.pop("from", None) or {}, latest, steps, mined=not teacher)
-        parts = (options.pop(stage.kind.parts, None) or {}) if stage.kind.parts else {}
-        _check_read(stage, set(parts) - set(steps), "its parts")
         with_teacher = options.pop("with_teacher", None) or {}
         if with_teacher and not stage.kind.teacher_option:
             raise ValueError(f"the {name} stage has with_teacher options, but {stage.kind.name} asks no teacher")
-        if teacher and stage.kind.teacher_option:
-            options = {stage.kind.teacher_option: teacher, **options, **with_teacher}
+        if teacher and stage.kind.teacher_option:  # the recipe's LLM replaces a stage's offline teacher
+            offline = {key: value for key, value in options.items() if key != stage.kind.teacher_option}
+            options = {stage.kind.teacher_option: teacher, **offline, **with_teacher}
+        mined = options.get(stage.kind.teacher_option, "mined") == "mined"
+        sources = wire(stage, options.pop("from", None) or {}, latest, steps, mined=mined)
+        parts = (options.pop(stage.kind.parts, None) or {}) if stage.kind.parts else {}
+        _check_read(stage, set(parts) - set(steps), "its parts")
         command = stage_command(stage, options, {flag: out / source / file for flag, (source, file) in sources.items()},
                                 out / name, {out / part: share for part, share in parts.items()})
         inputs = {source: steps[source].fingerprint for source in [*(s for s, _ in sources.values()), *parts]}
