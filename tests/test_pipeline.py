@@ -56,8 +56,7 @@ def test_the_default_recipe_runs_the_whole_recipe_and_a_dry_run_changes_nothing(
         "pretrain": ["pack"], "synth-exercises": [], "decontam": ["synth-exercises"],
         "pack-exercises": ["decontam", "tokenizer"], "finetune": ["pack-exercises", "pretrain"],
         "eval-base": ["pretrain", "decontam"], "eval-final": ["finetune", "decontam"],
-        "eval-base-reveal": ["pretrain"], "eval-final-reveal": ["finetune"],
-        "eval-base-sampled": ["pretrain"], "eval-final-sampled": ["finetune"],
+        "eval-base-reveal": ["pretrain"], "eval-final-reveal": ["finetune"], "eval-final-sampled": ["finetune"],
         "audit-pretraining": ["mix"], "audit-exercises": ["decontam"]}
     out = tmp_path / "out"
     assert steps["mix"].command[:5] == ["mix", "--part", f"{out / 'classify'}=0.5",
@@ -73,7 +72,7 @@ def test_the_default_recipe_runs_the_whole_recipe_and_a_dry_run_changes_nothing(
 
     assert cli.main(["run", "--out", str(tmp_path / "out"), "--dry-run"]) == 0
     printed = capsys.readouterr().out
-    assert printed.count("[run]") == 20 and "tokenizer (reads mix)" in printed
+    assert printed.count("[run]") == 19 and "tokenizer (reads mix)" in printed
     assert not (tmp_path / "out").exists()  # nothing was run, nothing written
 
 

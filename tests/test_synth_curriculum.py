@@ -65,9 +65,11 @@ def test_n_exercises_start_once_from_every_operation():
 
 
 def test_a_record_is_the_same_whatever_the_shard_layout(tmp_path, monkeypatch):
+    monkeypatch.setattr(synth_cli, "MIN_SHARDS", 1)
     first = synth_cli.main_curriculum(30, tmp_path / "a", executor=SerialExecutor())
-    monkeypatch.setattr(synth_cli, "CURRICULUM_PER_SHARD", 7)
+    monkeypatch.setattr(synth_cli, "MIN_SHARDS", 8)
     second = synth_cli.main_curriculum(30, tmp_path / "b", executor=SerialExecutor())
+    assert first["counts"]["steps"]["compose"]["shards"] == 1 and second["counts"]["steps"]["compose"]["shards"] == 8
     assert first["counts"]["records"] == second["counts"]["records"]
     ids = [sorted(r["id"] for r in read_records(tmp_path / name)) for name in ("a", "b")]
     assert ids[0] == ids[1]

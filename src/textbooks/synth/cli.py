@@ -75,6 +75,7 @@ TEMPERATURE, MAX_TOKENS = 0.8, 1024  # MAX_TOKENS: the default of --max-tokens, 
 PILOT = 8  # prompts --estimate asks by default
 CURRICULUM = "curriculum"  # the offline teacher that is a program (synth.curriculum)
 CURRICULUM_PER_SHARD = 1000  # records a shard of the curriculum's: no request to batch, only work to spread
+MIN_SHARDS = 8
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -256,7 +257,8 @@ def _compose(run: StageRun, config: dict) -> StageResult:
 
     planned = [{"id": f"plan-{p['number']:06d}", "text": "", "source": "plan", "plan": json.dumps(p)}
                for p in plan(config["kind"], config["n"], config["seed"])]
-    _write_prompts(planned, run.work / PLAN, CURRICULUM_PER_SHARD)
+    # at least MIN_SHARDS shards, so a small run (1,000 lessons of five blocks each) keeps every worker busy
+    _write_prompts(planned, run.work / PLAN, min(CURRICULUM_PER_SHARD, -(-len(planned) // MIN_SHARDS)))
     run.map("compose", ComposeShard(config["kind"]), run.work / PLAN, run.work / ASKED)
     counts = verify_and_write(run, run.work / ASKED, config)
     return StageResult(counts, f"{counts['records']} {config['kind']} records kept of {counts['records_in']} written "
