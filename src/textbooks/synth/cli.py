@@ -57,6 +57,7 @@ from textbooks.corpus.dedup import DEDUP_COLUMNS, PENDING, NearDedup, find_dupli
 from textbooks.executor import Executor, SerialExecutor
 from textbooks.outputs import LLM_CACHE
 from textbooks.records import atomic_write_json, atomic_write_text, read_column, throughput
+from textbooks.synth.curriculum.exercises import TEACHER as CURRICULUM  # the offline teacher that is a program
 from textbooks.synth.exercises import NOT_RUN, normalized_solution, text_id
 from textbooks.stage import (STOPPED, ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments,
                              executor_from, positive_int, read_stop, run_stage, written_column)
@@ -73,7 +74,6 @@ PROMPTS_PER_SHARD = 50  # a shard is one batch of concurrent requests, and the u
 # (PAPER.md §2.2 asks for diverse data); each request's own seed makes a rerun hit the cache.
 TEMPERATURE, MAX_TOKENS = 0.8, 1024  # MAX_TOKENS: the default of --max-tokens, room for an exercise
 PILOT = 8  # prompts --estimate asks by default
-CURRICULUM = "curriculum"  # the offline teacher that is a program (synth.curriculum)
 CURRICULUM_PER_SHARD = 1000  # records a shard of the curriculum's: no request to batch, only work to spread
 MIN_SHARDS = 8
 

@@ -16,6 +16,7 @@ from typing import Sequence
 
 from textbooks.synth.curriculum.concepts import DOMAINS, Op
 from textbooks.synth.curriculum.programs import Program, draw_program
+from textbooks.synth.exercises import provenance
 
 STYLES = ("paragraph", "sentence", "args")
 TESTS, MIN_TESTS, EXAMPLES, TRIES = 5, 3, 2, 16
@@ -30,7 +31,14 @@ JOINERS = {1: "{0}", 2: "{0}, then {1}", 3: "{0}, then {1}, and finally {2}",
            4: "{0}, then {1}, then {2}, and finally {3}"}
 PROMISES = ("{param} is never empty.", "You may assume {param} is not empty.", "{param} has at least one element.")
 WIDTH = 96
+TEACHER = "curriculum"  # the teacher every record of this package names
+TYPING_SHARE = 0.3  # the share of signatures with typing's List[int] (and its import) over list[int]
 ATTEMPTS = 4  # chains tried from one first operation before a record is a generator reject
+
+
+def made_by_curriculum(constraints: dict) -> dict:
+    """A record's provenance (synth.exercises.provenance): its constraints, this teacher, no tokens spent."""
+    return provenance(constraints, TEACHER, {})
 
 
 def cases(program: Program, rng: random.Random) -> list[tuple[tuple, object]] | str:
@@ -126,14 +134,14 @@ def exercise_parts(program: Program, style: str, rng: random.Random) -> dict | s
     return {"prompt": prompt, "solution": program.body, "tests": tests, "entry_point": program.name, "text": text}
 
 
-def drawn_exercise(ops: list[Op], first: Op, rng: random.Random, step_weights: Sequence[int], typing_share: float,
+def drawn_exercise(ops: list[Op], first: Op, rng: random.Random, step_weights: Sequence[int],
                    styles: Sequence[str] = STYLES) -> tuple[Program, str, dict | str]:
     """A program starting with `first` (its length drawn by `step_weights`, for 1, 2, ... steps), its
     docstring style and its exercise parts; another chain when one cannot be tested (its reference
     gives one output for all inputs), up to ATTEMPTS times, after which the parts are the reason."""
     for _ in range(ATTEMPTS):
         steps = rng.choices(range(1, len(step_weights) + 1), step_weights)[0]
-        program = draw_program(ops, first, rng, steps, typing_share)
+        program = draw_program(ops, first, rng, steps, TYPING_SHARE)
         style = rng.choice(styles)
         parts = exercise_parts(program, style, rng)
         if not isinstance(parts, str):

@@ -16,17 +16,14 @@ import random
 import textwrap
 
 from textbooks.synth.curriculum.concepts import Family, Mistake
-from textbooks.synth.curriculum.exercises import WIDTH, drawn_exercise
+from textbooks.synth.curriculum.exercises import WIDTH, drawn_exercise, made_by_curriculum
 from textbooks.synth.curriculum.library import library
 from textbooks.synth.curriculum.programs import Program
-from textbooks.synth.exercises import NOT_RUN, provenance, text_id
+from textbooks.synth.exercises import NOT_RUN, text_id
 from textbooks.synth.mined import TEXTBOOK_SOURCE
 from textbooks.synth.sampler import AUDIENCES
 
 LAYOUTS = ("explanation first", "example first", "mistake first")
-TEACHER = "curriculum"
-NO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "retries": 0, "cache_hit": False}
-TYPING_SHARE = 0.3
 INTROS = ("This lesson is written for {audience}.", "Who this is for: {audience}.",
           "We wrote this section with {audience} in mind.")
 EXAMPLE_INTROS = ("Here is a small function that puts the idea to work. {Task}",
@@ -44,8 +41,8 @@ def lesson_record(planned: dict, rng: random.Random) -> dict:
     members = [op for op in ops if op.family == family.key]
     audience, layout = rng.choice(AUDIENCES), rng.choice(LAYOUTS)
     constraints = {"family": family.key, "topic": family.topic, "audience": audience, "layout": layout}
-    example, _, example_parts = drawn_exercise(ops, rng.choice(members), rng, (1, 1), TYPING_SHARE, ("sentence",))
-    _, _, exercise_parts = drawn_exercise(ops, rng.choice(members), rng, (1, 1, 1), TYPING_SHARE)
+    example, _, example_parts = drawn_exercise(ops, rng.choice(members), rng, (1, 1), ("sentence",))
+    _, _, exercise_parts = drawn_exercise(ops, rng.choice(members), rng, (1, 1, 1))
     for parts in (example_parts, exercise_parts):
         if isinstance(parts, str):
             return _record(f"# {family.title}\n", constraints, reason=f"generator: {parts}")
@@ -64,7 +61,7 @@ def _record(text: str, constraints: dict, reason: str = "") -> dict:
     """A lesson's record in the schema of every passage (synth.passages); with a `reason`, a reject."""
     blocks = text.count("```python")
     record = {"id": text_id(text), "text": text, "source": TEXTBOOK_SOURCE,
-              **provenance(constraints, TEACHER, NO_USAGE), "code_blocks": blocks, "code_parsed": blocks,
+              **made_by_curriculum(constraints), "code_blocks": blocks, "code_parsed": blocks,
               "verified": False, "verdict": NOT_RUN}
     return {**record, "reason": reason} if reason else record
 

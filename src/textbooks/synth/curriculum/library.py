@@ -27,3 +27,12 @@ def library() -> tuple[tuple[Op, ...], dict[str, Family]]:
         if unknown or op.family not in families:
             raise ValueError(f"operation {op.key}: unknown domain {unknown} or family {op.family!r}")
     return ops, families
+
+
+def operation(key: str) -> Op:
+    """The library's operation of `key`."""
+    ops, _ = library()
+    found = next((op for op in ops if op.key == key), None)
+    if found is None:
+        raise KeyError(f"no operation {key!r} in the concept library")
+    return found

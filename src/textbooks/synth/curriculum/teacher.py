@@ -16,15 +16,12 @@ import random
 
 from textbooks.synth.curriculum import lessons
 from textbooks.synth.curriculum.concepts import DOMAINS
-from textbooks.synth.curriculum.exercises import drawn_exercise, task
-from textbooks.synth.curriculum.library import library
+from textbooks.synth.curriculum.exercises import drawn_exercise, made_by_curriculum, task
+from textbooks.synth.curriculum.library import library, operation
 from textbooks.synth.curriculum.programs import MAX_STEPS, draw_program
-from textbooks.synth.exercises import NOT_RUN, SOURCE, provenance, text_id
+from textbooks.synth.exercises import NOT_RUN, SOURCE, text_id
 
-TEACHER = "curriculum"
 STEP_WEIGHTS = (3, 4, 3, 1)  # how often a program has 1, 2, 3 or 4 steps
-TYPING_SHARE = 0.3  # the share of signatures with typing's List[int] (and its import) over list[int]
-NO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "retries": 0, "cache_hit": False}
 
 
 def plan(kind: str, n: int, seed: int) -> list[dict]:
@@ -45,16 +42,16 @@ def record(kind: str, planned: dict) -> dict:
 
 def exercise_record(planned: dict, rng: random.Random) -> dict:
     ops, _ = library()
-    first = next(op for op in ops if op.key == planned["first"])
-    program, style, parts = drawn_exercise(list(ops), first, rng, STEP_WEIGHTS, TYPING_SHARE)
+    first = operation(planned["first"])
+    program, style, parts = drawn_exercise(list(ops), first, rng, STEP_WEIGHTS)
     constraints = {"concept": [step.op.key for step in program.steps], "family": first.family,
                    "idiom": program.idiom, "style": style, "typing": program.typing_hints}
     if isinstance(parts, str):
         return {"id": text_id(json.dumps(planned, sort_keys=True)), "text": program.signature, "source": SOURCE,
                 "prompt": "", "solution": "", "tests": "", "entry_point": program.name,
-                **provenance(constraints, TEACHER, NO_USAGE), "verified": False, "verdict": NOT_RUN,
+                **made_by_curriculum(constraints), "verified": False, "verdict": NOT_RUN,
                 "reason": f"generator: {parts}"}
-    return {"id": text_id(parts["text"]), **parts, "source": SOURCE, **provenance(constraints, TEACHER, NO_USAGE),
+    return {"id": text_id(parts["text"]), **parts, "source": SOURCE, **made_by_curriculum(constraints),
             "verified": False, "verdict": NOT_RUN}
 
 
@@ -64,7 +61,7 @@ def concept_constraints(planned: dict) -> dict:
     computes, so an LLM's exercises cover the same library as the program's."""
     ops, families = library()
     rng = random.Random(f"{planned['seed']}/concept/{planned['number']}")
-    first = next(op for op in ops if op.key == planned["first"])
+    first = operation(planned["first"])
     program = draw_program(list(ops), first, rng, rng.choices(range(1, MAX_STEPS + 1), STEP_WEIGHTS)[0], 0)
     takes = " and ".join(f"{DOMAINS[domain].described} ({name})" for name, domain in program.args)
     return {"topic": families[first.family].topic, "function_name": program.name,
