@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 from textbooks.pipeline import packaged_config
+from textbooks.report.collect import eval_kind
 
 SHARED_MBPP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mbpp.jsonl"
 QUICK_TRAIN = {"model.n_layer": 1, "model.block_size": 64, "train.max_steps": 4, "train.warmup_steps": 1,
@@ -68,25 +69,30 @@ def shrink(stages: dict) -> None:
 
 
 def arm_figures(out: Path, arms: dict) -> dict:
-    """arm -> benchmark -> {"bits_per_byte": [per seed], "pass@1": [per seed]} from each eval's summary."""
+    """arm -> benchmark (and kind of evaluation, when not greedy: the report's `eval_kind`) ->
+    {"bits_per_byte", "pass@1", "pass@10": [per seed]} from each eval's summary."""
     figures: dict = {}
     for arm, evals in arms.items():
         for name in evals:
             summary = json.loads((out / name / "summary.json").read_text(encoding="utf-8"))
-            seeds = figures.setdefault(arm, {}).setdefault(summary["benchmark"], {"bits_per_byte": [], "pass@1": []})
-            seeds["bits_per_byte"].append(summary["bits_per_byte"])
-            seeds["pass@1"].append(summary["pass@1"])
+            kind = eval_kind({"settings": summary.get("settings") or {}})
+            key = summary["benchmark"] if kind == "greedy" else f"{summary['benchmark']} ({kind})"
+            seeds = figures.setdefault(arm, {}).setdefault(key, {"bits_per_byte": [], "pass@1": [], "pass@10": []})
+            for metric in seeds:
+                seeds[metric].append(summary.get(metric))
     return figures
 
 
 def table(figures: dict) -> str:
-    rows = [f"{'arm':<20} {'benchmark':<10} {'bits/byte per seed':>22} {'mean':>7} {'pass@1 per seed':>18}"]
+    rows = [f"{'arm':<20} {'benchmark':<36} {'bits/byte per seed':>22} {'mean':>7} {'pass@1 per seed':>18} "
+            f"{'pass@10 per seed':>18}"]
     for arm, benchmarks in figures.items():
         for benchmark, seeds in benchmarks.items():
-            bpb = " ".join(f"{v:.4f}" for v in seeds["bits_per_byte"])
-            passed = " ".join(f"{v:.3f}" for v in seeds["pass@1"])
-            rows.append(f"{arm:<20} {benchmark:<10} {bpb:>22} {statistics.mean(seeds['bits_per_byte']):>7.4f} "
-                        f"{passed:>18}")
+            bpb, passed, passed10 = (" ".join("-" if v is None else f"{v:.4f}" for v in seeds[metric])
+                                     for metric in ("bits_per_byte", "pass@1", "pass@10"))
+            known = [v for v in seeds["bits_per_byte"] if v is not None]
+            mean = f"{statistics.mean(known):.4f}" if known else "-"
+            rows.append(f"{arm:<20} {benchmark:<36} {bpb:>22} {mean:>7} {passed:>18} {passed10:>18}")
     return "\n".join(rows)
 
 

@@ -494,6 +494,27 @@ def test_ablation_has_each_seed_and_the_mean_per_arm(report):
         assert page.value(arm, "pass@1_mean") == pytest.approx(np.mean([ARM_FIGURES[s][0] for s in stages]))
 
 
+def test_an_arm_has_a_row_per_kind_of_evaluation():
+    """Greedy, revealed and sampled evaluations of one arm are rows of their own, never averaged together."""
+    from textbooks.report.collect import ablation
+
+    def run(name, pass1, settings, pass10=None, bpb=None):
+        passes = {"pass@1": pass1, **({"pass@10": pass10} if pass10 is not None else {})}
+        return {"name": name, "benchmark": "humaneval", "pass": passes, "bits_per_byte": bpb,
+                "settings": {"reveal": 0.0, "n_samples": 1, "temperature": 0.0, **settings}}
+
+    sampled = {"n_samples": 20, "temperature": 0.8}
+    evals = {"g1": run("g1", 0.0, {}, bpb=1.9), "g2": run("g2", 0.0, {}, bpb=1.7),
+             "r1": run("r1", 0.25, {"reveal": 0.5}), "r2": run("r2", 0.75, {"reveal": 0.5}),
+             "s1": run("s1", 0.1, sampled, 0.3), "s2": run("s2", 0.2, sampled, 0.5)}
+    rows = {row["benchmark"]: row for row in ablation({"arms": {"curriculum": list(evals)}}, evals)}
+    assert list(rows) == ["humaneval", "humaneval (reveal 0.5)", "humaneval (20 samples at T 0.8)"]
+    assert rows["humaneval"]["bits_per_byte_mean"] == pytest.approx(1.8) and rows["humaneval"]["pass@1_mean"] == 0
+    assert rows["humaneval (reveal 0.5)"]["pass@1_mean"] == pytest.approx(0.5)
+    assert rows["humaneval (20 samples at T 0.8)"]["pass@10_mean"] == pytest.approx(0.4)
+    assert rows["humaneval (20 samples at T 0.8)"]["stages"] == ["s1", "s2"]
+
+
 MISSING = {  # a piece removed -> the section that goes, or None when the report only shows less
     "pipeline.json": None, "recipe.yaml": "ablation", "corpus-audit": "audit", "pretrain/metrics.jsonl": None,
     "finetune": None, "eval-final/samples.jsonl": None, "decontam/manifest.json": None,

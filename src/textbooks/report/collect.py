@@ -271,22 +271,36 @@ def audit_run(stage: dict) -> dict | None:
 
 
 def ablation(recipe: dict, evals: dict[str, dict]) -> list[dict]:
-    """The recipe's arms (label -> eval stages, one per seed) as rows per arm and benchmark: each
-    seed's bits per byte and pass@1 and their means. Stages without a summary are left out."""
+    """The recipe's arms (label -> eval stages, one per seed and kind of evaluation) as rows per arm,
+    benchmark and kind (greedy, a revealed fraction, sampled: `eval_kind`): each seed's bits per byte,
+    pass@1 and pass@10 and their means. Stages without a summary are left out."""
     arms = recipe.get("arms")
     if not isinstance(arms, dict):
         return []
     rows = []
     for arm, stage_names in arms.items():
         runs = [evals[name] for name in stage_names or [] if name in evals]
-        for benchmark in dict.fromkeys(run["benchmark"] for run in runs):
-            seeds = [run for run in runs if run["benchmark"] == benchmark]
-            bpb = [run["bits_per_byte"] for run in seeds]
-            pass1 = [run["pass"].get("pass@1") for run in seeds]
-            rows.append({"arm": str(arm), "benchmark": benchmark, "stages": [run["name"] for run in seeds],
-                         "bits_per_byte": bpb, "bits_per_byte_mean": _mean(bpb),
-                         "pass@1": pass1, "pass@1_mean": _mean(pass1)})
+        for benchmark, kind in dict.fromkeys((run["benchmark"], eval_kind(run)) for run in runs):
+            seeds = [run for run in runs if (run["benchmark"], eval_kind(run)) == (benchmark, kind)]
+            row = {"arm": str(arm), "benchmark": benchmark if kind == "greedy" else f"{benchmark} ({kind})",
+                   "stages": [run["name"] for run in seeds]}
+            for metric, values in (("bits_per_byte", [run["bits_per_byte"] for run in seeds]),
+                                   ("pass@1", [run["pass"].get("pass@1") for run in seeds]),
+                                   ("pass@10", [run["pass"].get("pass@10") for run in seeds])):
+                row.update({metric: values, f"{metric}_mean": _mean(values)})
+            rows.append(row)
     return rows
+
+
+def eval_kind(run: dict) -> str:
+    """How an eval stage asked: "greedy", "reveal 0.5" (that much of each solution given), or
+    "20 samples at T 0.8"."""
+    settings = run["settings"]
+    if settings.get("reveal"):
+        return f"reveal {settings['reveal']:g}"
+    if (settings.get("n_samples") or 1) > 1:
+        return f"{settings['n_samples']} samples at T {settings.get('temperature', 0):g}"
+    return "greedy"
 
 
 def _mean(values: list) -> float | None:
