@@ -1,20 +1,21 @@
 """The textbook effect in miniature: `textbooks run ablation`, measured on this machine.
 
 The packaged ablation recipe trains the same model (cpu-tiny) with the same token budget and seed on
-(a) the raw standard library corpus, (b) its filtered half, (c) the filtered code mixed with textbook
-passages mined from CPython's documentation, and finetunes (c) on the mined, decontaminated exercises
-(d); two seeds each. This runs it (adding an MBPP evaluation of every arm when --mbpp names the
-file: no package ships MBPP) and prints, per arm, bits per byte on the canonical solutions of each
-benchmark and greedy pass@1, for each seed and their mean, and the run's wall time. The report of
-the run (OUT/report.html) has the same table and its plot.
+(a) the raw standard library corpus, (b) its filtered half, (c) the filtered code mixed half and half
+with passages mined from CPython's documentation, (d) the same with the curriculum teacher's lessons,
+and finetunes (d) on the curriculum's decontaminated exercises (e); two seeds each. This runs it
+(adding an MBPP evaluation of every arm when --mbpp names the file: no package ships MBPP) and
+prints, per arm, benchmark and kind of evaluation (greedy; half of each solution revealed), bits per
+byte on the canonical solutions, pass@1 and pass@10 for each seed, and the run's wall time. The
+report of the run (OUT/report.html) has the same table and its plot.
 
 The anchor is the raw arm: `ratio` is the raw arm's mean HumanEval bits per byte over the filtered
-+ textbooks arm's (above 1: the textbook data predicts the benchmark's code better).
++ curriculum arm's (above 1: the textbook data predicts the benchmark's code better).
 
     python bench/ablation.py [--out /tmp/textbooks-ablation] [--mbpp ../shared/data/mbpp.jsonl] [--quick]
 
 --quick runs the same stages at toy size (a slice of the corpus, a few steps, four problems) in
-about a minute: it shows the machinery, not the effect. Run it on a quiet machine. The last line
+about two minutes: it shows the machinery, not the effect. Run it on a quiet machine. The last line
 printed is one JSON object with the figures.
 """
 
@@ -54,11 +55,13 @@ def ablation_recipe(mbpp: Path | None, quick: bool) -> dict:
 
 
 def shrink(stages: dict) -> None:
-    """Toy sizes: a slice of the corpus, short sequences, a few steps, four problems."""
+    """Toy sizes: a slice of the corpus, 40 curriculum records, short sequences, a few steps, four problems."""
     stages["corpus"]["limit"] = 150
     stages["label"]["sample"] = 100
     stages["tokenizer"]["vocab_size"] = 600
     for options in stages.values():
+        if options.get("teacher") == "curriculum":
+            options["n"] = 40
         if options.get("use") == "pack":
             options["seq_len"] = 64
             options["val_fraction"] = 0.2
@@ -116,7 +119,7 @@ def main() -> None:
     figures = arm_figures(out, recipe["arms"])
     print(table(figures))
     raw = statistics.mean(figures["raw"]["humaneval"]["bits_per_byte"])
-    textbooks = statistics.mean(figures["filtered+textbooks"]["humaneval"]["bits_per_byte"])
+    textbooks = statistics.mean(figures["filtered+curriculum"]["humaneval"]["bits_per_byte"])
     print(f"wall time {wall:.0f} s; report: {out / 'report.html'}")
     print(json.dumps({"wall_s": round(wall, 1), "arms": figures, "anchor": "raw arm, HumanEval bits per byte",
                       "ratio": round(raw / textbooks, 4), "quick": args.quick}))
