@@ -194,6 +194,34 @@ def test_a_mixed_batch_keeps_its_order_and_loses_nothing(box):
     assert [r for r in verified if r["verdict"] == "not run"] == [r for r in records if r.get("reason")]
 
 
+class CountingSandbox:
+    """The box, counting the programs of each batch it is given."""
+
+    def __init__(self, box: Sandbox):
+        self.box, self.batches = box, []
+
+    def run_many(self, sources, limits=None):
+        self.batches.append(len(sources))
+        return self.box.run_many(sources, limits)
+
+
+def test_exercises_run_jointly_get_the_verdicts_they_get_alone(box):
+    """Our generator's exercises share sandbox runs (VerifyShard's `ours`); a run that does not pass
+    gives each of its exercises a run of its own, so each verdict is the one it gets alone."""
+    good, renamed = reply(GOOD_FUNCTION), reply(GOOD_FUNCTION.replace("total", "acc"))
+    wrong = reply(GOOD_FUNCTION.replace("n * n", "n + n"))
+    exits = reply(function_with("    import sys\n    sys.exit(0)\n"))
+    loops = reply(function_with("    while True:\n        pass\n"))
+    records = [record_of(text) for text in (good, renamed, good, renamed, wrong, exits, good, loops)]
+    alone = verify_exercises(records, box, LIMITS)
+    counting = CountingSandbox(box)
+    jointly = verify_exercises(records, counting, LIMITS, together=4)
+    assert [(r["verified"], r["verdict"], r.get("reason")) for r in jointly] == \
+        [(r["verified"], r["verdict"], r.get("reason")) for r in alone]
+    assert [r["verified"] for r in jointly] == [True] * 4 + [False, False, True, False]
+    assert counting.batches == [2, 4]  # two joint runs; the four of the one that failed, alone
+
+
 def test_a_reject_that_lost_its_reason_is_not_verified(box):
     lost = {key: value for key, value in record_of("prose only").items() if key != "reason"}
     [record] = verify_exercises([lost], box, LIMITS)

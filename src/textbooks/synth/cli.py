@@ -372,10 +372,11 @@ def _extrapolate(asked: list[dict], verified: list[dict], n: int, prices: tuple[
 def verify_and_write(run: StageRun, records: Path, config: dict) -> dict:
     """The tail both teachers share: verify and key the exercises (in parallel, each worker with its
     own sandbox), find the duplicates (one pass), write the shards out; the manifest's counts."""
-    # The curriculum's lessons are code we wrote: a block that fails is a generator bug, not a lapse
-    # of a teacher's whose prose still teaches, so it rejects the lesson.
-    strict = config["teacher"] == CURRICULUM
-    run.map("verify", VerifyAndKey(config["timeout_s"], config["kind"], strict), records, run.work / VERIFIED)
+    # The curriculum's records are code we wrote: a lesson's block that fails is a generator bug, not
+    # a lapse of a teacher's whose prose still teaches, so it rejects the lesson; and its exercises
+    # touch nothing beyond their own namespace, so several share a sandbox run.
+    ours = config["teacher"] == CURRICULUM
+    run.map("verify", VerifyAndKey(config["timeout_s"], config["kind"], ours), records, run.work / VERIFIED)
     keyed = [run.work / VERIFIED]
     if config["dedup_against"]:  # its records come first: the originals our copies are rejected for
         run.map("key against", with_dedup_keys, Path(config["dedup_against"]), run.work / AGAINST)
@@ -504,12 +505,11 @@ class VerifyAndKey:
 
     timeout_s: float
     kind: str = "exercises"
-    strict: bool = False  # a passage with a block that fails is a reject (exercises always are)
+    ours: bool = False  # the records are the curriculum's (see verify_and_write)
 
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
         _, _, verify_shard = kind_functions(self.kind)
-        step = verify_shard(self.timeout_s, self.strict) if self.kind == "textbook" else verify_shard(self.timeout_s)
-        yield from with_dedup_keys(step(with_reason_restored(records)))
+        yield from with_dedup_keys(verify_shard(self.timeout_s, self.ours)(with_reason_restored(records)))
 
 
 def with_reason_restored(records: Iterable[dict]) -> Iterator[dict]:

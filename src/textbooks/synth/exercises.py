@@ -37,6 +37,10 @@ from textbooks.sandbox.pool import Limits, Outcome, Result, Sandbox
 
 SOURCE = "synth:exercises"
 NOT_RUN = "not run"  # the verdict of a record the sandbox has not executed (yet)
+# Our generator's exercises per sandbox run: a run (fork, directory, verdict) costs ~5 ms, several
+# times what one of its exercises takes; a teacher's exercises run alone (one could change what
+# the next one sees).
+JOINTLY = 16
 # A fenced block: its language tag, then everything up to the closing fence.
 FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
 PYTHON_TAGS = {"", "python", "python3", "py", "py3"}  # an untagged fence is taken as Python too
@@ -192,15 +196,31 @@ def exercise_program(record: dict) -> str:
     return record["prompt"] + record["solution"] + "\n\n" + record["tests"]
 
 
-def verify_exercises(records: list[dict], sandbox: Sandbox, limits: Limits | None = None) -> list[dict]:
-    """`records` in order, each not yet rejected one run in `sandbox` (one batch) with `verified`
-    and `verdict` set; one whose program did not pass becomes a reject naming the verdict."""
+def verify_exercises(records: list[dict], sandbox: Sandbox, limits: Limits | None = None,
+                     together: int = 1) -> list[dict]:
+    """`records` in order, each not yet rejected one run in `sandbox` with `verified` and `verdict`
+    set; one whose program did not pass becomes a reject naming the verdict. With `together` > 1,
+    the programs run that many to a sandbox run first (see `joint_program`), and those of a run
+    that did not pass run again one by one for their own verdicts."""
     checked = [record if record.get("reason") else with_tests_checked(record) for record in records]
     todo = [i for i, record in enumerate(checked) if not record.get("reason")]
-    results = sandbox.run_many([exercise_program(checked[i]) for i in todo], limits)
-    for i, result in zip(todo, results):
+    groups = [todo[start:start + together] for start in range(0, len(todo), together)] if together > 1 else []
+    joint = sandbox.run_many([joint_program([exercise_program(checked[i]) for i in group]) for group in groups],
+                             limits)
+    jointly_passed = {i for group, result in zip(groups, joint) if result.outcome is Outcome.PASSED for i in group}
+    for i in jointly_passed:
+        checked[i] = passed(checked[i])
+    alone = [i for i in todo if i not in jointly_passed]
+    for i, result in zip(alone, sandbox.run_many([exercise_program(checked[i]) for i in alone], limits)):
         checked[i] = with_verdict(checked[i], result)
     return checked
+
+
+def joint_program(programs: list[str]) -> str:
+    """One program that runs each of `programs` in a namespace of its own, in turn: it passes only
+    if every one of them does. For code we generate, which touches nothing outside its namespace,
+    it passes exactly when each would alone, at the cost of one sandbox run instead of many."""
+    return "\n".join(f"exec({program!r}, {{'__name__': '__main__'}})" for program in programs)
 
 
 def with_tests_checked(record: dict) -> dict:
@@ -213,9 +233,13 @@ def with_tests_checked(record: dict) -> dict:
 
 def with_verdict(record: dict, result: Result) -> dict:
     if result.outcome is Outcome.PASSED:
-        return {**record, "verified": True, "verdict": Outcome.PASSED.value}
+        return passed(record)
     verdict = f"{result.outcome.value}: {result.reason}"
     return {**record, "verified": False, "verdict": verdict, "reason": f"failed verification: {verdict}"}
+
+
+def passed(record: dict) -> dict:
+    return {**record, "verified": True, "verdict": Outcome.PASSED.value}
 
 
 def exercise_limits(timeout_s: float) -> Limits:
@@ -235,10 +259,12 @@ def _worker_sandbox(limits: Limits) -> Sandbox:
 
 @dataclass(frozen=True)
 class VerifyShard:
-    """The step that verifies a shard's exercises in the sandbox; failures become rejects."""
+    """The step that verifies a shard's exercises in the sandbox; failures become rejects. `ours`:
+    the exercises are our own generator's (the curriculum's), so they run JOINTLY to a sandbox run."""
 
     timeout_s: float = 3.0
+    ours: bool = False
 
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
         limits = exercise_limits(self.timeout_s)
-        yield from verify_exercises(list(records), _worker_sandbox(limits), limits)
+        yield from verify_exercises(list(records), _worker_sandbox(limits), limits, JOINTLY if self.ours else 1)

@@ -199,8 +199,8 @@ class VerifyPassagesShard:
     with exercise verification); passages that fail go to rejects."""
 
     timeout_s: float = 3.0
-    strict: bool = False
+    ours: bool = False  # our own generator's (the curriculum's): a block that fails is a bug, so strict
 
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
         limits = exercise_limits(self.timeout_s)
-        yield from verify_passages(list(records), _worker_sandbox(limits), limits, self.strict)
+        yield from verify_passages(list(records), _worker_sandbox(limits), limits, strict=self.ours)
