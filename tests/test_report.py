@@ -3,6 +3,7 @@
 formats their commands write (manifests, metrics.jsonl, an audit's JSON and PNGs, the ledger)."""
 
 import base64
+import html
 import html.parser
 import io
 import json
@@ -21,6 +22,7 @@ from textbooks import cli
 from textbooks.audit.plots import write_plots
 from textbooks.decontam.astmatch import ASTMatcher
 from textbooks.decontam.ngram import NGramIndex
+from textbooks.evaluate.benchmarks import humaneval_problem, revealed
 from textbooks.records import atomic_write_json, write_manifest, write_shard
 from textbooks.report.nearest import nearest_exercises, read_exercises
 
@@ -353,6 +355,25 @@ def test_side_by_side_shows_where_the_models_differ_first(tmp_path):
                       (0, "the same completion")):
         assert re.search(rf'data-task="HumanEval/{task}">\s*<strong>HumanEval/{task}</strong> '
                          rf'<span class="muted why">\({why}\)</span>', text)
+
+
+def test_each_kind_of_evaluation_is_compared_with_its_own_kind(tmp_path):
+    # the greedy evals and the revealed ones of two models: the greedy pair is compared, and the
+    # revealed pair, on the prompts the models saw (with half of each solution); never greedy with revealed
+    problems = list(read_problems().values())[:TASKS]
+    eval_stage(tmp_path, "eval-1-base", {p["task_id"]: "    pass\n" for p in problems})
+    eval_stage(tmp_path, "eval-2-final", {p["task_id"]: p["canonical_solution"] for p in problems})
+    rest = {p["task_id"]: revealed(humaneval_problem(p), 0.5).canonical_solution for p in problems}
+    eval_stage(tmp_path, "eval-3-base-reveal", {task: "    pass\n" for task in rest}, "--reveal", "0.5")
+    eval_stage(tmp_path, "eval-4-final-reveal", rest, "--reveal", "0.5")
+    _, text = make_report(tmp_path)
+    assert "humaneval: eval-1-base vs eval-2-final</h3>" in text
+    assert "humaneval (reveal 0.5): eval-3-base-reveal vs eval-4-final-reveal</h3>" in text
+    greedy, revealed_part = text.split("humaneval (reveal 0.5):")
+    first_line = problems[0]["canonical_solution"].splitlines()[0]  # HumanEval/0's first line is revealed
+    assert html.escape(first_line) not in greedy.split('data-task="HumanEval/0"')[1].split("</pre>")[0]
+    assert html.escape(first_line) in revealed_part.split('data-task="HumanEval/0"')[1].split("</pre>")[0]
+    assert 'class="verdict passed">passed' in revealed_part
 
 
 RENAMES = {"idx2": "j", "elem2": "b", "idx": "i", "elem": "a", "distance": "gap", "numbers": "values",

@@ -1,13 +1,15 @@
 """The paper's §3 view: the same prompts, each model's completion side by side with its verdict.
 
-For each benchmark, the first and the last eval stage of it in run order that kept samples (e.g.
-the base model and the finetuned one) are compared on up to COMPARED_TASKS prompts both have a
-sample of, chosen where the two models differ (CHOICES): first the prompts one model passes and
-the other does not, then those whose completions differ, then the rest, each group in natural
-order (HumanEval/2 before HumanEval/10), so every report of a run shows the same ones. A benchmark
-only one stage has samples of shows its first prompts in natural order. Each completion is the
-sample of index 0, its verdict the sandbox's outcome and reason for it. Beside each completion
-that passed: the nearest exercise of the run's finetuning data, by AST match rate (`nearest`).
+For each benchmark and kind of evaluation (greedy, reveal F, sampled: collect.eval_kind, so that
+both models answered the same prompts the same way), the first and the last eval stage of it in
+run order that kept samples (e.g. the base model and the finetuned one) are compared on up to
+COMPARED_TASKS prompts both have a sample of, chosen where the two models differ (CHOICES): first
+the prompts one model passes and the other does not, then those whose completions differ, then the
+rest, each group in natural order (HumanEval/2 before HumanEval/10), so every report of a run
+shows the same ones. A kind only one stage has samples of shows its first prompts in natural
+order. Each completion is the sample of index 0, its verdict the sandbox's outcome and reason for
+it. Beside each completion that passed: the nearest exercise of the run's finetuning data, by AST
+match rate (`nearest`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from textbooks.report.collect import COMPARED_TASKS, read_jsonl
+from textbooks.report.collect import COMPARED_TASKS, eval_kind, read_jsonl
 from textbooks.report.nearest import CANDIDATES, nearest_exercises, program, read_exercises
 
 # A runaway completion (a small model repeating a line to max_new_tokens) is cut: the page is for
@@ -43,28 +45,30 @@ def first_verdicts(directory: Path) -> dict[str, dict]:
 
 
 def benchmark_prompts(run: dict) -> dict[str, str]:
-    """The prompts of an eval stage's benchmark, from its --data file or the packaged HumanEval;
-    empty when they cannot be read offline (eval's outputs do not keep the prompts)."""
-    data = run["settings"].get("data")
+    """The prompts of an eval stage's benchmark as the model saw them (with --reveal's lines), from its
+    --data file or the packaged HumanEval; empty when they cannot be read offline (eval's outputs do
+    not keep the prompts)."""
+    data, reveal = run["settings"].get("data"), run["settings"].get("reveal") or 0
     if not (data and Path(data).is_file()) and run["benchmark"] != "humaneval":
         return {}  # the hub is the only other source, and a report must not need the network
     try:
-        from textbooks.evaluate.benchmarks import load_benchmark
+        from textbooks.evaluate.benchmarks import load_benchmark, revealed
 
-        return {problem.task_id: problem.prompt for problem in load_benchmark(run["benchmark"], data)}
+        return {problem.task_id: revealed(problem, reveal).prompt for problem in load_benchmark(run["benchmark"], data)}
     except Exception:  # a moved or unreadable benchmark file: the task ids are still shown
         return {}
 
 
 def side_by_side(evals: list[dict], count: int = COMPARED_TASKS, exercises: dict | None = None) -> list[dict]:
-    """Per benchmark: the stages compared and, for each shown task, its prompt, why it is shown and
-    each stage's completion, finish reason, outcome and reason, and for one that passed the nearest
-    exercise of the dataset stage `exercises` (collect.exercise_stage; None: no exercises)."""
-    by_benchmark: dict[str, list[dict]] = {}
+    """Per benchmark and kind of evaluation: the stages compared and, for each shown task, its prompt,
+    why it is shown and each stage's completion, finish reason, outcome and reason, and for one that
+    passed the nearest exercise of the dataset stage `exercises` (collect.exercise_stage; None: no
+    exercises)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
     for run in evals:
-        by_benchmark.setdefault(run["benchmark"], []).append(run)
+        groups.setdefault((run["benchmark"], eval_kind(run)), []).append(run)
     comparisons = []
-    for benchmark, runs in by_benchmark.items():
+    for (benchmark, kind), runs in groups.items():
         sampled = [(run, found) for run in runs if (found := first_samples(run["dir"]))]
         if not sampled:
             continue
@@ -77,8 +81,8 @@ def side_by_side(evals: list[dict], count: int = COMPARED_TASKS, exercises: dict
         tasks = [{"task_id": task, "prompt": prompts.get(task), "why": why if len(shown) > 1 else None,
                   "completions": [_completion(s[task], v.get(task, {})) for s, v in zip(samples, verdicts)]}
                  for task, why in chosen_tasks(common, samples, verdicts, count)]
-        comparisons.append({"benchmark": benchmark, "stages": [run["name"] for run in shown], "tasks": tasks,
-                            "count": count})
+        comparisons.append({"benchmark": benchmark, "kind": kind, "stages": [run["name"] for run in shown],
+                            "tasks": tasks, "count": count})
     if exercises:
         add_nearest(comparisons, exercises)
     return comparisons
