@@ -3,16 +3,17 @@ synth-exercises, decontam, mix, tokenizer, pack, train, eval, audit (the KINDS t
 recipe likes and wired to the output of earlier stages.
 
 With no RECIPE, runs the embedded default (textbooks/configs/default.yaml), the paper's whole recipe
-offline on this machine's Python standard library: curated code and passages of CPython's own
-documentation mixed into a pretraining set, a CPU-sized base model trained on it, finetuned on
-exercises mined from the corpus and pruned against the benchmarks, both models evaluated, and a
-report (OUT/report.html). Each stage writes OUT/<stage> and is the same command you can run by hand
-(--dry-run prints them).
+offline on this machine's Python standard library: its curated code and the curriculum teacher's
+lessons mixed into a pretraining set, a CPU-sized base model trained on it, finetuned on the
+curriculum's exercises pruned against the benchmarks, both models evaluated, and a report
+(OUT/report.html). Each stage writes OUT/<stage> and is the same command you can run by hand (--dry-run
+prints them).
 
 A recipe's stage runs the command of its name, or of `use:`; each input is the latest earlier stage
 of the kind it reads (documents: the latest stage that writes documents), or the stage `from:`
 names. `teacher: URL#model` at the top gives a teacher LLM to the labeler and to synthesis (with
-each synth stage's `with_teacher:` options, such as `n`); without it all is mined offline.
+each synth stage's `with_teacher:` options, such as `n`); without it each synth stage's own
+`teacher:` writes offline (`curriculum`, a program; or `mined`, from the corpus and documentation).
 
 A stage is up to date when it finished with the same options and the same inputs as now: it is
 skipped. A stage whose options or inputs changed runs again from scratch, and so does every stage
@@ -84,7 +85,7 @@ KINDS = {kind.name: kind for kind in (
     Kind("corpus", documents=True),
     Kind("label", (Input("data", "--data", DOCUMENTS),), teacher_option="labeler"),
     Kind("classify", (Input("data", "--data", DOCUMENTS), Input("labels", "--labels", "label")), documents=True),
-    # synthetic data (PAPER.md §2.2): mined offline by default, from a teacher with `teacher: URL#model`
+    # synthetic data (PAPER.md §2.2): offline (mined, or `teacher: curriculum`) or from `teacher: URL#model`
     Kind("synth-textbook", command=("synth", "textbook"), teacher_option="teacher"),
     Kind("synth-exercises", (Input("data", "--data", DOCUMENTS, mined_only=True),), command=("synth", "exercises"),
          teacher_option="teacher"),
