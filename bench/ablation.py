@@ -5,11 +5,10 @@ The packaged ablation recipe trains the same model (cpu-tiny) with the same toke
 with passages mined from CPython's documentation, (d) the same with the curriculum teacher's lessons,
 and finetunes (d) on the curriculum's decontaminated exercises (e); two seeds each. This runs it
 (adding MBPP's greedy and revealed evaluations of every arm when --mbpp names the file: no package
-ships MBPP; its 500 problems x 20 samples would cost each model about ten minutes more) and prints,
+ships MBPP; its 500 problems x 20 samples would cost each model about five minutes more) and prints,
 per arm, benchmark and kind of evaluation (greedy; half of each solution revealed; 20 samples at
 temperature 0.8), bits per byte on the canonical solutions, pass@1 and pass@10 for each seed, and the
-run's wall time. The
-report of the run (OUT/report.html) has the same table and its plot.
+run's wall time. The report of the run (OUT/report.html) has the same table and its plot.
 
 The anchor is the raw arm: `ratio` is the raw arm's mean HumanEval bits per byte over the filtered
 + curriculum arm's (above 1: the textbook data predicts the benchmark's code better).

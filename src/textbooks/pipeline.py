@@ -6,8 +6,8 @@ With no RECIPE, runs the embedded default (textbooks/configs/default.yaml), the 
 offline on this machine's Python standard library: its curated code and the curriculum teacher's
 lessons mixed into a pretraining set, a CPU-sized base model trained on it, finetuned on the
 curriculum's exercises pruned against the benchmarks, both models evaluated, and a report
-(OUT/report.html). Each stage writes OUT/<stage> and is the same command you can run by hand (--dry-run
-prints them).
+(OUT/report.html). Each stage writes OUT/<stage> and is the same command you can run by hand
+(--dry-run prints them).
 
 A recipe's stage runs the command of its name, or of `use:`; each input is the latest earlier stage
 of the kind it reads (documents: the latest stage that writes documents), or the stage `from:`
