@@ -33,7 +33,7 @@ from pathlib import Path
 import yaml
 
 from textbooks.pipeline import packaged_config
-from textbooks.report.collect import eval_kind
+from textbooks.report.collect import eval_label
 
 SHARED_MBPP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mbpp.jsonl"
 QUICK_TRAIN = {"model.n_layer": 1, "model.block_size": 64, "train.max_steps": 4, "train.warmup_steps": 1,
@@ -73,14 +73,13 @@ def shrink(stages: dict) -> None:
 
 
 def arm_figures(out: Path, arms: dict) -> dict:
-    """arm -> benchmark (and kind of evaluation, when not greedy: the report's `eval_kind`) ->
+    """arm -> benchmark (and kind of evaluation, when not greedy: the report's `eval_label`) ->
     {"bits_per_byte", "pass@1", "pass@10": [per seed]} from each eval's summary."""
     figures: dict = {}
     for arm, evals in arms.items():
         for name in evals:
             summary = json.loads((out / name / "summary.json").read_text(encoding="utf-8"))
-            kind = eval_kind({"settings": summary.get("settings") or {}})
-            key = summary["benchmark"] if kind == "greedy" else f"{summary['benchmark']} ({kind})"
+            key = eval_label({**summary, "settings": summary.get("settings") or {}})
             seeds = figures.setdefault(arm, {}).setdefault(key, {"bits_per_byte": [], "pass@1": [], "pass@10": []})
             for metric in seeds:
                 seeds[metric].append(summary.get(metric))

@@ -280,10 +280,9 @@ def ablation(recipe: dict, evals: dict[str, dict]) -> list[dict]:
     rows = []
     for arm, stage_names in arms.items():
         runs = [evals[name] for name in stage_names or [] if name in evals]
-        for benchmark, kind in dict.fromkeys((run["benchmark"], eval_kind(run)) for run in runs):
-            seeds = [run for run in runs if (run["benchmark"], eval_kind(run)) == (benchmark, kind)]
-            row = {"arm": str(arm), "benchmark": benchmark if kind == "greedy" else f"{benchmark} ({kind})",
-                   "stages": [run["name"] for run in seeds]}
+        for label in dict.fromkeys(eval_label(run) for run in runs):
+            seeds = [run for run in runs if eval_label(run) == label]
+            row = {"arm": str(arm), "benchmark": label, "stages": [run["name"] for run in seeds]}
             for metric, values in (("bits_per_byte", [run["bits_per_byte"] for run in seeds]),
                                    ("pass@1", [run["pass"].get("pass@1") for run in seeds]),
                                    ("pass@10", [run["pass"].get("pass@10") for run in seeds])):
@@ -301,6 +300,12 @@ def eval_kind(run: dict) -> str:
     if (settings.get("n_samples") or 1) > 1:
         return f"{settings['n_samples']} samples at T {settings.get('temperature', 0):g}"
     return "greedy"
+
+
+def eval_label(run: dict) -> str:
+    """An eval stage's benchmark, with its kind when not greedy: "humaneval (reveal 0.5)"."""
+    kind = eval_kind(run)
+    return run["benchmark"] if kind == "greedy" else f"{run['benchmark']} ({kind})"
 
 
 def _mean(values: list) -> float | None:

@@ -1,6 +1,6 @@
 """The paper's §3 view: the same prompts, each model's completion side by side with its verdict.
 
-For each benchmark and kind of evaluation (greedy, reveal F, sampled: collect.eval_kind, so that
+For each benchmark and kind of evaluation (greedy, reveal F, sampled: collect.eval_label, so that
 both models answered the same prompts the same way), the first and the last eval stage of it in
 run order that kept samples (e.g. the base model and the finetuned one) are compared on up to
 COMPARED_TASKS prompts both have a sample of, chosen where the two models differ (CHOICES): first
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from textbooks.report.collect import COMPARED_TASKS, eval_kind, read_jsonl
+from textbooks.report.collect import COMPARED_TASKS, eval_label, read_jsonl
 from textbooks.report.nearest import CANDIDATES, nearest_exercises, program, read_exercises
 
 # A runaway completion (a small model repeating a line to max_new_tokens) is cut: the page is for
@@ -64,11 +64,11 @@ def side_by_side(evals: list[dict], count: int = COMPARED_TASKS, exercises: dict
     why it is shown and each stage's completion, finish reason, outcome and reason, and for one that
     passed the nearest exercise of the dataset stage `exercises` (collect.exercise_stage; None: no
     exercises)."""
-    groups: dict[tuple[str, str], list[dict]] = {}
+    groups: dict[str, list[dict]] = {}
     for run in evals:
-        groups.setdefault((run["benchmark"], eval_kind(run)), []).append(run)
+        groups.setdefault(eval_label(run), []).append(run)
     comparisons = []
-    for (benchmark, kind), runs in groups.items():
+    for label, runs in groups.items():
         sampled = [(run, found) for run in runs if (found := first_samples(run["dir"]))]
         if not sampled:
             continue
@@ -81,8 +81,8 @@ def side_by_side(evals: list[dict], count: int = COMPARED_TASKS, exercises: dict
         tasks = [{"task_id": task, "prompt": prompts.get(task), "why": why if len(shown) > 1 else None,
                   "completions": [_completion(s[task], v.get(task, {})) for s, v in zip(samples, verdicts)]}
                  for task, why in chosen_tasks(common, samples, verdicts, count)]
-        comparisons.append({"benchmark": benchmark, "kind": kind, "stages": [run["name"] for run in shown],
-                            "tasks": tasks, "count": count})
+        comparisons.append({"benchmark": label, "stages": [run["name"] for run in shown], "tasks": tasks,
+                            "count": count})
     if exercises:
         add_nearest(comparisons, exercises)
     return comparisons
