@@ -37,10 +37,10 @@ import time
 import warnings
 from pathlib import Path
 
-from textbooks.corpus.sources import named_source_dirs, python_files
-from textbooks.decontam.astmatch import ASTMatcher
+from textbooks.sources import named_source_dirs, python_files
+from textbooks.similarity.astmatch import ASTMatcher
 from textbooks.decontam.cli import SWEEP, Reference, load_references, sweep_table
-from textbooks.decontam.ngram import NGramIndex
+from textbooks.similarity.ngram import NGramIndex
 
 TARGET_S = 120.0
 HUMANEVAL = (("humaneval", None),)
@@ -93,7 +93,7 @@ def time_ast(references: tuple[Reference, ...], functions: list[str], workers: i
 
 def time_embedding(references: tuple[Reference, ...], functions: list[str]) -> tuple[float, float]:
     """Seconds to embed the sample and find each one's nearest solution, and the functions per second."""
-    from textbooks.curate.embeddings import open_embedder
+    from textbooks.similarity.embeddings import open_embedder
 
     embedder = open_embedder(None)
     solutions = embedder.embed([r.code for r in references])

@@ -20,7 +20,7 @@ def make_tiny_checkpoint(tmp_path_factory):
         from textbooks.model.config import ModelConfig
         from textbooks.model.phi import Phi
         from textbooks.model.weights import save_model
-        from textbooks.tokenizer import train_tokenizer
+        from textbooks.prepare.tokenizer import train_tokenizer
 
         directory = tmp_path_factory.mktemp("tiny-model")
         tokenizer = train_tokenizer([inspect.getsource(m) for m in modules], 400, directory / "tokenizer.json")

@@ -76,7 +76,7 @@ def planted_records() -> list[dict]:
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     """The planted dataset (Parquet + JSONL shards) audited once with a trained tokenizer."""
-    from textbooks.tokenizer import train_tokenizer
+    from textbooks.prepare.tokenizer import train_tokenizer
 
     root = tmp_path_factory.mktemp("planted")
     records = planted_records()

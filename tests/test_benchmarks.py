@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from textbooks.evaluate import plus
-from textbooks.evaluate.benchmarks import MBPP_STOPS, PlusTests, Problem, load_benchmark, mbpp_prompt
+from textbooks.benchmarks import MBPP_STOPS, PlusTests, Problem, load_benchmark, mbpp_prompt
 from textbooks.evaluate.graded import load_graded_problems, parse_score
 from textbooks.evaluate.passk import mean_pass_at_k, pass_at_k
 from textbooks.evaluate.samples import append_jsonl, read_appended_rows, read_user_samples, truncate_torn_line
@@ -96,7 +96,7 @@ def test_reading_the_benchmarks_does_not_import_torch():
     script = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from textbooks.evaluate.benchmarks import load_benchmark
+        from textbooks.benchmarks import load_benchmark
         data = Path({str(DATA)!r})
         files = {{"humaneval": None, "humaneval-plus": data / "HumanEvalPlus.jsonl.gz",
                  "mbpp": data / "mbpp.jsonl", "mbpp-sanitized": data / "sanitized-mbpp.json"}}

@@ -1,5 +1,5 @@
 """The educational-value classifier's parts: embeddings (packaged MiniLM, our checkpoint) and the
-random forest trained on them, with `select` (PAPER.md §1)."""
+random forest trained on them, with `select` (paper §2.1)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from textbooks.curate.classifier import load_classifier, save_classifier, score, select, train_classifier
-from textbooks.curate.embeddings import CheckpointEmbedder, embedder_name, open_embedder
+from textbooks.similarity.embeddings import CheckpointEmbedder, embedder_name, open_embedder
 
 # real code no one here wrote: functions of these standard-library modules
 STDLIB_MODULES = ("argparse", "calendar", "csv", "difflib", "fractions", "heapq", "shlex", "statistics",

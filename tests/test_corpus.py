@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from textbooks import cli
-from textbooks.corpus.sources import default_source_dir, default_sources, python_files, record_id
+from textbooks.sources import default_source_dir, default_sources, python_files, record_id
 from textbooks.records import read_manifest, read_records
 
 GOOD = "def add(a, b):\n    return a + b\n"

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from textbooks.corpus.sources import (
+from textbooks.sources import (
     HF_ALIASES, default_source_dir, default_sources, parse_hf_spec, plan_units, python_files, read_unit, record_id,
 )
 from textbooks.records import write_shard

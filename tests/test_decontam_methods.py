@@ -1,4 +1,4 @@
-"""The two decontamination methods of PAPER.md §5: 13-gram overlap and the AST match rate.
+"""The two decontamination methods of paper §5: 13-gram overlap and the AST match rate.
 
 The plant test is the issue's: HumanEval canonical solutions, transformed as a contaminator
 would, are planted among real standard-library functions; the AST method must find the renamed
@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from textbooks.decontam.astmatch import ASTMatcher, code_units, fallback_tokens, normalize
-from textbooks.decontam.ngram import NGramIndex, code_tokens
-from textbooks.evaluate.benchmarks import load_benchmark
+from textbooks.similarity.astmatch import ASTMatcher, code_units, fallback_tokens, normalize
+from textbooks.similarity.ngram import NGramIndex, code_tokens
+from textbooks.benchmarks import load_benchmark
 
 TAUS = (0.8, 0.9, 0.95)
 CORPUS_SIZE = 3000  # real functions: enough short and long ones, fast enough for the default run

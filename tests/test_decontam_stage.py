@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from textbooks import cli
-from textbooks.evaluate.benchmarks import load_benchmark
+from textbooks.benchmarks import load_benchmark
 from textbooks.records import read_manifest, read_records, write_manifest, write_shard
 
 MODULES = ("textwrap", "colorsys", "statistics", "fnmatch")

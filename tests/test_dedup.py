@@ -8,10 +8,10 @@ import textwrap
 
 import pytest
 
-from textbooks.corpus.dedup import (
+from textbooks.similarity.dedup import (
     DedupKeys, ExactDedup, NearDedup, code_shingles, content_hash, minhash_signature, normalize_code,
 )
-from textbooks.corpus.sources import default_source_dir, python_files, read_local_file, record_id
+from textbooks.sources import default_source_dir, python_files, read_local_file, record_id
 
 STDLIB = default_source_dir()
 # Packages with ordinary, distinct modules (the encodings/ codec tables are real near copies of each
@@ -157,8 +157,8 @@ def test_shingles_are_token_ngrams():
 
 DETERMINISM_SCRIPT = textwrap.dedent("""
     import json, sys
-    from textbooks.corpus.dedup import NearDedup
-    from textbooks.corpus.sources import python_files, read_local_file
+    from textbooks.similarity.dedup import NearDedup
+    from textbooks.sources import python_files, read_local_file
     records = [read_local_file(p, 1_000_000) for p in python_files(sys.argv[1])]
     print(json.dumps([(r["id"], r.get("reason"), r.get("duplicate_of")) for r in NearDedup(0.7)(records)]))
 """)

@@ -9,7 +9,7 @@ import pytest
 
 from textbooks import cli
 from textbooks.evaluate import harness
-from textbooks.evaluate.benchmarks import Problem, load_benchmark
+from textbooks.benchmarks import Problem, load_benchmark
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BENCHMARK_FILES = {"humaneval": None, "mbpp": DATA / "mbpp.jsonl", "mbpp-sanitized": DATA / "sanitized-mbpp.json",
@@ -204,7 +204,7 @@ def test_our_checkpoint_its_hf_export_and_an_endpoint_serving_it_score_the_same(
     from test_serve import running
     from textbooks.llm.local import CheckpointClient
     from textbooks.model.hf import export_hf
-    from textbooks.tokenizer import EOT
+    from textbooks.tokens import EOT
 
     local = CheckpointClient(tiny_checkpoint)
     export_hf(local.model, tmp_path / "hf")

@@ -13,10 +13,13 @@ from textbooks import cli
 from textbooks.model.config import ModelConfig
 from textbooks.codetext import HUMANEVAL_STOPS
 from textbooks.model.generate import (Completion, Generation, SamplingParams, StopScanner, _completion, complete,
-                                      generate_ids, greedy, inference_model, left_padded, unescape)
+                                      generate_ids, greedy, left_padded)
+from textbooks.model.generate_cli import unescape
+from textbooks.model.onednn import inference_model
 from textbooks.model.phi import Phi
 from textbooks.model.weights import save_model
-from textbooks.tokenizer import EOT, train_tokenizer
+from textbooks.prepare.tokenizer import train_tokenizer
+from textbooks.tokens import EOT
 
 BLOCK_SIZE = 48
 PROMPTS = ["def add(a, b):\n", "import os\n\n\nclass Path:\n    def __init__(self, name):\n", "x",
@@ -264,7 +267,7 @@ def test_generate_command_prints_completions(model, tokenizer, tmp_path, capsys)
 
 
 def test_generate_command_reads_its_options(model, tmp_path):
-    from textbooks.model import generate
+    from textbooks.model import generate_cli as generate
 
     save_model(model, tmp_path / "model")
     (tmp_path / "model" / "tokenizer.json").write_text("{}")

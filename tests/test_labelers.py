@@ -1,4 +1,4 @@
-"""Educational-value labelers (PAPER.md §1): the heuristic on crafted and real stdlib files, and the
+"""Educational-value labelers (paper §2.1): the heuristic on crafted and real stdlib files, and the
 LLM labeler against a scripted loopback OpenAI-compatible server (parsing, retries, cache, budget)."""
 
 from __future__ import annotations

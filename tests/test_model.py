@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from textbooks.model.config import PRESETS, ModelConfig, get_config
 from textbooks.model.phi import Phi, apply_rotary, rotary_cos_sin
-from textbooks.model.weights import CONFIG, WEIGHTS, load_model, save_model
+from textbooks.layout import CONFIG, WEIGHTS
+from textbooks.model.weights import load_model, save_model
 from textbooks.model.spec import resolve_model_dir
 
 TINY = ModelConfig(vocab_size=101, n_layer=2, n_embd=64, n_head=2, mlp_hidden=96, rotary_dim=16, block_size=32,
@@ -19,7 +20,7 @@ def tiny_model(seed: int = 0, config: ModelConfig = TINY) -> Phi:
 
 
 def expected_params(c: ModelConfig) -> int:
-    """The parameter count of phi-1's architecture, counted by hand from PAPER.md §3."""
+    """The parameter count of phi-1's architecture, counted by hand from paper §2.3."""
     C, H, V = c.n_embd, c.mlp_hidden, c.vocab_size
     layer_norm = 2 * C
     attention = (C * 3 * C + 3 * C) + (C * C + C)  # fused qkv + dense, with biases

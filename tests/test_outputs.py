@@ -1,6 +1,7 @@
 """Outputs: a command writes only its own kind of output, one writer at a time; readers check the
 tokenizer that made what they read; damaged inputs are named."""
 
+import argparse
 import json
 import os
 import shutil
@@ -15,12 +16,12 @@ import numpy as np
 import pytest
 
 from textbooks import cli
-from textbooks.corpus.sources import default_source_dir, python_files
+from textbooks.sources import default_source_dir, python_files
 from textbooks.executor import make_executor
-from textbooks.outputs import OutputBusyError, output_kind
-from textbooks.pack import TokenDataset
+from textbooks.layout import kind_of
+from textbooks.outputs import OutputBusyError
 from textbooks.records import read_manifest, read_records
-from textbooks.tokenizer import load_tokenizer
+from textbooks.tokens import TokenDataset, load_tokenizer
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -118,15 +119,15 @@ def test_every_command_refuses_an_out_that_holds_another_kind_of_output(copies, 
 
 
 def test_output_kinds_are_told_by_their_markers(copies):
-    assert output_kind(copies / "corpus") == "corpus"
-    assert output_kind(copies / "pack") == "pack"
-    assert output_kind(copies / "nothing") is None
+    assert kind_of(copies / "corpus") == "corpus"
+    assert kind_of(copies / "pack") == "pack"
+    assert kind_of(copies / "nothing") is None
     (copies / "empty").mkdir()
-    assert output_kind(copies / "empty") is None
-    assert output_kind(copies / "tok") == "tokenizer"
+    assert kind_of(copies / "empty") is None
+    assert kind_of(copies / "tok") == "tokenizer"
     (copies / "mine").mkdir()
     (copies / "mine" / "notes.txt").write_text("my notes\n")
-    assert output_kind(copies / "mine") == "other files"
+    assert kind_of(copies / "mine") == "other files"
 
 
 def test_a_swapped_pack_tokenizer_is_refused_by_what_reads_the_pack(copies):
@@ -180,8 +181,8 @@ def test_a_damaged_parquet_shard_is_named_before_work_is_spent_on_the_others(cop
     def no_work(*args, **kwargs):
         raise AssertionError("work was spent before the damaged shard was found")
 
-    monkeypatch.setattr("textbooks.pack._tokenize_into", no_work)
-    monkeypatch.setattr("textbooks.tokenizer.train_tokenizer", no_work)
+    monkeypatch.setattr("textbooks.prepare.pack._tokenize_into", no_work)
+    monkeypatch.setattr("textbooks.prepare.tokenizer.train_tokenizer", no_work)
     with pytest.raises(ValueError, match="is corrupt"):
         cli.main(["pack", "--data", str(copies / "corpus"), "--tokenizer", str(copies / "tok"),
                   "--out", str(copies / "pack2"), "--seq-len", "16"])
@@ -231,6 +232,36 @@ def test_a_second_writer_is_refused_at_once_naming_the_holder(stages, tmp_path):
     corpus_records = read_manifest(stages / "corpus")["counts"]["records"]
     assert len(ids) == len(set(ids)) == manifest["counts"]["records"] == corpus_records
     assert not (out / ".lock").exists()
+
+
+def test_a_library_caller_of_a_command_holds_its_claim_too(copies, make_tiny_checkpoint):
+    """Evaluation and conversion claim their output where they write it, not in the CLI: called as
+    functions, they refuse another kind of output and a directory another writer holds."""
+    from textbooks.evaluate import harness
+    from textbooks.evaluate.cli import add_arguments, setup
+    from textbooks.model import convert
+    from textbooks.outputs import OutputLock
+
+    out = copies / "eval"
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["humaneval", "--samples", str(stage_commands(copies, out)["eval"][3]), "--limit", "1",
+                              "--out", str(out)])
+    settings, problems = setup(args)
+
+    def evaluate(directory):
+        return harness.evaluate(settings, problems, directory, ks=[1], samples_file=args.samples, workers=1,
+                                concurrency=1, bits_per_byte=False)
+
+    model = make_tiny_checkpoint(block_size=32)
+    for write in (evaluate, lambda directory: convert.main(model, directory, to_hf=True)):
+        with pytest.raises(FileExistsError, match="holds the output of the corpus stage"):
+            write(copies / "corpus")
+        out.mkdir(exist_ok=True)
+        with OutputLock(out / ".lock", out, "another writer"), pytest.raises(OutputBusyError):
+            write(out)
+    evaluate(out)  # once the other writer is gone
+    assert (out / "summary.json").is_file() and not (out / ".lock").exists()
 
 
 def test_a_writer_killed_with_its_lock_does_not_block_the_rerun(stages, tmp_path):

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from textbooks import cli
-from textbooks.corpus.sources import default_source_dir, python_files
-from textbooks.pack import TokenDataset, pack, split_of
+from textbooks.sources import default_source_dir, python_files
+from textbooks.prepare.pack import pack, split_of
+from textbooks.prepare.tokenizer import train_tokenizer
 from textbooks.records import read_manifest, write_manifest, write_shard
-from textbooks.tokenizer import EOT, load_tokenizer, train_tokenizer
+from textbooks.tokens import EOT, TokenDataset, load_tokenizer
 
 S = 32
 VAL_FRACTION = 0.2
@@ -57,7 +58,7 @@ def tokenizer_path(tmp_path_factory, corpus):
 def packed(tmp_path_factory, corpus, tokenizer_path):
     out = tmp_path_factory.mktemp("pack")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("textbooks.pack.ENCODE_BATCH_CHARS", 5000)  # many batches: rows span batch boundaries
+        patch.setattr("textbooks.prepare.pack.ENCODE_BATCH_CHARS", 5000)  # many batches: rows span batch boundaries
         manifest = pack(corpus[0], tokenizer_path, out, seq_len=S, val_fraction=VAL_FRACTION,
                         shard_tokens=ROWS_PER_SHARD * (S + 1))
     return out, manifest

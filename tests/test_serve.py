@@ -285,7 +285,7 @@ def test_hf_directory_backend_agrees_with_our_checkpoint(checkpoint, local, tmp_
     from transformers import PreTrainedTokenizerFast
 
     from textbooks.model.hf import export_hf
-    from textbooks.tokenizer import EOT
+    from textbooks.tokens import EOT
 
     export_hf(local.model, tmp_path / "hf")
     PreTrainedTokenizerFast(tokenizer_file=str(checkpoint / "tokenizer.json"), eos_token=EOT).save_pretrained(

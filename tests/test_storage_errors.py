@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from textbooks import cli
-from textbooks.corpus.sources import default_source_dir, python_files
+from textbooks.sources import default_source_dir, python_files
 
 CONDITIONS = {"full": "no space left on device", "read-only": "read-only file system",
               "denied": "permission denied"}

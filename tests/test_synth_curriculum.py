@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from textbooks import cli
-from textbooks.evaluate.benchmarks import load_benchmark
+from textbooks.benchmarks import load_benchmark
 from textbooks.executor import SerialExecutor
 from textbooks.records import read_manifest, read_records
 from textbooks.synth import cli as synth_cli

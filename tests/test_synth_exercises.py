@@ -1,5 +1,5 @@
 """Exercises from teacher replies: parsed strictly, and kept only if they pass their asserts in the
-real sandbox (PAPER.md §2.2)."""
+real sandbox (paper §2.2)."""
 
 import json
 import pickle

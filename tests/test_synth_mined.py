@@ -1,5 +1,5 @@
 """The offline teacher: exercises mined from real standard-library modules and verified in the real
-sandbox, and textbook passages mined from the documentation that ships with CPython (PAPER.md §2.2)."""
+sandbox, and textbook passages mined from the documentation that ships with CPython (paper §2.2)."""
 
 import fractions
 import fnmatch
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from textbooks.corpus.sources import read_local_file
+from textbooks.sources import read_local_file
 from textbooks.sandbox.pool import Limits, Sandbox
 from textbooks.synth.exercises import (NOT_RUN, check_tests, exercise_program, exercise_record, parse_exercise_reply,
                                        verify_exercises)

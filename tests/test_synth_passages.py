@@ -1,5 +1,5 @@
 """Textbook passages from teacher replies: parsed, and their code blocks checked in the real sandbox
-(PAPER.md §2.2, "synthetic textbooks")."""
+(paper §2.2, "synthetic textbooks")."""
 
 import itertools
 import pickle

@@ -1,4 +1,4 @@
-"""The diversity sampler (PAPER.md §2.2): topics, constraint coverage, prompt templates."""
+"""The diversity sampler (paper §2.2): topics, constraint coverage, prompt templates."""
 
 import keyword
 import re

@@ -3,11 +3,10 @@ import json
 import pytest
 
 from textbooks import cli
-from textbooks.corpus.sources import default_source_dir, python_files
+from textbooks.sources import default_source_dir, python_files
 from textbooks.records import write_manifest, write_shard
-from textbooks.tokenizer import (
-    EOT, MIN_VOCAB_SIZE, WHITESPACE_RUNS, eot_id, load_tokenizer, train_tokenizer,
-)
+from textbooks.prepare.tokenizer import MIN_VOCAB_SIZE, WHITESPACE_RUNS, train_tokenizer
+from textbooks.tokens import EOT, eot_id, load_tokenizer
 
 VOCAB_SIZE = 1024
 HARD_TEXTS = [

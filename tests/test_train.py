@@ -14,7 +14,7 @@ from textbooks.model.config import get_config
 from textbooks.model.phi import Phi
 from textbooks.model.weights import load_model
 from textbooks.model.spec import resolve_model_dir
-from textbooks.pack import SplitWriter
+from textbooks.prepare.pack import SplitWriter
 from textbooks.records import write_manifest
 from textbooks.train.checkpoint import CheckpointError
 from textbooks.train.data import DataPosition, RowOrder, rank_share, val_rows

@@ -1,82 +1,29 @@
-"""The `textbooks` command: one table of commands, each a module with `add_arguments` and `run`.
+"""The `textbooks` command: the commands of textbooks.commands, and `run`, the pipeline that runs them.
 
-Command modules are imported only when their command runs, so `textbooks --help` stays fast.
-A module that sets `ACCEPTS_OVERRIDES = True` receives unknown `--section.key value` pairs in
-`args.overrides` (the training recipe's dotted overrides); for every other command they are errors.
-A dataset stage declares `STAGE` (textbooks.stage), whose lifecycle claims its --out. Any other
-module that sets `OUTPUT = "kind"` writes `args.out`: the command runs only after claiming it
-(textbooks.outputs: the right kind of output, one writer at a time). `AFTER_FAILURE` (a stage's
-comes with its spec) says what a failed run leaves behind, for the one-line error a full disk or
-a denied write ends in.
+A user error (textbooks.errors) prints one line and exits 2; any other exception is a bug and shows
+its traceback.
 """
 
 from __future__ import annotations
 
-import argparse
-import errno
-import importlib
 import os
 import sys
 
-from textbooks.errors import USER_ERRORS, UserError
+from textbooks import commands
+from textbooks.errors import USER_ERRORS
 
-COMMANDS: dict[str, tuple[str, str]] = {
-    "corpus": ("textbooks.corpus.cli", "build a corpus dataset from local Python sources"),
-    "label": ("textbooks.curate.label", "label a sample of a corpus for educational value (heuristic or LLM)"),
-    "classify": ("textbooks.curate.classify", "embed, train a random forest on the labels, score and filter a corpus"),
-    "synth": ("textbooks.synth.cli", "exercises and textbook passages, from a teacher LLM or mined offline"),
-    "audit": ("textbooks.audit.cli", "diversity and redundancy of a dataset: duplicates, n-grams, clusters"),
-    "decontam": ("textbooks.decontam.cli", "n-gram, embedding and AST similarity to the benchmarks; prune, tau sweep"),
-    "mix": ("textbooks.mix", "mix datasets in stated proportions (filtered code + textbooks: CodeTextbook)"),
-    "tokenizer": ("textbooks.tokenizer", "train a byte-level BPE tokenizer on a corpus"),
-    "pack": ("textbooks.pack", "tokenize a corpus into fixed-length token shards"),
-    "train": ("textbooks.train.cli", "pretrain or finetune a model from a YAML recipe"),
-    "convert": ("textbooks.model.convert", "convert weights between our checkpoints and HF Phi"),
-    "generate": ("textbooks.model.generate", "sample completions of prompts from a model or run"),
-    "eval": ("textbooks.evaluate.cli", "pass@k on HumanEval, HumanEval+ or MBPP by running the code; graded eval"),
-    "serve": ("textbooks.serve", "an OpenAI-compatible HTTP server over one of our checkpoints"),
-    "run": ("textbooks.pipeline", "run a recipe's stages in order, skipping finished ones"),
-    "report": ("textbooks.report.cli", "one self-contained HTML report of a run: funnel, training, results, audits"),
-}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="textbooks",
-        description="Train small code models on textbook-quality data (the phi-1 recipe).",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    for name, (_, summary) in COMMANDS.items():
-        # Each subparser's arguments come from its module, added lazily in `main` so that
-        # `textbooks --help` does not import torch.
-        sub.add_parser(name, help=summary, description=summary, add_help=False)
-    return parser
-
-
-# Failures of the machine rather than of the code: said in one line, with what survived.
-STORAGE_ERRORS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
-                  errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
-                  errno.EPERM: "operation not permitted"}
-
-
-class StorageError(UserError):
-    """A full disk, a read-only file system or a denied access, said as what failed, on which path,
-    and what the command's failed run leaves behind."""
-
-    def __init__(self, error: OSError, after_failure: str | None):
-        where = f" on {error.filename}" if error.filename else ""
-        message = f"{STORAGE_ERRORS[error.errno]}{where}"
-        super().__init__(f"{message}. {after_failure}" if after_failure else message)
+# `run` is the pipeline (textbooks.pipeline), which runs the other commands through textbooks.commands.
+COMMANDS: commands.Table = {**commands.COMMANDS,
+                            "run": ("textbooks.pipeline", "run a recipe's stages in order, skipping finished ones")}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command. From the command line (argv None) a user error prints one line and exits 2;
     in-process callers (argv given) get the exception. TEXTBOOKS_DEBUG=1 always shows tracebacks."""
     if argv is not None:
-        return run_command(argv)
+        return commands.run_command(argv, COMMANDS)
     try:
-        return run_command(sys.argv[1:])
+        return commands.run_command(sys.argv[1:], COMMANDS)
     except Exception as error:
         if not isinstance(error, USER_ERRORS) or os.environ.get("TEXTBOOKS_DEBUG") == "1":
             raise
@@ -85,55 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def run_command(argv: list[str]) -> int:
-    module, args = parse_command(argv)
-    from textbooks.outputs import current_command
-
-    token = current_command.set(" ".join(["textbooks", *argv]))
-    try:
-        return run_claimed(module, args)
-    except OSError as error:
-        if error.errno in STORAGE_ERRORS:
-            raise StorageError(error, after_failure(module)) from error
-        raise
-    finally:
-        current_command.reset(token)
-
-
-def parse_command(argv: list[str]) -> tuple[object, argparse.Namespace]:
-    """The command's module and its parsed arguments; a usage error prints it and exits 2 (argparse)."""
-    if not argv or argv[0] not in COMMANDS:
-        build_parser().parse_args(argv)  # prints help or the "invalid choice" error and exits
-        raise SystemExit(2)
-    name, rest = argv[0], argv[1:]
-    module_name, summary = COMMANDS[name]
-    module = importlib.import_module(module_name)
-    command = argparse.ArgumentParser(prog=f"textbooks {name}", description=module.__doc__ or summary,
-                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    module.add_arguments(command)
-    if getattr(module, "ACCEPTS_OVERRIDES", False):
-        args, extra = command.parse_known_args(rest)
-        args.overrides = extra
-    else:
-        args = command.parse_args(rest)
-    return module, args
-
-
-def run_claimed(module, args: argparse.Namespace) -> int:
-    """Run the command, holding its output's claim (textbooks.outputs) when it writes one."""
-    kind = getattr(module, "OUTPUT", None)
-    # torchrun starts one process per rank; rank 0 writes the run directory, so it alone claims it
-    if kind is None or os.environ.get("RANK", "0") != "0":
-        return int(module.run(args) or 0)
-    from textbooks.outputs import claim_output
-
-    with claim_output(args.out, kind):
-        return int(module.run(args) or 0)
-
-
-def after_failure(module) -> str | None:
-    stage = getattr(module, "STAGE", None)
-    return stage.after_failure if stage is not None else getattr(module, "AFTER_FAILURE", None)
+def parse_command(argv: list[str]):
+    """The command's module and its parsed arguments (textbooks.commands.parse_command)."""
+    return commands.parse_command(argv, COMMANDS)
 
 
 if __name__ == "__main__":

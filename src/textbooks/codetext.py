@@ -1,6 +1,6 @@
 """Facts about a code text that more than one stage needs.
 
-The corpus stage rejects generated files and the heuristic labeler penalizes them (PAPER.md §1:
+The corpus stage rejects generated files and the heuristic labeler penalizes them (paper §2.1:
 generated code teaches a student nothing); both ask `generated_marker`, so they agree on what
 "generated" means. Generation, serving, the LLM clients and the benchmarks cut completions with
 `cut_at_stop`, at `HUMANEVAL_STOPS` for a function body.

@@ -1,6 +1,6 @@
 """Map a step over the shards of a dataset directory: one output shard per input shard.
 
-A step (DESIGN.md, "datatrove's steps") takes the records of one shard and yields records; a
+A step (docs/architecture.md, "Every stage has one shape") takes the records of one shard and yields records; a
 record it yields with a non-empty `reason` is a reject and goes to OUT/rejects/ under the input
 shard's name, the rest go to OUT/. Output shards are always Parquet (`00000.jsonl` -> `00000.parquet`).
 
@@ -36,10 +36,10 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from textbooks.errors import UserError
+from textbooks.layout import REJECTS
 from textbooks.records import check_shards, read_shard, shard_paths, throughput, unify_shard_schemas, write_shard
 
 ShardFn = Callable[[Iterable[dict]], Iterator[dict]]
-REJECTS = "rejects"
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
 

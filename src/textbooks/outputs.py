@@ -1,12 +1,14 @@
 """What a command may write into, and one writer at a time.
 
-Every command that writes an --out claims it first (`claim_output`: a stage's lifecycle does, in
-textbooks.stage, and the CLI does for each other command that declares an OUTPUT kind):
+Every command that writes an --out claims it first (`claim_output`): a dataset stage's lifecycle
+does, in textbooks.stage; training, evaluation and conversion do around their work; a pipeline's
+run around its stages.
 
-- The path must be new, empty, or hold output of the same kind, as its marker files tell (a
-  stage's manifest, a training run's recipe, an evaluation's settings, a model's config). Anything
-  else (another stage's dataset, a pack, a run, or files we did not write) is refused with a
-  message naming what is there, so a slip in --out cannot replace a user's work.
+- The path must be new, empty, or hold output of the same kind, as its marker files tell
+  (`textbooks.layout.kind_of`: a stage's manifest, a training run's recipe, an evaluation's
+  settings, a model's config). Anything else (another stage's dataset, a pack, a run, or files we
+  did not write) is refused with a message naming what is there, so a slip in --out cannot replace
+  a user's work.
 - The claim holds an exclusive lock (`OUT/.lock`) for the command's lifetime. A second writer is
   refused at once, naming the holder's pid, host, start time and command. The lock is an flock:
   the kernel drops it when its process dies, so a run killed with SIGKILL never blocks the rerun
@@ -27,52 +29,12 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from textbooks.layout import LOCK, OTHER_FILES, kind_of
 from textbooks.records import naming_path
-
-LOCK = ".lock"
-STAGE_MARKERS = ("manifest.json", ".in-progress.json")  # a dataset stage's (records.MANIFEST, IN_PROGRESS)
-# Directory kinds other than dataset stages, each known by the files it always writes first.
-KIND_MARKERS = {  # in the order they are looked for: a pipeline's run keeps its recipe.yaml too
-    "pipeline": ("pipeline.json",),
-    "eval": ("eval_settings.json",),
-    "train": ("recipe.yaml", "checkpoints"),
-    "model": ("model_config.json", "config.json", "model.safetensors"),
-}
-# Our own bookkeeping, which does not make a directory someone else's: the lock, a stage's scratch,
-# and an LLM response cache (which `synth --estimate` leaves for the run it estimates) with its journal.
-LLM_CACHE = "llm-cache.sqlite"  # where a command that asks an LLM keeps its responses, in its output
-OWN_BOOKKEEPING = (LOCK, ".work", LLM_CACHE)
 
 
 class OutputBusyError(FileExistsError):
     """Another live process is writing the output."""
-
-
-def output_kind(directory: str | os.PathLike) -> str | None:
-    """What `directory` holds: a stage name ("corpus", "pack", ...), "eval", "train" or "model";
-    None when it does not exist or is empty; "other files" when it holds files we did not write."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return None
-    for marker in STAGE_MARKERS:
-        if (directory / marker).is_file():
-            return _stage_of(directory / marker)
-    for kind, markers in KIND_MARKERS.items():
-        if any((directory / marker).exists() for marker in markers):
-            return kind
-    return "other files" if any(not _is_own_bookkeeping(p.name) for p in directory.iterdir()) else None
-
-
-def _stage_of(marker: Path) -> str:
-    try:
-        return str(json.loads(marker.read_text(encoding="utf-8"))["stage"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return f"unreadable {marker.name}"
-
-
-def _is_own_bookkeeping(name: str) -> bool:
-    return (any(name == own or name.startswith(own + "-") for own in OWN_BOOKKEEPING)
-            or (name.startswith(".") and name.endswith(".tmp")))
 
 
 def check_output(path: str | os.PathLike, kind: str) -> Path:
@@ -81,7 +43,7 @@ def check_output(path: str | os.PathLike, kind: str) -> Path:
     path = Path(path).expanduser().resolve()
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"--out {path} exists and is not a directory")
-    found = output_kind(path)
+    found = kind_of(path)
     if found not in (None, kind):
         raise FileExistsError(f"--out {path} holds {_describe(found)}, not {kind} output; "
                               "choose a new or empty directory")
@@ -89,7 +51,7 @@ def check_output(path: str | os.PathLike, kind: str) -> Path:
 
 
 def _describe(kind: str) -> str:
-    if kind == "other files":
+    if kind == OTHER_FILES:
         return "files that are not a textbooks output"
     if kind.startswith("unreadable"):
         return f"an output whose {kind.split(' ', 1)[1]} is unreadable"
@@ -98,7 +60,7 @@ def _describe(kind: str) -> str:
     return nouns.get(kind, f"the output of the {kind} stage")
 
 
-# The command line being run (set by textbooks.cli), which a lock names to a refused second writer.
+# The command line being run (set by textbooks.commands), which a lock names to a refused second writer.
 current_command: contextvars.ContextVar[str] = contextvars.ContextVar("current_command", default="")
 
 

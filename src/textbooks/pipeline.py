@@ -34,13 +34,13 @@ from pathlib import Path
 
 import yaml
 
+from textbooks.commands import parse_command, run_command
+from textbooks.layout import CHECKPOINTS, LATEST, LEDGER, RECIPE, SIMILAR
 from textbooks.outputs import claim_output
 from textbooks.records import atomic_write_json
 from textbooks.resources import Usage
 
 DOCUMENTS = "documents"  # an input that takes the documents of the latest stage that writes some
-LEDGER = "pipeline.json"
-RECIPE = "recipe.yaml"  # the recipe a run ran, beside its ledger (the report reads its `arms`)
 
 
 @dataclass(frozen=True)
@@ -80,12 +80,12 @@ class Kind:
         return self.command or (self.name,)
 
 
-# The design's flow (DESIGN.md, "The data flows one way"). A recipe runs them in its own order.
+# The design's flow (docs/architecture.md, "The data flows one way"). A recipe runs them in its own order.
 KINDS = {kind.name: kind for kind in (
     Kind("corpus", documents=True),
     Kind("label", (Input("data", "--data", DOCUMENTS),), teacher_option="labeler"),
     Kind("classify", (Input("data", "--data", DOCUMENTS), Input("labels", "--labels", "label")), documents=True),
-    # synthetic data (PAPER.md §2.2): offline (mined, or `teacher: curriculum`) or from `teacher: URL#model`
+    # synthetic data (paper §2.2): offline (mined, or `teacher: curriculum`) or from `teacher: URL#model`
     Kind("synth-textbook", command=("synth", "textbook"), teacher_option="teacher"),
     Kind("synth-exercises", (Input("data", "--data", DOCUMENTS, mined_only=True),), command=("synth", "exercises"),
          teacher_option="teacher"),
@@ -95,7 +95,7 @@ KINDS = {kind.name: kind for kind in (
     Kind("pack", (Input("data", "--data", DOCUMENTS), Input("tokenizer", "--tokenizer", "tokenizer"))),
     Kind("train", (Input("data", "--data.path", "pack"), Input("init", "--train.init_from", None)),
          clears_itself=False),  # pretraining, or finetuning (§2.3) with `from: {init: <a train stage>}`
-    Kind("eval", (Input("model", "--model", "train"), Input("split", "--split", None, file="similar.json")),
+    Kind("eval", (Input("model", "--model", "train"), Input("split", "--split", None, file=SIMILAR)),
          positional=("benchmark", "humaneval"), clears_itself=False),
     Kind("audit", (Input("data", "--data", DOCUMENTS),)),
 )}
@@ -292,8 +292,6 @@ def setup(args: argparse.Namespace) -> tuple[Path, dict]:
 def main(out: Path, recipe: dict, dry_run: bool = False) -> int:
     """Run (or, dry, print) the plan of `recipe` into `out`, then its report; the exit code of the first
     stage that fails."""
-    from textbooks.cli import main as textbooks, parse_command
-
     with contextlib.nullcontext() if dry_run else claim_output(out, "pipeline"):  # a dry run writes nothing
         steps = plan(recipe.get("stages") or {}, out, recipe.get("teacher"))
         for step in steps:
@@ -306,14 +304,14 @@ def main(out: Path, recipe: dict, dry_run: bool = False) -> int:
                 continue
             command = start(step, out)
             with Usage() as usage:
-                code = textbooks(command)
+                code = run_command(command)
             if code != 0:
                 return code
             record_step(out, step, finished=True, usage=usage.figures())
         if dry_run:
             return 0
         print(cost_table(read_ledger(out), [step.stage.name for step in steps]))
-        return textbooks(["report", str(out)])  # OUT/report.html: every run ends with its report
+        return run_command(["report", str(out)])  # OUT/report.html: every run ends with its report
 
 
 def write_recipe(out: Path, recipe: dict) -> None:
@@ -348,7 +346,7 @@ def start(step: Step, out: Path) -> list[str]:
         shutil.rmtree(step.out, ignore_errors=True)
     record_step(out, step, finished=False)
     resume = step.stage.kind.words[0] == "train" and step.action == "resume" and \
-        (step.out / "checkpoints" / "latest").exists()
+        (step.out / CHECKPOINTS / LATEST).exists()
     return [*step.command, "--resume"] if resume else step.command
 
 

@@ -1,4 +1,5 @@
-"""The data contract between stages (DESIGN.md): records, shards, manifests, atomic writes.
+"""The data contract between stages (docs/architecture.md, "The dataset contract"): records, shards,
+manifests, atomic writes.
 
 A record is one document: `id`, `text`, `source`, plus stage columns. A dataset directory holds
 Parquet shards, a `manifest.json`, and a `rejects/` shard set. Every file is written under a
@@ -22,9 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from textbooks import __version__
+from textbooks.layout import MANIFEST
 
 BASE_COLUMNS = ("id", "text", "source")
-MANIFEST = "manifest.json"
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""One shape for every dataset stage (DESIGN.md, "Every stage has one shape").
+"""One shape for every dataset stage (docs/architecture.md, "Every stage has one shape").
 
 A stage declares itself once (`StageSpec`) and writes only its work: a function that maps steps
 over shards (`StageRun.map`) and returns its counts. `run_stage` owns the rest of the lifecycle,
@@ -32,16 +32,12 @@ from typing import Callable, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from textbooks.executor import REJECTS, Executor, LocalExecutor, ShardFn, ShardStats, make_executor, summarize
+from textbooks.executor import Executor, LocalExecutor, ShardFn, ShardStats, make_executor, summarize
+from textbooks.layout import IN_PROGRESS, MANIFEST, REJECTS, WORK
 from textbooks.outputs import claim_output
-from textbooks.records import (MANIFEST, atomic_path, atomic_write_json, config_hash, read_column, read_manifest,
+from textbooks.records import (atomic_path, atomic_write_json, config_hash, read_column, read_manifest,
                                rows_by_id, write_manifest)
 
-IN_PROGRESS = ".in-progress.json"  # an unfinished run's config: a rerun with the same config resumes
-WORK = ".work"  # a stage's intermediate shards, removed when the stage finishes
-# In OUT/.work: why a token budget stopped a stage's requests and what it had done by then, so a
-# resumed run stops there too (label, synth).
-STOPPED = "stopped.json"
 SHARDS = re.compile(r"[^.].*\.parquet")  # the executor names an output shard after its input shard
 # What a stage's failed run (a full disk, a denied write) leaves behind, for its one-line error.
 RESUMES = "The shards finished before the failure are kept: fix the cause and rerun the same command to resume."

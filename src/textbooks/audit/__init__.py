@@ -1,4 +1,4 @@
-"""Diversity and redundancy measures of a dataset (PAPER.md §2: the paper names the lack of a way to
+"""Diversity and redundancy measures of a dataset (paper §2: the paper names the lack of a way to
 measure them as an open problem).
 
 - `measures`: the figures (token counts, a reproducible sample, duplicate rates, distinct n-gram

@@ -3,12 +3,12 @@
 The paper credits phi-1's results to data that is diverse and not redundant (§2.2: without
 injected randomness an LLM's data is "redundant, homogeneous"), and names as an open problem that
 "we lack a good methodology to measure and evaluate the amount of diversity and redundancy in the
-data" (PAPER.md §2). This stage reports the usual proxies for both, over any dataset directory:
+data" (paper §2). This stage reports the usual proxies for both, over any dataset directory:
 
 - size: records, characters and tokens, and the distribution of lengths in tokens;
-- redundancy: the exact-duplicate rate (normalized content hash, corpus.dedup) over every record,
-  and the near-duplicate rate beyond exact copies (corpus.dedup's MinHash LSH at its default
-  Jaccard threshold, 0.85) over the sample;
+- redundancy: the exact-duplicate rate (normalized content hash, similarity.dedup) over every record,
+  and the near-duplicate rate beyond exact copies (similarity.dedup's MinHash LSH at its default
+  Jaccard threshold) over the sample;
 - lexical diversity: distinct-n (distinct n-grams / all n-grams, n = 1, 2, 4) over the tokens of
   the sample, n-grams never crossing a record;
 - semantic diversity: the sample's distinct texts embedded (--embedder: the packaged MiniLM by
@@ -32,7 +32,7 @@ whatever the shard layout; a dataset no larger than it is measured whole.
 OUT receives audit.json (every figure), lengths.png, ngrams.png, clusters.png and, for synthetic
 data, constraints.png, and the stage's manifest.json: a rerun with the same settings over the same
 input (its manifest's hash, or its shards' sizes and times when it has none) is skipped. OUT
-defaults to DIR.audit beside DIR, never DIR/audit: a stage never writes into its input (DESIGN.md),
+defaults to DIR.audit beside DIR, never DIR/audit: a stage never writes into its input (docs/architecture.md),
 and a directory inside DIR would be mistaken by other tools for part of the dataset. The headline
 figures are printed at the end, also when the run is skipped.
 
@@ -62,13 +62,13 @@ from textbooks.audit.measures import (MAX_CLUSTERS, BottomKSample, ConstraintHis
                                       cluster_coverage, default_clusters, distinct_ngram_ratios, length_summary,
                                       most_similar_pairs, near_duplicate_counts, sample_key)
 from textbooks.audit.plots import write_plots
-from textbooks.corpus.dedup import content_hash
-from textbooks.records import (MANIFEST, atomic_write_json, check_shards, files_fingerprint, naming_corrupt_shard,
+from textbooks.similarity.dedup import content_hash
+from textbooks.layout import AUDIT, MANIFEST
+from textbooks.records import (atomic_write_json, check_shards, files_fingerprint, naming_corrupt_shard,
                                read_shard, shard_paths)
 from textbooks.stage import StageResult, StageRun, StageSpec, positive_int, run_stage
 
-AUDIT = "audit.json"
-STAGE = StageSpec("audit", outputs=re.compile(r"audit\.json|\w+\.png"), subdirs=(), resumable=False)
+STAGE = StageSpec("audit", outputs=re.compile(rf"{re.escape(AUDIT)}|\w+\.png"), subdirs=(), resumable=False)
 READ_COLUMNS = ("id", "text", "constraints")  # all the audit reads of a record
 BATCH = 512  # records tokenized at a time
 EXCERPT_CHARS = 200
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def setup(args: argparse.Namespace) -> dict:
-    from textbooks.curate.embeddings import embedder_name
+    from textbooks.similarity.embeddings import embedder_name
 
     data = args.data.expanduser().resolve()
     records = check_dataset(data)
@@ -145,7 +145,7 @@ def token_counter(tokenizer_path: Path | None) -> TokenCounter:
     """The --tokenizer's counter, named by its path and content hash; the regex counter without one."""
     if tokenizer_path is None:
         return TokenCounter()
-    from textbooks.tokenizer import load_tokenizer
+    from textbooks.tokens import load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_path)
     digest = hashlib.sha256(tokenizer.to_str().encode("utf-8")).hexdigest()[:16]
@@ -155,7 +155,7 @@ def token_counter(tokenizer_path: Path | None) -> TokenCounter:
 def main(data: Path, out: Path, sample: int, seed: int, counter: TokenCounter, embedder: str | None,
          clusters: int | None, top: int, records: int | None = None) -> dict:
     """Audit `data` into `out` (audit.json and PNGs), print the headline figures; return the manifest."""
-    from textbooks.curate.embeddings import embedder_name
+    from textbooks.similarity.embeddings import embedder_name
 
     config = {"sample": sample, "seed": seed, "tokens": counter.name, "embedder": embedder_name(embedder),
               "clusters": clusters, "top": top}
@@ -262,7 +262,7 @@ def duplicate_figures(scan: DatasetScan, sample: list[dict]) -> dict:
 def embedding_figures(sample: list[dict], embedder: str | None, config: dict) -> tuple[dict, list[dict]]:
     """The clusters and most similar pairs of the sample's distinct texts: each is embedded once,
     and weighs in k-means as many records as have it."""
-    from textbooks.curate.embeddings import open_embedder
+    from textbooks.similarity.embeddings import open_embedder
 
     copies: dict[str, list[dict]] = {}
     for record in sample:

@@ -1,9 +1,9 @@
 """The figures of `textbooks audit`, each a small function of texts, token ids or embeddings.
 
-PAPER.md §2 names "a good methodology to measure and evaluate the amount of diversity and
+paper §2 names "a good methodology to measure and evaluate the amount of diversity and
 redundancy in the data" as an open problem; these are the usual proxies for both:
 
-- redundancy: exact and near duplicates (corpus.dedup's hashing and MinHash, reused as they are);
+- redundancy: exact and near duplicates (similarity.dedup's hashing and MinHash, reused as they are);
 - lexical diversity: distinct-n, the distinct n-grams over all n-grams of the dataset;
 - semantic diversity: how the texts spread over k-means clusters of their embeddings, and which
   pairs of texts are closest;
@@ -24,7 +24,7 @@ from typing import Iterable
 import numpy as np
 from tqdm import tqdm
 
-from textbooks.corpus.dedup import ExactDedup, NearDedup
+from textbooks.similarity.dedup import ExactDedup, NearDedup
 
 # The token counter used without --tokenizer: an identifier or keyword, a number (with its dots
 # and suffixes, so 1.5e3 and 0x1F are one token each), or any other single non-space character
@@ -89,7 +89,7 @@ class BottomKSample:
 
 
 def near_duplicate_counts(texts: list[str]) -> dict:
-    """Exact, then near duplicates among `texts` in order, by corpus.dedup's steps at their defaults
+    """Exact, then near duplicates among `texts` in order, by similarity.dedup's steps at their defaults
     (a text's position is its id, so that records sharing an id are still compared)."""
     exact, near = ExactDedup(), NearDedup()
     records = ({"id": str(i), "text": text} for i, text in enumerate(texts))

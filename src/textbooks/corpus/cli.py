@@ -1,4 +1,4 @@
-"""Build a corpus dataset from code sources (PAPER.md §1: the raw code that curation filters).
+"""Build a corpus dataset from code sources (paper §2.1: the raw code that curation filters).
 
 Sources (--source, repeatable; default: this interpreter's standard library and installed
 packages, which "stdlib" and "packages" name): a directory of .py files, a JSONL (.jsonl,
@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 
-from textbooks.corpus.dedup import DEDUP_COLUMNS, NearDedup, find_duplicates, with_dedup_keys
-from textbooks.corpus.sources import default_sources, plan_units, read_unit, resolve_source
 from textbooks.executor import ShardStats, make_executor
+from textbooks.layout import REJECTS
 from textbooks.records import atomic_write_text, read_column, shard_column, shard_paths, throughput
+from textbooks.similarity.dedup import DEDUP_COLUMNS, NEAR_THRESHOLD, NearDedup, find_duplicates, with_dedup_keys
+from textbooks.sources import default_sources, plan_units, read_unit, resolve_source
 from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments, positive_int,
                              run_stage)
 
@@ -60,8 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-bytes", type=positive_int, default=1_000_000, help="reject files larger than this")
     parser.add_argument("--shard-size", type=positive_int, default=1000, help="records per Parquet shard")
     parser.add_argument("--limit", type=positive_int, default=None, help="read at most this many records")
-    parser.add_argument("--near-threshold", type=float, default=0.85,
-                        help="Jaccard similarity from which a file is a near duplicate (default 0.85)")
+    parser.add_argument("--near-threshold", type=float, default=NEAR_THRESHOLD,
+                        help=f"Jaccard similarity from which a file is a near duplicate (default {NEAR_THRESHOLD})")
     add_executor_arguments(parser)
 
 
@@ -80,7 +81,7 @@ def setup(args: argparse.Namespace) -> dict:
 
 
 def main(sources: list[str], out_dir: str | Path, max_bytes: int = 1_000_000, shard_size: int = 1000,
-         limit: int | None = None, near_threshold: float = 0.85, text_field: str | None = None,
+         limit: int | None = None, near_threshold: float = NEAR_THRESHOLD, text_field: str | None = None,
          executor: str = "local", workers: int | None = None) -> dict:
     """Write the corpus of `sources` to `out_dir`; return its manifest."""
     config = {"sources": [str(s) for s in sources], "max_bytes": max_bytes, "shard_size": shard_size,
@@ -120,7 +121,7 @@ def _write_plan(units: list[dict], plan_dir: Path) -> None:
 class ReadUnits:
     """The step that reads each planned unit into records and adds their dedup keys.
 
-    A record a source rejects keeps its reason as `pending_reason` (corpus.dedup.with_dedup_keys).
+    A record a source rejects keeps its reason as `pending_reason` (similarity.dedup.with_dedup_keys).
     """
 
     max_bytes: int
@@ -142,7 +143,7 @@ def _read_step_stats(read: list[ShardStats], read_bytes: dict[str, int], summary
 def _count_output(out_dir: Path, started: float, bytes_in: int, dedup: dict, records_in: int) -> dict:
     """The manifest's counts: kept and rejected records, rejects by kind, dedup and throughput."""
     kept_bytes = read_column(out_dir, "bytes")
-    rejects = out_dir / "rejects"
+    rejects = out_dir / REJECTS
     reasons = read_column(rejects, "reason") if rejects.is_dir() else []
     # "near duplicate (estimated Jaccard 0.93)" counts as one kind
     by_reason = Counter(reason.split(" (")[0] for reason in reasons)

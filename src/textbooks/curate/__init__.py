@@ -1,1 +1,1 @@
-"""Curation: corpus records labeled, embedded, classified and filtered for educational value (PAPER.md §1)."""
+"""Curation: corpus records labeled, embedded, classified and filtered for educational value (paper §2.1)."""

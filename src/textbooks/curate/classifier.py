@@ -1,4 +1,4 @@
-"""The educational-value classifier (PAPER.md §1, paper §2.1): a random forest on code embeddings,
+"""The educational-value classifier (paper §2.1): a random forest on code embeddings,
 trained on the sample an LLM (or the heuristic labeler) labeled, that predicts the rest of the corpus.
 
 Labels are binary (1 = educational value). Part of the labeled sample is held out, stratified by

@@ -1,4 +1,4 @@
-"""Score every record of a corpus for educational value and keep the best (PAPER.md §1).
+"""Score every record of a corpus for educational value and keep the best (paper §2.1).
 
 phi-1 trained a random forest on code embeddings of the LLM-labeled sample and let it label the
 rest. This embeds every record (--embedder: the packaged MiniLM by default, offline; an HF encoder
@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from textbooks.executor import Executor
+from textbooks.layout import REJECTS
 from textbooks.records import read_column, shard_paths, throughput
 from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments, executor_from,
                              run_stage, write_decisions)
@@ -54,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def setup(args: argparse.Namespace) -> dict:
-    from textbooks.curate.embeddings import embedding_threads
+    from textbooks.similarity.embeddings import embedding_threads
 
     for path in (args.data, args.labels):
         if not path.is_dir():
@@ -74,7 +75,7 @@ class EmbedShard:
     threads: int
 
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
-        from textbooks.curate.embeddings import worker_embedder
+        from textbooks.similarity.embeddings import worker_embedder
 
         records = list(records)
         vectors = worker_embedder(self.embedder, self.threads).embed([r["text"] for r in records])
@@ -133,7 +134,7 @@ def main(data: Path, labels: Path, out: Path, embedder: str | None, threshold: f
 def _select(run: StageRun, data: Path, labels: Path, config: dict, threads: int) -> StageResult:
     """Embed every record (in parallel), train the forest and score (here), write the shards out."""
     from textbooks.curate.classifier import score, select
-    from textbooks.curate.embeddings import embedder_name
+    from textbooks.similarity.embeddings import embedder_name
 
     label_of = read_labels(labels, data)
     run.map("embed", EmbedShard(config["embedder"], threads), data, run.work / EMBEDDED)
@@ -157,7 +158,7 @@ def _select(run: StageRun, data: Path, labels: Path, config: dict, threads: int)
 def scored_files(out: Path) -> list[dict]:
     """The quality, id and path (when the corpus has one) of every kept and rejected record of `out`."""
     scored = []
-    for directory in (out, out / "rejects"):
+    for directory in (out, out / REJECTS):
         for path in shard_paths(directory) if directory.is_dir() else []:
             schema = pq.read_schema(path)
             columns = [c for c in ("id", "path", "quality") if c in schema.names]

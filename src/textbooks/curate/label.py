@@ -1,4 +1,4 @@
-"""Label a sample of a corpus for educational value (PAPER.md §1): the training set of the classifier.
+"""Label a sample of a corpus for educational value (paper §2.1): the training set of the classifier.
 
 phi-1 asked GPT-4 to judge the educational value of about 100k files "for a student whose goal is
 to learn basic coding concepts", then trained a classifier to label the rest. --labeler heuristic
@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from textbooks.executor import Executor, SerialExecutor
-from textbooks.outputs import LLM_CACHE
+from textbooks.layout import LLM_CACHE, STOPPED, WORK
 from textbooks.records import atomic_write_json, read_column, read_records, throughput
-from textbooks.stage import (STOPPED, WORK, StageResult, StageRun, StageSpec, add_executor_arguments,
+from textbooks.stage import (StageResult, StageRun, StageSpec, add_executor_arguments,
                              executor_from, positive_int, read_stop, run_stage)
 
 STAGE = StageSpec("label", subdirs=())

@@ -1,5 +1,2 @@
-"""Decontamination: compare training records with benchmark problems (PAPER.md §5).
-
-`ngram` counts shared 13-grams of normalized tokens; `astmatch` scores the edit distance between
-normalized syntax trees (the paper's AST match rate tau).
-"""
+"""Decontamination: compare training records with benchmark problems (paper §5) by shared 13-grams,
+embedding distance and the AST match rate (textbooks.similarity), and prune the similar ones."""

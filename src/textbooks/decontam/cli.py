@@ -1,4 +1,4 @@
-"""Compare every record of a dataset with every benchmark problem, and prune the similar ones (PAPER.md §5).
+"""Compare every record of a dataset with every benchmark problem, and prune the similar ones (paper §5).
 
 phi-1's check that its exercises did not leak HumanEval: 13-gram overlap found only four HumanEval
 problems, all false positives, so the paper also measured the embedding distance and an AST-based
@@ -10,7 +10,7 @@ exercise and those that had none (Table 3). This stage computes all three for ea
                               tokens found in a benchmark prompt or solution, and the task sharing most
   nearest_task, embedding_l2  the nearest benchmark solution by L2 distance between normalized
                               embeddings (--embedder: the packaged MiniLM, an HF encoder, our checkpoint)
-  ast_match, ast_task         the AST match rate (textbooks.decontam.astmatch: normalized syntax, edit
+  ast_match, ast_task         the AST match rate (textbooks.similarity.astmatch: normalized syntax, edit
                               distance) with the best-matching solution; ast_lines, the lines (FIRST-LAST)
                               of the record's function that matched (None: the record as a whole);
                               ast_parsed is False when the record did not parse and the score is the
@@ -47,14 +47,14 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from textbooks.executor import Executor
+from textbooks.layout import SIMILAR
 from textbooks.records import atomic_write_json, config_hash, throughput
 from textbooks.stage import (SHARDS, StageResult, StageRun, StageSpec, add_executor_arguments, executor_from,
                              run_stage, written_column)
 
-SIMILAR = "similar.json"
 STAGE = StageSpec("decontam", outputs=re.compile(f"{SHARDS.pattern}|{re.escape(SIMILAR)}"))
 METHODS = ("ngram", "embedding", "ast")
-SWEEP = (0.95, 0.9, 0.85, 0.8)  # PAPER.md §5, Table 3
+SWEEP = (0.95, 0.9, 0.85, 0.8)  # paper §5, Table 3
 HUMANEVAL_FORMAT = "humaneval"  # how a bare FILE of --against is read
 SOLUTIONS = "solutions.npy"  # in OUT/.work: the embedded benchmark solutions
 
@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_against(text: str) -> tuple[tuple[str, str | None], ...]:
     """--against: (benchmark name, path or None) per comma-separated item."""
-    from textbooks.evaluate.benchmarks import BENCHMARKS
+    from textbooks.benchmarks import BENCHMARKS
 
     items = []
     for item in filter(None, (part.strip() for part in text.split(","))):
@@ -121,7 +121,7 @@ def tau_list(text: str) -> tuple[float, ...]:
 
 
 def setup(args: argparse.Namespace) -> dict:
-    from textbooks.curate.embeddings import embedding_threads
+    from textbooks.similarity.embeddings import embedding_threads
 
     if not args.data.is_dir():
         raise FileNotFoundError(f"--data {args.data} is not a dataset directory")
@@ -153,7 +153,7 @@ class Reference:
 @functools.lru_cache(maxsize=4)
 def load_references(against: tuple[tuple[str, str | None], ...]) -> tuple[Reference, ...]:
     """The problems of every benchmark of --against; task ids must be unique across them."""
-    from textbooks.evaluate.benchmarks import load_benchmark
+    from textbooks.benchmarks import load_benchmark
 
     references, seen = [], {}
     for name, path in against:
@@ -246,7 +246,7 @@ class ScoreShard:
 
     def nearest(self, texts: list[str]) -> tuple[list[str], list[float]]:
         """Each text's nearest benchmark solution and the L2 distance between their normalized embeddings."""
-        from textbooks.curate.embeddings import worker_embedder
+        from textbooks.similarity.embeddings import worker_embedder
 
         tasks = [r.task for r in load_references(self.against)]
         similarity = worker_embedder(self.embedder, self.threads).embed(texts) @ load_vectors(self.solutions_path).T
@@ -259,7 +259,7 @@ class ScoreShard:
 @functools.lru_cache(maxsize=2)
 def ngram_index(against: tuple, n: int):
     """The n-grams of every benchmark prompt and solution (one per worker process)."""
-    from textbooks.decontam.ngram import NGramIndex
+    from textbooks.similarity.ngram import NGramIndex
 
     return NGramIndex({r.task: (r.prompt, r.code) for r in load_references(against)}, n)
 
@@ -267,7 +267,7 @@ def ngram_index(against: tuple, n: int):
 @functools.lru_cache(maxsize=2)
 def ast_matcher(against: tuple):
     """The normalized benchmark solutions (one per worker process)."""
-    from textbooks.decontam.astmatch import ASTMatcher
+    from textbooks.similarity.astmatch import ASTMatcher
 
     return ASTMatcher({r.task: r.code for r in load_references(against)})
 
@@ -279,7 +279,7 @@ def load_vectors(path: str) -> np.ndarray:
 
 def embed_solutions(references: tuple[Reference, ...], embedder: str | None, path: Path) -> None:
     """The benchmark solutions' embeddings, computed once here (every worker reads them) into `path`."""
-    from textbooks.curate.embeddings import open_embedder
+    from textbooks.similarity.embeddings import open_embedder
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
@@ -292,7 +292,7 @@ def main(data: Path, out: Path, against: tuple[tuple[str, str | None], ...], met
     """Score and prune `data` against the benchmarks into `out`; return the manifest."""
     from dataclasses import asdict
 
-    from textbooks.curate.embeddings import embedder_name
+    from textbooks.similarity.embeddings import embedder_name
 
     references = load_references(against)
     # The benchmarks go into the hash by content: a changed benchmark file reruns the stage.

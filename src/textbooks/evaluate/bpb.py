@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from textbooks.evaluate.benchmarks import Problem
+from textbooks.benchmarks import Problem
 from textbooks.model.spec import resolve_model
 
 
@@ -34,11 +34,10 @@ def open_scorer(model: str) -> LocalScorer:
         raise ValueError(f"bits per byte needs a local model; {model} is an endpoint")
     if spec.kind == "hf":
         return hf_scorer(spec.path)
-    from textbooks.model.generate import find_tokenizer
-    from textbooks.model.weights import load_model
-    from textbooks.tokenizer import load_tokenizer
+    from textbooks.model.pretrained import load_pretrained
 
-    ours, tokenizer = load_model(spec.path), load_tokenizer(find_tokenizer(spec.path))
+    pretrained = load_pretrained(spec.path)
+    ours, tokenizer = pretrained.model, pretrained.tokenizer
     return LocalScorer(lambda text: tokenizer.encode(text).ids, lambda ids: ours(ids)[0],
                        ours.config.block_size)
 

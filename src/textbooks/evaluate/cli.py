@@ -1,4 +1,4 @@
-"""Evaluate a model on a benchmark by running its completions against the tests (PAPER.md §4).
+"""Evaluate a model on a benchmark by running its completions against the tests (paper Table 1).
 
 BENCHMARK is humaneval, humaneval-plus, mbpp (the full set's test split, tasks 11-510),
 mbpp-sanitized, or graded (an LLM grader's critique and 0-10 score; see --grader).
@@ -37,12 +37,12 @@ import argparse
 import json
 from pathlib import Path
 
-from textbooks.evaluate.benchmarks import BENCHMARKS, Problem, load_benchmark, revealed
+from textbooks.benchmarks import BENCHMARKS, Problem, load_benchmark, revealed
 from textbooks.evaluate.graded import grade, load_graded_problems
-from textbooks.evaluate.harness import EvalSettings, claim_output, evaluate, model_identity
+from textbooks.evaluate.harness import EvalSettings, evaluate, model_identity
+from textbooks.outputs import check_output
 from textbooks.records import file_sha256
 
-OUTPUT = "eval"
 AFTER_FAILURE = "Every sample and verdict finished before the failure is kept: rerun the same command to resume."
 
 
@@ -89,7 +89,8 @@ def parse_ks(text: str) -> list[int]:
 
 
 def setup(args: argparse.Namespace) -> tuple[EvalSettings, list[Problem]]:
-    """Validate the arguments, load the problems and claim OUT for these settings."""
+    """Validate the arguments and load the problems; the settings the evaluation runs with."""
+    check_output(args.out, "eval")  # another kind of output there is refused before any work
     if args.n_samples < 1:
         raise ValueError("--n-samples must be at least 1")
     if args.temperature < 0 or not 0 < args.top_p <= 1:
@@ -115,7 +116,6 @@ def setup(args: argparse.Namespace) -> tuple[EvalSettings, list[Problem]]:
         n_samples=args.n_samples, temperature=args.temperature, top_p=args.top_p,
         max_new_tokens=args.max_new_tokens, seed=args.seed, limit=args.limit, timeout_s=args.timeout,
         grader=args.grader, reveal=args.reveal)
-    claim_output(args.out, settings)
     return settings, problems
 
 

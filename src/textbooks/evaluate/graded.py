@@ -1,4 +1,4 @@
-"""Graded evaluation (PAPER.md §4): a grader LLM critiques each solution, then scores it 0-10.
+"""Graded evaluation (paper §4): a grader LLM critiques each solution, then scores it 0-10.
 
 Unit tests alone miss partial progress and reward lucky passes, so phi-1 was also judged on new,
 unconventional problems by GPT-4: a verbal critique of the solution against the task, then a
@@ -18,9 +18,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from textbooks.codetext import HUMANEVAL_STOPS
-from textbooks.evaluate.benchmarks import Problem, read_benchmark_file
-from textbooks.evaluate.harness import EvalSettings, collect_samples
+from textbooks.benchmarks import Problem, read_benchmark_file
+from textbooks.evaluate.harness import EvalSettings, claimed, collect_samples
 from textbooks.evaluate.samples import Sample, append_jsonl, read_appended_rows, truncate_torn_line
+from textbooks.layout import GRADES, SUMMARY
 from textbooks.records import atomic_write_json, code_version
 
 DEFAULT_PROBLEMS = Path(__file__).parent / "data" / "graded-problems.jsonl"
@@ -94,7 +95,7 @@ def grade_samples(problems: list[Problem], samples: list[Sample], grader_spec: s
     from textbooks.llm import open_client
     from textbooks.llm.ask import ask_until_parsed
 
-    path = out / "grades.jsonl"
+    path = out / GRADES
     truncate_torn_line(path)
     grades = {(g["task_id"], g["index"]): g for g in read_appended_rows(path)}
     todo = [s for s in samples if (s.task_id, s.index) not in grades]
@@ -113,19 +114,20 @@ def grade_samples(problems: list[Problem], samples: list[Sample], grader_spec: s
 
 def grade(settings: EvalSettings, problems: list[Problem], out: Path, samples_file: Path | None,
           concurrency: int) -> dict:
-    """Generate (or read) solutions, grade them, and write summary.json with the mean score."""
+    """Generate (or read) solutions, grade them, and write summary.json with the mean score, holding OUT."""
     started = time.time()
-    samples = collect_samples(problems, settings, out, samples_file, concurrency)
-    grades = grade_samples(problems, samples, settings.grader, settings.seed, out, concurrency)
-    scores = [grades[(s.task_id, s.index)]["score"] for s in samples]
-    parsed = [s for s in scores if s is not None]
-    summary = {"benchmark": "graded", "problems": len(problems), "samples": len(samples),
-               "mean_score": sum(parsed) / len(parsed) if parsed else None,
-               "graded": len(parsed), "unparsable": len(scores) - len(parsed),
-               "settings": asdict(settings), "code_version": code_version(),
-               "wall_time_s": round(time.time() - started, 2)}
-    atomic_write_json(out / "summary.json", summary)
+    with claimed(out, settings) as out:
+        samples = collect_samples(problems, settings, out, samples_file, concurrency)
+        grades = grade_samples(problems, samples, settings.grader, settings.seed, out, concurrency)
+        scores = [grades[(s.task_id, s.index)]["score"] for s in samples]
+        parsed = [s for s in scores if s is not None]
+        summary = {"benchmark": "graded", "problems": len(problems), "samples": len(samples),
+                   "mean_score": sum(parsed) / len(parsed) if parsed else None,
+                   "graded": len(parsed), "unparsable": len(scores) - len(parsed),
+                   "settings": asdict(settings), "code_version": code_version(),
+                   "wall_time_s": round(time.time() - started, 2)}
+        atomic_write_json(out / SUMMARY, summary)
     mean = f"{summary['mean_score']:.2f}/10" if parsed else "none"
     print(f"graded: mean score {mean} over {len(parsed)} solutions; {summary['unparsable']} unparsable "
-          f"(see {out / 'grades.jsonl'})")
+          f"(see {out / GRADES})")
     return summary

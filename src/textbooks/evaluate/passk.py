@@ -1,7 +1,7 @@
 """pass@k: the chance that at least one of k samples passes, estimated without bias from n >= k.
 
 With c of n samples correct, pass@k = 1 - C(n - c, k) / C(n, k) (Chen et al. 2021, the estimator
-phi-1's HumanEval and MBPP numbers use, PAPER.md §4). The ratio of binomials is computed as a
+phi-1's HumanEval and MBPP numbers use, paper Table 1). The ratio of binomials is computed as a
 product so that n in the hundreds does not overflow floats.
 """
 

@@ -1,4 +1,4 @@
-"""HumanEval+ judged as EvalPlus defines it (PAPER.md §4 reports HumanEval; EvalPlus adds ~750
+"""HumanEval+ judged as EvalPlus defines it (the paper reports HumanEval; EvalPlus adds ~750
 inputs per task): a candidate must give the reference solution's output on every input, each
 input within a time limit scaled from the reference's own time on it.
 
@@ -34,7 +34,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from textbooks.evaluate.benchmarks import PlusTests, Problem
+from textbooks.benchmarks import PlusTests, Problem
 from textbooks.sandbox.pool import Limits, Outcome, Result, Sandbox
 from textbooks.records import atomic_path
 

@@ -77,18 +77,15 @@ class CheckpointClient(LocalBackend):
 
     def __init__(self, path: str | Path, tokenizer: str | Path | None = None, batch_size: int = 16,
                  device: str | None = None):
-        from textbooks.model.generate import find_tokenizer
+        from textbooks.layout import CONFIG, WEIGHTS
+        from textbooks.model.pretrained import load_pretrained
         from textbooks.model.spec import our_model_dir
-        from textbooks.model.weights import CONFIG, WEIGHTS, load_model
-        from textbooks.tokenizer import load_tokenizer
 
-        model_dir = our_model_dir(path)
-        tokenizer_path = find_tokenizer(model_dir, Path(tokenizer) if tokenizer else None)
-        self.model = load_model(model_dir, device or default_device())
-        self.tokenizer = load_tokenizer(tokenizer_path)
+        pretrained = load_pretrained(our_model_dir(path), tokenizer, device or default_device())
+        self.model, self.tokenizer = pretrained.model, pretrained.tokenizer
         self.batch_size = batch_size
-        self.model_dir = model_dir
-        fingerprint = files_fingerprint([model_dir / WEIGHTS, model_dir / CONFIG, tokenizer_path])
+        self.model_dir = model_dir = pretrained.model_dir
+        fingerprint = files_fingerprint([model_dir / WEIGHTS, model_dir / CONFIG, pretrained.tokenizer_path])
         self.name = f"{model_dir.resolve()}@{fingerprint}"
 
     @property

@@ -1,4 +1,4 @@
-"""Model sizes: the paper's two models (PAPER.md §3) and CPU-sized ones of the same shape."""
+"""Model sizes: the paper's two models (paper §2.3) and CPU-sized ones of the same shape."""
 
 from __future__ import annotations
 

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import torch
 
-from textbooks.model.spec import our_model_dir
 from textbooks.model.hf import export_hf, load_hf_dir
-from textbooks.model.spec import resolve_model
+from textbooks.model.spec import our_model_dir, resolve_model
 from textbooks.model.weights import load_model, save_model
+from textbooks.outputs import check_output, claim_output
 
-OUTPUT = "model"
 AFTER_FAILURE = "Each file is written whole or not at all: rerun the command once the cause is fixed."
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -42,10 +41,9 @@ def run(args: argparse.Namespace) -> int:
 def setup(args: argparse.Namespace) -> tuple[Path, Path, bool]:
     """Check the source is the kind of model its flag says and the output does not overwrite it;
     resolve a run to its latest checkpoint."""
+    check_output(args.out, "model")  # another kind of output there is refused before any model is read
     to_hf = args.to_hf is not None
     source = our_model_dir(args.to_hf, "--to-hf") if to_hf else hf_model_dir(args.from_hf)
-    if args.out.exists() and not args.out.is_dir():
-        raise FileExistsError(f"output {args.out} exists and is not a directory")
     if args.out.resolve() == source.resolve():
         raise ValueError(f"output {args.out} is the source directory; choose another")
     return source, args.out, to_hf
@@ -61,11 +59,12 @@ def hf_model_dir(path: Path) -> Path:
 
 
 def main(source: Path, out: Path, to_hf: bool, dtype: torch.dtype | None = None) -> None:
-    """Convert `source` to `out`: ours -> HF when `to_hf`, else HF -> ours."""
-    model = load_model(source, dtype=dtype) if to_hf else load_hf_dir(source, dtype=dtype)
-    if to_hf:
-        export_hf(model, out)
-    else:
-        save_model(model, out)
+    """Convert `source` to `out` (held: textbooks.outputs): ours -> HF when `to_hf`, else HF -> ours."""
+    with claim_output(out, "model") as out:
+        model = load_model(source, dtype=dtype) if to_hf else load_hf_dir(source, dtype=dtype)
+        if to_hf:
+            export_hf(model, out)
+        else:
+            save_model(model, out)
     layout = "HF PhiForCausalLM" if to_hf else "textbooks model"
     print(f"wrote {out} ({layout}, {model.num_params():,} parameters)")

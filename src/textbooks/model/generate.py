@@ -1,39 +1,21 @@
-"""Sample completions of prompts from one of our model directories or training runs.
+"""Sample completions of prompts from a model: KV-cache decoding of a batch of prompts of different
+lengths (left-padded). A completion ends at <|endoftext|>, before the first stop sequence (in the
+completion text), after `max_new_tokens` tokens, or when the model's context (block_size) is full.
 
-MODEL is a model directory (model.safetensors + model_config.json), a training checkpoint, or a
-training run directory (its latest checkpoint is used). The tokenizer is found beside the model or
-in the run's packed data, unless --tokenizer names one. Prompts come from --prompt (repeatable,
-taken verbatim) or --prompts-file: a .jsonl file holds one prompt per line (an object with a
-"prompt" field, as in HumanEval's file, or a JSON string); any other file is one prompt.
-
-Generation uses a KV cache and batches prompts of different lengths (left-padded). A completion
-ends at <|endoftext|>, before the first --stop sequence (in the completion text), or after
---max-new-tokens tokens or when the model's context (block_size) is full.
-
-Example:
-  textbooks generate runs/default/train --prompt $'def add(a, b):\\n' --temperature 0 --stop '\\n\\n'
+`textbooks generate` (textbooks.model.generate_cli) is this module's command; evaluation, the local
+LLM clients and the server call `complete` directly.
 """
 
 from __future__ import annotations
 
-import argparse
-import copy
-import itertools
-import re
-import time
-import weakref
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import torch
-import torch.nn as nn
-import yaml
 
-from textbooks.codetext import HUMANEVAL_STOPS, cut_at_stop
-from textbooks.model.phi import MLP
-
-DEFAULT_PROMPTS = ('def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',)
+from textbooks.codetext import cut_at_stop
+from textbooks.model.onednn import inference_model
+from textbooks.tokens import EOT
 
 
 @dataclass(frozen=True)
@@ -82,8 +64,6 @@ def complete(model, tokenizer, prompts: list[str], params: SamplingParams, batch
     does not depend on which other prompts share its batch. A prompt longer than the model's
     block_size gets an empty completion with finish_reason "length".
     """
-    from textbooks.tokenizer import EOT
-
     eot_id = tokenizer.token_to_id(EOT)
     prompt_ids = _encode_prompts(tokenizer, prompts, eot_id)
     rows = generate_ids(model, prompt_ids, params, eot_id, StopScanner(tokenizer, params.stop), batch_size, seeds)
@@ -255,207 +235,3 @@ def _completion(row: Generation, tokenizer, stops: tuple[str, ...]) -> Completio
     while kept > 0 and len(tokenizer.decode(row.ids[:kept - 1])) >= len(text):
         kept -= 1
     return Completion(text, row.ids[:kept], "stop", len(row.prompt_ids))
-
-
-class OneDNNLinear(nn.Module):
-    """A linear layer for CPU inference through oneDNN, its weight reordered once into oneDNN's layout,
-    optionally followed by the tanh GELU in the same kernel.
-
-    A decoding step multiplies a few rows by every weight matrix; there oneDNN with a prepacked
-    weight ran 1.5-2.5x faster than the MKL matmul behind nn.Linear on the 2-core AMD EPYC we
-    measured, and made a decoding step ~1.3x faster. torch.compile uses the same ops on CPU.
-    Folding the GELU (or a residual add, `add_to`) into the matmul saves a pass over its output:
-    at 16 rows the GELU alone took ~35 us, a third of its layer's matmul.
-    """
-
-    ROWS_HINT = 16  # the layout is tuned for this many rows; measured as good as a tuned one from 1 to 16
-
-    def __init__(self, linear: nn.Linear, tanh_gelu: bool = False):
-        super().__init__()
-        self.weight = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), self.ROWS_HINT)
-        self.bias = linear.bias
-        self.post_op, self.algorithm = ("gelu", "tanh") if tanh_gelu else ("none", "")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, self.post_op, [], self.algorithm)
-
-    def add_to(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        """residual + forward(x), as one op (the same floats as the separate add)."""
-        if self.post_op != "none":
-            return residual + self(x)
-        return torch.ops.mkldnn._linear_pointwise.binary(x, residual, self.weight, self.bias, "add")
-
-
-# model -> (its parameters' identity and versions, its OneDNNLinear copy); an entry goes with its model
-_INFERENCE_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def inference_model(model: nn.Module) -> nn.Module:
-    """`model`, or on a CPU with oneDNN a copy of it whose linear layers are OneDNNLinear ones.
-
-    The copy shares every other parameter and buffer with `model`. It is kept for the next call
-    (a second copy of the linear weights while `model` lives) and remade when a parameter changed.
-    """
-    weight = model.wte.weight
-    if weight.device.type != "cpu" or weight.dtype != torch.float32 or not _onednn_linear_available():
-        return model
-    key = _weights_key(model)
-    cached = _INFERENCE_COPIES.get(model)
-    if cached is None or cached[0] != key:
-        try:
-            cached = _INFERENCE_COPIES[model] = (key, _onednn_copy(model))
-        except (RuntimeError, NotImplementedError):  # weights oneDNN cannot take (e.g. sharded): run as they are
-            return model
-    return cached[1]
-
-
-def _weights_key(model: nn.Module) -> tuple:
-    try:  # an in-place update (an optimizer step, load_state_dict) bumps a tensor's version
-        return tuple((p.data_ptr(), p._version) for p in model.parameters())
-    except RuntimeError:  # tensors made under inference_mode have no version; they cannot change outside it
-        return tuple(p.data_ptr() for p in model.parameters())
-
-
-@torch.inference_mode()
-def _onednn_copy(model: nn.Module) -> nn.Module:
-    shared = {id(t): t for t in itertools.chain(model.parameters(), model.buffers())}
-    fast = copy.deepcopy(model, memo=shared)
-    for module in list(fast.modules()):
-        if isinstance(module, MLP) and isinstance(module.fc1, nn.Linear) and _is_tanh_gelu(module.act):
-            # the MLP's GELU runs inside fc1's kernel
-            module.fc1, module.act = OneDNNLinear(module.fc1, tanh_gelu=True), nn.Identity()
-        for name, child in module.named_children():
-            if isinstance(child, nn.Linear):
-                setattr(module, name, OneDNNLinear(child))
-    return fast
-
-
-def _is_tanh_gelu(activation: nn.Module) -> bool:
-    return isinstance(activation, nn.GELU) and activation.approximate == "tanh"
-
-
-def _onednn_linear_available() -> bool:
-    return (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-            and hasattr(torch.ops.mkldnn, "_reorder_linear_weight"))
-
-
-def find_tokenizer(model_dir: Path, explicit: Path | None = None) -> Path:
-    """The tokenizer a model was trained with: the tokenizer.json saved beside it (in the model
-    directory or its run), else its run's pack's (checked against the pack's manifest).
-
-    An `explicit` tokenizer serves a model that records none; where the model records one, the two
-    must be the same tokenizer: another vocabulary would turn its ids into garbage without a word.
-    """
-    recorded = recorded_tokenizer(model_dir)
-    if explicit is None:
-        if recorded is None:
-            raise FileNotFoundError(f"no tokenizer.json found for {model_dir}; pass --tokenizer")
-        return recorded
-    if recorded is not None:
-        from textbooks.tokenizer import same_tokenizer
-
-        if not same_tokenizer(explicit, recorded):
-            raise ValueError(f"--tokenizer {explicit} is not the tokenizer {model_dir} was trained with "
-                             f"({recorded}); drop --tokenizer to use that one")
-    return explicit
-
-
-def recorded_tokenizer(model_dir: Path) -> Path | None:
-    """The tokenizer.json a model directory records: beside it or its run, else its run's pack's; None if none."""
-    from textbooks.pack import pack_tokenizer
-
-    for directory in (model_dir, model_dir.parent, model_dir.parent.parent):
-        if (directory / "tokenizer.json").exists():
-            return directory / "tokenizer.json"
-        recipe = directory / "recipe.yaml"
-        if recipe.exists():
-            data_path = (yaml.safe_load(recipe.read_text()) or {}).get("data", {}).get("path")
-            if data_path and (Path(data_path) / "tokenizer.json").exists():
-                return pack_tokenizer(data_path)
-    return None
-
-
-def read_prompts_file(path: Path) -> list[str]:
-    """The prompts of a .jsonl file (objects with "prompt", or strings), or a whole text file as one prompt."""
-    if path.suffix != ".jsonl":
-        return [path.read_text(encoding="utf-8")]
-    from textbooks.records import read_jsonl
-
-    prompts = []
-    for number, record in read_jsonl(path):
-        prompt = record.get("prompt") if isinstance(record, dict) else record
-        if not isinstance(prompt, str):
-            raise ValueError(f"{path}:{number}: expected a JSON string or an object with a \"prompt\" string")
-        prompts.append(prompt)
-    return prompts
-
-
-def unescape(text: str) -> str:
-    r"""`\n`, `\t` and `\\` typed on a command line, as the characters they name."""
-    return re.sub(r"\\([nt\\])", lambda m: {"n": "\n", "t": "\t", "\\": "\\"}[m.group(1)], text)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", type=Path, help="model directory, checkpoint or training run directory")
-    parser.add_argument("--prompt", action="append", default=[],
-                        help="a prompt, verbatim (repeatable); default: a docstring'd function header")
-    parser.add_argument("--prompts-file", type=Path, help="a .jsonl file of prompts, or a text file that is one prompt")
-    parser.add_argument("--tokenizer", type=Path, help="tokenizer.json (default: found beside the model)")
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--temperature", type=float, default=0.8, help="0 for greedy decoding")
-    parser.add_argument("--top-p", type=float, default=0.95)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--stop", action="append", default=[],
-                        help="end a completion before this text (repeatable; \\n and \\t are unescaped)")
-    parser.add_argument("--humaneval-stops", action="store_true", help=f"add HumanEval's stops: {HUMANEVAL_STOPS}")
-    parser.add_argument("--batch-size", type=int, default=16, help="prompts generated together")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-
-
-@dataclass(frozen=True)
-class GenerateJob:
-    model_dir: Path
-    tokenizer_path: Path
-    prompts: list[str]
-    params: SamplingParams
-    batch_size: int
-    device: str
-
-
-def setup(args: argparse.Namespace) -> GenerateJob:
-    from textbooks.model.spec import our_model_dir
-
-    model_dir = our_model_dir(args.model)
-    prompts = list(args.prompt)
-    if args.prompts_file is not None:
-        if not args.prompts_file.is_file():
-            raise FileNotFoundError(f"--prompts-file {args.prompts_file} does not exist")
-        prompts += read_prompts_file(args.prompts_file)
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    stops = tuple(unescape(s) for s in args.stop) + (HUMANEVAL_STOPS if args.humaneval_stops else ())
-    params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-                            stop=stops, seed=args.seed)
-    return GenerateJob(model_dir, find_tokenizer(model_dir, args.tokenizer), prompts or list(DEFAULT_PROMPTS),
-                       params, args.batch_size, args.device)
-
-
-def main(job: GenerateJob) -> list[Completion]:
-    from textbooks.model.weights import load_model
-    from textbooks.tokenizer import load_tokenizer
-
-    model, tokenizer = load_model(job.model_dir, device=job.device), load_tokenizer(job.tokenizer_path)
-    started = time.perf_counter()
-    completions = complete(model, tokenizer, job.prompts, job.params, job.batch_size)
-    seconds = time.perf_counter() - started
-    for prompt, completion in zip(job.prompts, completions):
-        print(f"--- prompt\n{prompt}--- completion ({completion.finish_reason}, {len(completion.token_ids)} tokens)\n"
-              f"{completion.text}\n", flush=True)
-    new_tokens = sum(len(c.token_ids) for c in completions)
-    print(f"{len(completions)} completions, {new_tokens} new tokens in {seconds:.2f} s "
-          f"({new_tokens / max(seconds, 1e-9):.0f} tokens/s)")
-    return completions
-
-
-def run(args: argparse.Namespace) -> None:
-    main(setup(args))

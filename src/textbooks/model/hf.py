@@ -1,4 +1,4 @@
-"""Convert between our Phi and transformers' `PhiForCausalLM` layout (PAPER.md §3: the released
+"""Convert between our Phi and transformers' `PhiForCausalLM` layout (paper §2.3: the released
 phi-1 weights use it), both ways, by reading and writing config.json and safetensors directly.
 
 The layouts differ only in names and in HF's separate q_proj/k_proj/v_proj, which we fuse into one
@@ -19,6 +19,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from tqdm import tqdm
 
+from textbooks.layout import HF_CONFIG, WEIGHTS
 from textbooks.model.config import ModelConfig
 from textbooks.model.phi import Phi
 from textbooks.model.weights import model_from_tensors
@@ -34,7 +35,7 @@ HF_DEFAULTS = {
 }
 # gelu_new and gelu_pytorch_tanh are the same function: GELU's tanh approximation
 TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh")
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json",
+WEIGHT_FILES = (WEIGHTS, f"{WEIGHTS}.index.json",
                 "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
@@ -165,7 +166,7 @@ def load_hf_dir(path: str | os.PathLike, device: torch.device | str = "cpu", dty
 
 def read_hf_config(path: Path) -> dict:
     """The config.json dict of an HF model directory."""
-    config_path = path / "config.json"
+    config_path = path / HF_CONFIG
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path} does not exist; is {path} an HF model directory?")
     try:
@@ -223,7 +224,7 @@ def export_hf(model: Phi, out_dir: str | os.PathLike) -> None:
     """Write config.json + model.safetensors that `PhiForCausalLM.from_pretrained(out_dir)` loads."""
     out_dir = Path(out_dir)
     tensors = state_dict_to_hf(model.state_dict(), model.config)
-    with atomic_path(out_dir / "model.safetensors") as tmp:
+    with atomic_path(out_dir / WEIGHTS) as tmp:
         save_file(tensors, tmp, metadata={"format": "pt"})
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    atomic_write_json(out_dir / "config.json", {**config_to_hf(model.config), "dtype": dtype})
+    atomic_write_json(out_dir / HF_CONFIG, {**config_to_hf(model.config), "dtype": dtype})

@@ -1,4 +1,4 @@
-"""The phi-1 model (PAPER.md §3, paper §2.3), read top-down: rotary helpers, the KV cache, attention,
+"""The phi-1 model (paper §2.3), read top-down: rotary helpers, the KV cache, attention,
 MLP, block, model.
 
 A decoder-only transformer whose blocks run attention and the MLP in parallel from one LayerNorm

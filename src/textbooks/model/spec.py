@@ -1,4 +1,4 @@
-"""What a "model" argument names: the one resolver every command asks (DESIGN.md, Evaluation: "a
+"""What a "model" argument names: the one resolver every command asks (docs/architecture.md, "Models": "a
 model to evaluate can be our checkpoint, an HF model directory, or an OpenAI-compatible endpoint").
 
     resolve_model("runs/x/train")                 -> ModelSpec("ours", runs/x/train/checkpoints/step-00200)
@@ -13,10 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-WEIGHTS = "model.safetensors"
-CONFIG = "model_config.json"  # our ModelConfig, beside our weights
-HF_CONFIG = "config.json"  # a transformers model directory's
-LATEST = "latest"  # a training run's checkpoints/latest names its newest checkpoint
+from textbooks.layout import CHECKPOINTS, CONFIG, HF_CONFIG, LATEST, latest_checkpoint
+
 
 
 @dataclass(frozen=True)
@@ -48,22 +46,13 @@ def resolve_model(spec: str | os.PathLike) -> ModelSpec:
         return ModelSpec("ours", path=model_dir)
     if (path / HF_CONFIG).is_file():
         return ModelSpec("hf", path=path)
-    raise ValueError(f"{spec} holds neither {CONFIG} (our model), checkpoints/{LATEST} (a training run) "
+    raise ValueError(f"{spec} holds neither {CONFIG} (our model), {CHECKPOINTS}/{LATEST} (a training run) "
                      f"nor {HF_CONFIG} (an HF model)")
 
 
 def resolve_model_dir(path: str | os.PathLike) -> Path:
     """The model directory meant by `path`: itself, or a training run's latest checkpoint."""
-    path = Path(path)
-    latest = path / "checkpoints" / LATEST
-    if latest.is_file() and not (path / WEIGHTS).exists():
-        name = latest.read_text(encoding="utf-8").strip()
-        if not name:
-            raise ValueError(f"{latest} is empty; it should name the latest checkpoint directory")
-        if not (path / "checkpoints" / name).is_dir():
-            raise FileNotFoundError(f"{path / 'checkpoints' / name}, the latest checkpoint of {path}, does not exist")
-        return path / "checkpoints" / name
-    return path
+    return latest_checkpoint(Path(path)) or Path(path)
 
 
 def our_model_dir(path: str | os.PathLike, what: str = "model") -> Path:

@@ -18,7 +18,7 @@ from textbooks.model.config import ModelConfig
 from textbooks.model.phi import Phi
 from textbooks.records import atomic_path, atomic_write_json
 
-from textbooks.model.spec import CONFIG, WEIGHTS
+from textbooks.layout import CONFIG, WEIGHTS
 
 
 def save_model(model: Phi, directory: str | os.PathLike) -> None:

@@ -9,11 +9,11 @@ The report has a section for each part of the run that is there, and leaves out 
   Training     per train stage: loss and val_loss curves, final loss, tokens seen, mean tokens/s
   Results      per benchmark, one column per eval stage: pass@k, bits per byte, outcomes, and
                pass@k on the similar / non-similar problems of an eval run with --split;
-               decontam's tau sweep (PAPER.md Table 3)
+               decontam's tau sweep (paper Table 3)
   Side by side up to 6 prompts two eval stages of a benchmark share (its first and last in run
                order: the base model and the finetuned one), those where the models differ first
                (one passes and the other not, then different completions), each model's completion
-               beside the other with its verdict (PAPER.md §3); beside a completion that passed,
+               beside the other with its verdict (paper §3); beside a completion that passed,
                the exercise of the finetuning data (the latest decontam's kept records, else the
                synth exercises) with the highest AST match rate to it and the 13-grams they share
   Audit        each audited dataset's figures and plots (`textbooks audit`)

@@ -16,11 +16,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-LEDGER = "pipeline.json"  # textbooks.pipeline's ledger; not imported: the report must not load the pipeline
-RECIPE = "recipe.yaml"
-MANIFEST = "manifest.json"
+from textbooks.layout import AUDIT, LEDGER, MANIFEST, METRICS, OTHER_FILES, RECIPE, REJECTS, SUMMARY, kind_of
+
 MODEL_KINDS = {"train", "eval", "audit", "pack", "tokenizer"}  # every other kind with a manifest is a dataset
-COMPARED_TASKS = 6  # prompts shown side by side (PAPER.md §3)
+COMPARED_TASKS = 6  # prompts shown side by side (paper §3)
 
 
 def read_json(path: Path) -> dict | list | None:
@@ -63,14 +62,8 @@ def stage_kind(name: str, entry: dict, directory: Path) -> str | None:
     command = entry.get("command") or []
     if command:
         return " ".join(command[:2]) if command[0] == "synth" and len(command) > 1 else command[0]
-    if (directory / "metrics.jsonl").is_file():
-        return "train"
-    if (directory / "summary.json").is_file():
-        return "eval"
-    if (directory / "audit.json").is_file():
-        return "audit"
-    manifest = read_json(directory / MANIFEST)
-    return manifest.get("stage") if isinstance(manifest, dict) else None
+    kind = kind_of(directory)
+    return None if kind in (None, OTHER_FILES, "pipeline", "model") or kind.startswith("unreadable") else kind
 
 
 def stage_directory(run_dir: Path, name: str, command: list[str]) -> Path:
@@ -162,7 +155,7 @@ def reason_kind(reason: str) -> str:
 def rejects_by_reason(directory: Path) -> dict[str, int]:
     """Rejects counted by reason kind, read from rejects/*.parquet (when the manifest has no count)."""
     counts: dict[str, int] = {}
-    for path in sorted((directory / "rejects").glob("*.parquet")):
+    for path in sorted((directory / REJECTS).glob("*.parquet")):
         try:
             table = pq.read_table(path, columns=["reason"])
         except Exception:  # a shard being written, or without a reason column: counted as nothing
@@ -201,7 +194,7 @@ def pack_row(stage: dict) -> dict | None:
 def training_run(stage: dict) -> dict | None:
     """A train stage's loss and val_loss curves, final loss, tokens seen and mean tokens/s."""
     train, val = [], []
-    for row in read_jsonl(stage["dir"] / "metrics.jsonl"):
+    for row in read_jsonl(stage["dir"] / METRICS):
         if "loss" in row:
             train.append(row)
         elif "val_loss" in row:
@@ -220,7 +213,7 @@ def training_run(stage: dict) -> dict | None:
 
 def eval_run(stage: dict) -> dict | None:
     """An eval stage's summary: its benchmark, pass@k, bits per byte, outcomes and split."""
-    summary = read_json(stage["dir"] / "summary.json")
+    summary = read_json(stage["dir"] / SUMMARY)
     if not isinstance(summary, dict):
         return None
     return {"name": stage["name"], "dir": stage["dir"], "benchmark": summary.get("benchmark", "?"),
@@ -260,7 +253,7 @@ def _is_exercises(stage: dict) -> bool:
 
 def audit_run(stage: dict) -> dict | None:
     """An audit's key figures and the paths of its PNGs."""
-    audit = read_json(stage["dir"] / "audit.json")
+    audit = read_json(stage["dir"] / AUDIT)
     if not isinstance(audit, dict):
         return None
     plots = [stage["dir"] / name for name in audit.get("plots") or [] if (stage["dir"] / name).is_file()]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from textbooks.layout import RESULTS, SAMPLES
 from textbooks.report.collect import COMPARED_TASKS, eval_label, read_jsonl
 from textbooks.report.nearest import CANDIDATES, nearest_exercises, program, read_exercises
 
@@ -34,13 +35,13 @@ def natural_key(task_id: str) -> list:
 
 def first_samples(directory: Path) -> dict[str, dict]:
     """Each task's sample of index 0 (samples.jsonl)."""
-    return {row["task_id"]: row for row in read_jsonl(directory / "samples.jsonl")
+    return {row["task_id"]: row for row in read_jsonl(directory / SAMPLES)
             if row.get("index", 0) == 0 and "task_id" in row}
 
 
 def first_verdicts(directory: Path) -> dict[str, dict]:
     """The sandbox's verdict on each task's sample of index 0 (results.jsonl)."""
-    return {row["task_id"]: row for row in read_jsonl(directory / "results.jsonl")
+    return {row["task_id"]: row for row in read_jsonl(directory / RESULTS)
             if row.get("index", 0) == 0 and "task_id" in row}
 
 
@@ -52,7 +53,7 @@ def benchmark_prompts(run: dict) -> dict[str, str]:
     if not (data and Path(data).is_file()) and run["benchmark"] != "humaneval":
         return {}  # the hub is the only other source, and a report must not need the network
     try:
-        from textbooks.evaluate.benchmarks import load_benchmark, revealed
+        from textbooks.benchmarks import load_benchmark, revealed
 
         return {problem.task_id: revealed(problem, reveal).prompt for problem in load_benchmark(run["benchmark"], data)}
     except Exception:  # a moved or unreadable benchmark file: the task ids are still shown

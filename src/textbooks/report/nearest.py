@@ -1,9 +1,9 @@
 """The training exercise nearest to a solved completion: did the model solve it, or recall it?
 
-PAPER.md §3 credits finetuning on CodeExercises with abilities the exercises do not hold; §5 asks
+The paper's §3 credits finetuning on CodeExercises with abilities the exercises do not hold; §5 asks
 how close the exercises come to the benchmark. Beside a completion that passed, the report shows
 the exercise of the run's finetuning data (`collect.exercise_stage`) with the highest AST match rate
-to it, and the 13-grams the two share: decontam's own measures (`textbooks.decontam.astmatch` and
+to it, and the 13-grams the two share: decontam's own measures (`textbooks.similarity.astmatch` and
 `.ngram`) in decontam's roles, the completion in its prompt (the program that ran) standing for the
 benchmark solution and the exercise for the training record.
 
@@ -27,8 +27,8 @@ import numpy as np
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from textbooks.decontam.astmatch import ASTMatcher, code_units
-from textbooks.decontam.ngram import NGramIndex
+from textbooks.similarity.astmatch import ASTMatcher, code_units
+from textbooks.similarity.ngram import NGramIndex
 from textbooks.records import shard_column, shard_paths
 
 CANDIDATES = 300  # exercises closest as text whose AST match rate is computed, per program

@@ -1,4 +1,4 @@
-"""The sandbox every stage that runs untrusted code goes through (PAPER.md §4: phi-1 is judged by
+"""The sandbox every stage that runs untrusted code goes through (paper Table 1: phi-1 is judged by
 executing its code against unit tests): evaluation runs completions in it, exercise verification
 runs solutions against their asserts. It imports nothing of the stages that use it.
 

@@ -1,4 +1,4 @@
-"""Synthetic data (PAPER.md §2.2): textbook passages and exercises written by a teacher, or mined offline.
+"""Synthetic data (paper §2.2): textbook passages and exercises written by a teacher, or mined offline.
 
 - `sampler`: the diversity sampler: the constraints of each prompt (topic x audience x style for
   textbooks, topic x difficulty x function name and signature for exercises) and its templates.

@@ -1,4 +1,4 @@
-"""Synthesize training data (PAPER.md §2): exercises (CodeExercises, "each exercise is a docstring of a
+"""Synthesize training data (paper §2): exercises (CodeExercises, "each exercise is a docstring of a
 function that needs to be completed"), kept only if their solution passes their tests in the sandbox,
 and textbook passages (prose with python blocks), whose blocks must parse and run.
 
@@ -19,7 +19,7 @@ parse; each runs alone in the sandbox; a passage none of whose blocks runs is re
 blocks partly run is kept with `verified` false and a verdict naming the block that failed.
 
 --teacher URL#model (or a transformers directory, or one of our checkpoints) asks that LLM for --n
-records instead (PAPER.md §2.2: constraints on topic and audience, or topic and function name, make
+records instead (paper §2.2: constraints on topic and audience, or topic and function name, make
 them diverse): the diversity sampler's constraints (--seed, --topics) fill the prompt template
 (--prompt-template), one prompt per record, and the replies are verified and deduplicated as mined
 records are; a reply that holds no exercise or passage goes to OUT/rejects with why. The prompts
@@ -53,13 +53,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from textbooks.corpus.dedup import DEDUP_COLUMNS, PENDING, NearDedup, find_duplicates, with_dedup_keys
+from textbooks.similarity.dedup import (DEDUP_COLUMNS, NEAR_THRESHOLD, PENDING, NearDedup, find_duplicates,
+                                        with_dedup_keys)
 from textbooks.executor import Executor, SerialExecutor
-from textbooks.outputs import LLM_CACHE
+from textbooks.layout import LLM_CACHE, REJECTS, STOPPED
 from textbooks.records import atomic_write_json, atomic_write_text, read_column, throughput
 from textbooks.synth.curriculum.exercises import TEACHER as CURRICULUM  # the offline teacher that is a program
 from textbooks.synth.exercises import NOT_RUN, normalized_solution, text_id
-from textbooks.stage import (STOPPED, ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments,
+from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments,
                              executor_from, positive_int, read_stop, run_stage, written_column)
 
 STAGE = StageSpec("synth")
@@ -71,7 +72,7 @@ MINED, PLAN, ASKED, VERIFIED, DECISIONS = "mined", "plan", "asked", "verified", 
 AGAINST = "against"  # in OUT/.work: the --dedup-against dataset's records, keyed
 PROMPTS_PER_SHARD = 50  # a shard is one batch of concurrent requests, and the unit a killed run resumes from
 # Sampled, not greedy: a prompt's constraints already differ, and sampling varies the code further
-# (PAPER.md §2.2 asks for diverse data); each request's own seed makes a rerun hit the cache.
+# (paper §2.2 asks for diverse data); each request's own seed makes a rerun hit the cache.
 TEMPERATURE, MAX_TOKENS = 0.8, 1024  # MAX_TOKENS: the default of --max-tokens, room for an exercise
 PILOT = 8  # prompts --estimate asks by default
 CURRICULUM_PER_SHARD = 1000  # records a shard of the curriculum's: no request to batch, only work to spread
@@ -116,8 +117,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-untested", action="store_true",
                         help="keep documented functions without doctest examples (unverified)")
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds each exercise may run (default 3)")
-    parser.add_argument("--near-threshold", type=float, default=0.85,
-                        help="Jaccard similarity from which an exercise is a near duplicate (default 0.85)")
+    parser.add_argument("--near-threshold", type=float, default=NEAR_THRESHOLD,
+                        help="Jaccard similarity from which an exercise is a near duplicate "
+                             f"(default {NEAR_THRESHOLD})")
     parser.add_argument("--dedup-against", type=Path, metavar="DIR",
                         help="a dataset (a corpus, an earlier synth output) whose copies are rejected too")
     add_executor_arguments(parser)
@@ -186,7 +188,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(data: Path | None, out: Path, kind: str = "exercises", allow_untested: bool = False, timeout_s: float = 3.0,
-         near_threshold: float = 0.85, dedup_against: Path | None = None, docstrings: list[str] | None = None,
+         near_threshold: float = NEAR_THRESHOLD, dedup_against: Path | None = None, docstrings: list[str] | None = None,
          executor: Executor | None = None) -> dict:
     """Mine, verify and deduplicate exercises of `data` (passages: of CPython's documentation and the
     docstrings under the `docstrings` directories, default the standard library's) into `out`;
@@ -213,7 +215,7 @@ def _mine(run: StageRun, data: Path | None, config: dict) -> StageResult:
 
 def docstring_dirs(sources: list[str]) -> list[str]:
     """The directories of --docstrings sources: stdlib, packages, or directories that must exist."""
-    from textbooks.corpus.sources import resolve_source
+    from textbooks.sources import resolve_source
 
     dirs = [path for source in sources for path in resolve_source(source)]
     for path in dirs:
@@ -240,8 +242,8 @@ def _write_passages(mined: Path, docstrings: list[str], per_shard: int = 100) ->
 
 
 def main_curriculum(n: int, out: Path, kind: str = "exercises", seed: int = 0, timeout_s: float = 3.0,
-                    near_threshold: float = 0.85, dedup_against: Path | None = None, executor: Executor | None = None,
-                    **_) -> dict:
+                    near_threshold: float = NEAR_THRESHOLD, dedup_against: Path | None = None,
+                    executor: Executor | None = None, **_) -> dict:
     """Write `n` exercises or lessons of the curriculum teacher (a program, no LLM), verify and
     deduplicate them into `out`; return the manifest."""
     config = {"kind": kind, "teacher": CURRICULUM, "n": n, "seed": seed, "timeout_s": timeout_s,
@@ -288,7 +290,7 @@ def main_teacher(teacher: str, n: int, out: Path, kind: str = "exercises", seed:
                  topics: list[str] | None = None,
                  template: str | None = None, budget_tokens: int | None = None, concurrency: int = 8,
                  price: tuple[float, float] | None = None, max_tokens: int = MAX_TOKENS, timeout_s: float = 3.0,
-                 near_threshold: float = 0.85, dedup_against: Path | None = None, concepts: bool = False,
+                 near_threshold: float = NEAR_THRESHOLD, dedup_against: Path | None = None, concepts: bool = False,
                  executor: Executor | None = None) -> dict:
     """Ask `teacher` for `n` exercises, verify and deduplicate them into `out`; return the manifest."""
     from textbooks.synth.sampler import load_template, load_topics
@@ -501,7 +503,7 @@ class MineShard:
 class VerifyAndKey:
     """The step that runs each record's code in the sandbox (an exercise against its tests, a
     passage block by block) and adds the dedup keys; a failed one keeps its verdict as a pending
-    reject (corpus.dedup.with_dedup_keys)."""
+    reject (similarity.dedup.with_dedup_keys)."""
 
     timeout_s: float
     kind: str = "exercises"
@@ -524,7 +526,7 @@ def _count_output(out: Path, dedup: dict, records_in: int, seconds: float, exerc
     """The manifest's counts: exercises kept and rejected by kind of reason, the verification pass
     rate (over the exercises that reached the sandbox), dedup and throughput; of exercises, how many
     distinct solutions they hold (exercises.normalized_solution)."""
-    reasons = read_column(out / "rejects", "reason") if (out / "rejects").is_dir() else []
+    reasons = read_column(out / REJECTS, "reason") if (out / REJECTS).is_dir() else []
     by_reason = Counter(reason_kind(reason) for reason in reasons)
     counts = {"records": len(read_column(out, "id")), "rejected": len(reasons), "records_in": records_in,
               "by_reason": dict(sorted(by_reason.items())), "dedup": dedup,

@@ -1,4 +1,4 @@
-"""CodeExercises (PAPER.md §2.2): a teacher's reply turned into an exercise record, kept only if its
+"""CodeExercises (paper §2.2): a teacher's reply turned into an exercise record, kept only if its
 solution passes its own asserts in the sandbox.
 
 phi-1's exercises are "a docstring of a function that needs to be completed": the record's `prompt`
@@ -161,7 +161,7 @@ def reply_record(reply: str, constraints: dict, teacher: str, usage: dict) -> di
 
 
 def provenance(constraints: dict, teacher: str, usage: dict) -> dict:
-    """What each synthetic record keeps of how it was made (DESIGN.md, Synthesis); its `usage`: the
+    """What each synthetic record keeps of how it was made (docs/architecture.md, "Teachers"); its `usage`: the
     reply's tokens in and out, the retries it took, and whether it was a cache hit (paid for before
     this run began, see synth.cli.AskTeacher)."""
     counts = {key: int(usage.get(key) or 0) for key in ("prompt_tokens", "completion_tokens", "retries")}

@@ -1,9 +1,9 @@
-"""The offline teacher (`--teacher mined`, DESIGN.md "Synthesis"): exercises and textbook passages mined
-from real material on this machine, in the records a teacher LLM's would have (PAPER.md §2.2).
+"""The offline teacher (`--teacher mined`, docs/architecture.md, "Teachers"): exercises and textbook passages mined
+from real material on this machine, in the records a teacher LLM's would have (paper §2.2).
 
 Exercises: each documented module-level function of a corpus record whose doctest examples call it.
 Its `prompt` is the imports it uses, then the file's lines from `def` to the end of the docstring
-(decorators left out): a signature and docstring to complete (PAPER.md §2.2), with its imports above
+(decorators left out): a signature and docstring to complete (paper §2.2), with its imports above
 it as HumanEval's prompts have them ("from typing import List"). Its `solution` is the lines after,
 its `text` the two together. An import is carried when the function's signature or body (not its
 decorators, which the prompt leaves out) reads a name that the module binds only by its top-level
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from textbooks.corpus.sources import default_source_dir, python_files, record_id
+from textbooks.sources import default_source_dir, python_files, record_id
 from textbooks.synth.exercises import NOT_RUN, SOURCE, defines, provenance
 
 TEACHER = "mined"

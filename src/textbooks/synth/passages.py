@@ -1,4 +1,4 @@
-"""Textbook passages (PAPER.md §2.2, "synthetic textbooks"): a teacher's reply turned into a passage
+"""Textbook passages (paper §2.2, "synthetic textbooks"): a teacher's reply turned into a passage
 record, and every passage's code checked in the sandbox.
 
 A passage is prose mixed with ```python blocks (templates/textbook.txt asks for blocks that each run

@@ -1,4 +1,4 @@
-"""The diversity sampler of the synth stage (PAPER.md §2.2): the constraints that make each prompt differ.
+"""The diversity sampler of the synth stage (paper §2.2): the constraints that make each prompt differ.
 
 phi-1 made its synthetic data diverse by putting random constraints into every prompt, because a
 language model left alone writes "redundant, homogeneous data": textbooks are constrained by topic
@@ -188,7 +188,7 @@ def _decode(kind: str, axes: list[tuple[str, list[str]]], index: int) -> dict:
 def function_name(topic: str, verb: str) -> str:
     """An exercise's required function name: `verb`, then up to three words of the topic's leaf
     ("count_binary_search"; the branch above it if the leaf has no usable word). phi-1 drew its
-    exercises' diversity mainly from constraining function names (PAPER.md §2.2)."""
+    exercises' diversity mainly from constraining function names (paper §2.2)."""
     for part in reversed(topic.split(TOPIC_SEPARATOR)):
         words = [w for w in re.findall(r"[a-z0-9]+", part.lower().replace("'", "")) if w not in FILLER_WORDS]
         if words:

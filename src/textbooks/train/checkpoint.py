@@ -33,18 +33,13 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 
-from textbooks.model.weights import CONFIG, WEIGHTS, load_model, read_config, save_model
+from textbooks.layout import CHECKPOINTS, CONFIG, LATEST, OPTIMIZER, RNG, TOKENIZER, TRAINER_STATE, WEIGHTS
+from textbooks.model.weights import load_model, read_config, save_model
 from textbooks.model.spec import resolve_model_dir
 from textbooks.errors import UserError
 from textbooks.records import atomic_write_json, atomic_write_text
 from textbooks.train.recipe import Recipe, RecipeError, recipe_changes
 
-CHECKPOINTS = "checkpoints"
-LATEST = "latest"
-TRAINER_STATE = "trainer_state.json"
-OPTIMIZER = "optimizer.pt"
-RNG = "rng.pt"
-TOKENIZER = "tokenizer.json"
 STATE_KEYS = ("step", "tokens_seen", "epoch", "offset")
 # A write that fails without an errno (torch.save's "iostream error") on a filesystem with less free
 # space than this failed for want of space: a full filesystem fills to within a block or so.
@@ -330,8 +325,8 @@ def _point_latest_at(checkpoint: Path) -> None:
 def check_tokenizer(model_dir: Path, data_tokenizer: Path, role: str) -> None:
     """Refuse to train on from `model_dir` (a checkpoint to resume, a model to finetune) with data
     made by another tokenizer than the one it records: its ids would mean other tokens."""
-    from textbooks.model.generate import recorded_tokenizer
-    from textbooks.tokenizer import same_tokenizer
+    from textbooks.model.pretrained import recorded_tokenizer
+    from textbooks.tokens import same_tokenizer
 
     recorded = recorded_tokenizer(model_dir)
     if recorded is not None and not same_tokenizer(recorded, data_tokenizer):

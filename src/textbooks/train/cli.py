@@ -1,4 +1,4 @@
-"""Pretrain or finetune a model from a YAML recipe (pretraining and finetuning are one loop, PAPER.md §3).
+"""Pretrain or finetune a model from a YAML recipe (pretraining and finetuning are one loop, paper §2.3).
 
 RECIPE is a YAML file or the name of a packaged recipe: pretrain-phi-1, pretrain-phi-1-small,
 finetune-phi-1, cpu-pretrain, cpu-finetune. Any recipe value can be replaced with --section.key VALUE.
@@ -13,11 +13,11 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
 ACCEPTS_OVERRIDES = True
-OUTPUT = "train"
 AFTER_FAILURE = ("Checkpoints are written whole or not at all: checkpoints/latest names the last complete one; "
                  "rerun with --resume to continue from it.")
 # The functions below import torch and the trainer themselves: run() must call use_jemalloc, which
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def pack_shape(path: str) -> tuple[int, int]:
     """The pack's (vocab_size, seq_len), after checking that its train split and tokenizer are readable."""
-    from textbooks.pack import TokenDataset
+    from textbooks.tokens import TokenDataset
     from textbooks.train.recipe import RecipeError
 
     try:
@@ -45,9 +45,9 @@ def pack_shape(path: str) -> tuple[int, int]:
 def setup(recipe_path: str, overrides: list[str], run_dir: Path, resume: bool):
     """Load and resolve the recipe, join the process group, and find the checkpoint to resume from."""
     from textbooks.hardware import resolve_precision
+    from textbooks.layout import TOKENIZER
     from textbooks.model.spec import resolve_model_dir
     from textbooks.train import distributed
-    from textbooks.pack import TOKENIZER
     from textbooks.train.checkpoint import check_tokenizer, checkpoint_to_resume, model_dir_config
     from textbooks.train.recipe import load_recipe, resolve_model_config, resolved_recipe
     from textbooks.train.trainer import TrainingRun
@@ -73,16 +73,18 @@ def setup(recipe_path: str, overrides: list[str], run_dir: Path, resume: bool):
 
 
 def main(run):
-    """Train the resolved run to train.max_steps; the final TrainState."""
+    """Train the resolved run to train.max_steps; the final TrainState. The main rank holds the run
+    directory (textbooks.outputs) while it trains: it alone writes there."""
+    from textbooks.outputs import claim_output
     from textbooks.train import distributed
     from textbooks.train.recipe import save_run_recipe
     from textbooks.train.trainer import Trainer
 
-    if run.world.is_main:
-        run.run_dir.mkdir(parents=True, exist_ok=True)
-        save_run_recipe(run.run_dir, run.recipe)
     try:
-        return _fit(Trainer(run))
+        with claim_output(run.run_dir, "train") if run.world.is_main else contextlib.nullcontext():
+            if run.world.is_main:
+                save_run_recipe(run.run_dir, run.recipe)
+            return _fit(Trainer(run))
     finally:
         distributed.shutdown()
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textbooks.pack import TokenDataset
 from textbooks.records import read_manifest
+from textbooks.tokens import TokenDataset
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@
     checkpoint:  every, keep_last
     log:         every, tensorboard
 
-Pretraining and finetuning are two recipes of one loop (PAPER.md §3). Every value can be replaced
+Pretraining and finetuning are two recipes of one loop (paper §2.3). Every value can be replaced
 from the command line with `--section.key value`; pydantic parses the value by the field's type, and
 an unknown section or key, or a bad value, is a one-line RecipeError that names it.
 """
@@ -25,11 +25,11 @@ from pydantic import (
     create_model, field_validator, model_validator,
 )
 
+from textbooks.layout import RECIPE
 from textbooks.model.config import PRESETS, ModelConfig
 from textbooks.records import atomic_write_text, config_hash
 
 NULLS = ("null", "none", "~")
-RUN_RECIPE = "recipe.yaml"
 
 
 class RecipeError(ValueError):
@@ -246,12 +246,12 @@ def recipe_path(name: str | Path) -> Path:
 
 def save_run_recipe(run_dir: Path, recipe: Recipe) -> None:
     """Write the (resolved) recipe into RUN_DIR/recipe.yaml: `--recipe RUN_DIR/recipe.yaml` reruns it."""
-    atomic_write_text(run_dir / RUN_RECIPE, yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+    atomic_write_text(run_dir / RECIPE, yaml.safe_dump(recipe.to_dict(), sort_keys=False))
 
 
 def recipe_changes(run_dir: Path, recipe: Recipe) -> list[str]:
     """The hashed keys in which `recipe` differs from the one saved in RUN_DIR, as "key: old -> new"."""
-    path = run_dir / RUN_RECIPE
+    path = run_dir / RECIPE
     if not path.exists():
         return [f"{path} is missing"]
     saved = hashed_part(load_recipe(path).to_dict())

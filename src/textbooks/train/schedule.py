@@ -1,4 +1,4 @@
-"""The learning-rate schedule: linear warmup, then linear decay (PAPER.md §3).
+"""The learning-rate schedule: linear warmup, then linear decay (paper §2.3).
 
 A pure function of the step, so it has no state to checkpoint, and a resumed run that raises
 train.max_steps stretches the decay from where it stands.

@@ -1,4 +1,4 @@
-"""The training loop. Pretraining and finetuning are two recipes of this one loop (PAPER.md §3).
+"""The training loop. Pretraining and finetuning are two recipes of this one loop (paper §2.3).
 
 Each optimizer step reads `effective_batch` rows (data.py), split over ranks and micro-batches with
 gradients accumulated in between; AdamW with linear warmup and decay, gradient clipping, and fp32,
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from textbooks.layout import METRICS
 from textbooks.model.config import ModelConfig
 from textbooks.model.phi import Phi
 from textbooks.model.weights import load_model
@@ -39,7 +40,6 @@ from textbooks.train.distributed import Dist
 from textbooks.train.recipe import Recipe, TrainRecipe
 from textbooks.train.schedule import learning_rate
 
-METRICS = "metrics.jsonl"
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 

@@ -1,4 +1,4 @@
-"""A composed program written out as an exercise in the shapes people use (PAPER.md §2.2).
+"""A composed program written out as an exercise in the shapes people use (paper §2.2).
 
 The prompt is the signature (type hints; typing's names and their import in some) and a docstring in
 one of three styles: `paragraph` (the task, then `>>>` examples), `sentence` (one sentence; the

@@ -1,4 +1,4 @@
-"""Lessons in the shape PAPER.md §2.1 shows of its synthetic textbooks: prose interleaved with code.
+"""Lessons in the shape the paper's §2.2 shows of its synthetic textbooks: prose interleaved with code.
 
 One lesson teaches one family of the library: an explanation, a worked example (an interactive
 session whose outputs are the code's own, checked again when the session runs in the sandbox), a

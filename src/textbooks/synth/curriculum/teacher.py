@@ -1,6 +1,6 @@
 """The curriculum teacher: each planned record's constraints, and the exercise or lesson they make.
 
-Balanced by construction (PAPER.md §2.2 asks for diverse, non-redundant data): the i-th exercise
+Balanced by construction (paper §2.2 asks for diverse, non-redundant data): the i-th exercise
 starts with the operation at position i of a seeded order of the whole library, so N exercises
 give every operation min(N / operations) turns as a first step, each continued by up to three
 steps that fit its output; the i-th lesson teaches the family at position i of a seeded order of

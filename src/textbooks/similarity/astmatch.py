@@ -1,4 +1,4 @@
-"""The AST match rate between training code and benchmark solutions (PAPER.md §5).
+"""The AST match rate between training code and benchmark solutions (paper §5).
 
 §5 prunes every exercise whose "match rate" to a HumanEval solution, a string edit distance
 between the two syntax trees, is at least tau. This module makes that precise:
@@ -59,7 +59,7 @@ import numpy as np
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from textbooks.decontam.ngram import code_tokens
+from textbooks.similarity.ngram import code_tokens
 
 # Tuned on HumanEval vs the standard library (tests/test_decontam_methods.py, the report):
 # below it, real one-line methods (`return self._call("x")`) reach 0.8 against one-line solutions.

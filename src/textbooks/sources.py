@@ -1,4 +1,4 @@
-"""Sources of corpus records (PAPER.md §1: the raw code that curation filters).
+"""Sources of corpus records (paper §2.1: the raw code that curation filters).
 
 A source spec is one string:
 - a directory: every *.py file under it (a single .py file works too); "stdlib" and "packages"
@@ -47,14 +47,14 @@ PARQUET_SUFFIXES = (".parquet",)
 HF_PREFIX = "hf:"
 HF_PARAMETERS = ("config", "data_dir", "split", "text_field")
 HF_ALIASES = {
-    # The Stack, deduplicated, its Python subset: phi-1's code corpus (PAPER.md §1). Gated on the hub:
+    # The Stack, deduplicated, its Python subset: phi-1's code corpus (paper §2.1). Gated on the hub:
     # accept its terms there and log in (`huggingface-cli login`) or set HF_TOKEN.
     "the-stack": {"name": "bigcode/the-stack-dedup", "data_dir": "data/python", "split": "train",
                   "text_field": "content"},
     # koutch/stackoverflow_python: ~987k public Python questions, each with an answer (columns title,
     # question_id, question_body, question_score, question_date, answer_id, answer_body, answer_score,
     # answer_date, tags; Parquet on the hub, no token needed). Chosen because it is public and
-    # Python-only, like the StackOverflow part of phi-1's corpus (PAPER.md §1). The answer is the
+    # Python-only, like the StackOverflow part of phi-1's corpus (paper §2.1). The answer is the
     # text, being where the code is; the title, question and scores stay in `meta`.
     "stackoverflow": {"name": "koutch/stackoverflow_python", "split": "train", "text_field": "answer_body"},
 }
@@ -278,7 +278,7 @@ def read_unit(unit: dict, max_bytes: int) -> Iterator[dict]:
 
 
 def _reject_generated(record: dict) -> dict:
-    """Generated code teaches a student nothing (PAPER.md §1). Decided here, for every kind of source,
+    """Generated code teaches a student nothing (paper §2.1). Decided here, for every kind of source,
     so that read_local_file stays a plain file reader."""
     marker = None if record.get("reason") else generated_marker(record["text"])
     return {**record, "reason": f"generated (marker: {marker!r})"} if marker else record

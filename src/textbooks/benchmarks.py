@@ -1,4 +1,4 @@
-"""The benchmarks phi-1 is judged on (PAPER.md §4): HumanEval, HumanEval+ and MBPP as `Problem`s.
+"""The benchmarks phi-1 is judged on (paper Table 1): HumanEval, HumanEval+ and MBPP as `Problem`s.
 
 A problem knows what the model is asked to complete (`prompt`), the stop sequences that end a
 completion, and how to turn a completion into a program whose tests run in the sandbox. HumanEval

@@ -1,6 +1,6 @@
 """Mix datasets in stated proportions: phi-1's CodeTextbook is filtered code plus synthetic textbooks.
 
-PAPER.md §2: the pretraining set is the filtered code (~6B tokens) together with under 1B tokens
+paper §2: the pretraining set is the filtered code (~6B tokens) together with under 1B tokens
 of synthetic textbooks. `textbooks mix --part DIR=SHARE ...` writes one dataset in which each part
 holds SHARE of the text (in UTF-8 bytes, the measure every tokenizer's count follows closely). A
 part's records are taken in the order of a hash of (--seed, id), so a mix is the same on every run

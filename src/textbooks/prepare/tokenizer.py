@@ -1,4 +1,4 @@
-"""Train a byte-level BPE tokenizer on a corpus, or load one (a tokenizer.json or an HF model directory).
+"""Train a byte-level BPE tokenizer on a corpus (textbooks.tokens loads one).
 
 The tokenizer stage writes a directory, like every stage: OUT/tokenizer.json and a manifest.json
 whose config hash (vocabulary size, documents, input corpora) lets a rerun skip the training.
@@ -15,34 +15,26 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import re
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from tokenizers import AddedToken, Regex, Tokenizer, decoders, pre_tokenizers
+from tokenizers import Regex, Tokenizer, pre_tokenizers
 from tokenizers.models import BPE
 from tokenizers.trainers import BpeTrainer
 from tqdm import tqdm
 
+from textbooks.layout import MANIFEST, TOKENIZER
 from textbooks.records import atomic_write_text, check_shards, read_records, record_count
 from textbooks.stage import StageResult, StageRun, StageSpec, positive_int, run_stage
+from textbooks.tokens import EOT, byte_level_tokenizer, scrub_surrogates
 
-TOKENIZER = "tokenizer.json"
 STAGE = StageSpec("tokenizer", outputs=re.compile(re.escape(TOKENIZER)), subdirs=(), resumable=False)
-EOT = "<|endoftext|>"
 # codegen's whitespace tokens, longest first as in its added_tokens.json.
 WHITESPACE_RUNS = tuple(" " * n for n in range(31, 1, -1)) + tuple("\t" * n for n in range(9, 1, -1))
 MIN_VOCAB_SIZE = 1 + 256 + len(WHITESPACE_RUNS)  # EOT, the byte alphabet, the whitespace runs
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def scrub_surrogates(text: str) -> str:
-    """Replace lone surrogates (which cannot be encoded as UTF-8) with U+FFFD."""
-    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, out_path: str | os.PathLike) -> Tokenizer:
@@ -64,68 +56,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, out_path: str | os.Pa
         show_progress=False,
     )
     learner.train_from_iterator((scrub_surrogates(t) for t in texts), trainer)
-    tokenizer = _byte_level_tokenizer(learner.model, WHITESPACE_RUNS)
+    tokenizer = byte_level_tokenizer(learner.model, WHITESPACE_RUNS)
     atomic_write_text(out_path, tokenizer.to_str())
     return tokenizer
-
-
-def _byte_level_tokenizer(model: BPE, added_tokens: Iterable[str]) -> Tokenizer:
-    tokenizer = Tokenizer(model)
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.add_tokens([AddedToken(content, normalized=False) for content in added_tokens])
-    # EOT keeps its id when the vocabulary has it (id 0 when we train, 50256 in codegen's).
-    tokenizer.add_special_tokens([AddedToken(EOT, special=True, normalized=False)])
-    return tokenizer
-
-
-def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
-    """Load a tokenizer.json, or a directory holding one (or an HF vocab.json + merges.txt pair)."""
-    path = Path(path)
-    if path.is_dir():
-        if (path / TOKENIZER).is_file():
-            path = path / TOKENIZER
-        elif (path / "vocab.json").is_file() and (path / "merges.txt").is_file():
-            return _load_vocab_merges(path)
-        else:
-            raise FileNotFoundError(f"{path} holds neither tokenizer.json nor vocab.json + merges.txt")
-    if not path.is_file():
-        raise FileNotFoundError(f"tokenizer {path} does not exist")
-    try:
-        return Tokenizer.from_file(str(path))
-    except Exception as e:  # the Rust side raises a bare Exception for malformed files
-        raise ValueError(f"{path} is not a valid tokenizer.json: {e}") from None
-
-
-def _load_vocab_merges(directory: Path) -> Tokenizer:
-    # The layout of HF GPT-2-style model directories such as codegen-350M-mono, whose
-    # added_tokens.json holds the whitespace runs.
-    added_path = directory / "added_tokens.json"
-    added = json.loads(added_path.read_text(encoding="utf-8")) if added_path.is_file() else {}
-    in_id_order = sorted(added, key=added.get)
-    try:
-        model = BPE.from_file(str(directory / "vocab.json"), str(directory / "merges.txt"))
-    except Exception as e:  # the Rust side raises a bare Exception for malformed files
-        raise ValueError(f"{directory}: vocab.json + merges.txt do not make a BPE: {e}") from None
-    tokenizer = _byte_level_tokenizer(model, in_id_order)
-    for content in in_id_order:
-        if tokenizer.token_to_id(content) != added[content]:
-            raise ValueError(f"{added_path}: token {content!r} should have id {added[content]} but got "
-                             f"{tokenizer.token_to_id(content)}; added ids must follow vocab.json without gaps")
-    return tokenizer
-
-
-def same_tokenizer(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """Whether two tokenizer files (or directories) define the same tokenizer, ids and all."""
-    return load_tokenizer(a).to_str() == load_tokenizer(b).to_str()
-
-
-def eot_id(tokenizer: Tokenizer) -> int:
-    """The id of <|endoftext|>, the document separator."""
-    token_id = tokenizer.token_to_id(EOT)
-    if token_id is None:
-        raise ValueError(f"the tokenizer has no {EOT} token")
-    return token_id
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -152,7 +85,7 @@ def setup(args: argparse.Namespace) -> dict:
         raise ValueError(f"--vocab-size {args.vocab_size} is below the minimum of {MIN_VOCAB_SIZE}")
     if args.out.suffix == ".json":
         raise ValueError(f"--out {args.out} names a file: give the directory to write (it receives "
-                         f"{TOKENIZER} and manifest.json), such as {args.out.with_suffix('')}")
+                         f"{TOKENIZER} and {MANIFEST}), such as {args.out.with_suffix('')}")
     return {"data_dirs": data_dirs, "vocab_size": args.vocab_size, "out": args.out, "max_docs": args.max_docs}
 
 

@@ -1,4 +1,4 @@
-"""13-gram overlap between training records and benchmark problems (PAPER.md §5).
+"""13-gram overlap between training records and benchmark problems (paper §5).
 
 The paper's first check: a record that shares a 13-gram of tokens with a HumanEval prompt or
 solution is suspect. Tokens are Python's own (so whitespace, comments and line breaks do not

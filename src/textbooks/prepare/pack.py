@@ -15,10 +15,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import bisect
 import hashlib
 import itertools
-import operator
 import re
 import sys
 import time
@@ -29,13 +27,14 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
-from textbooks.records import (atomic_path, atomic_write_text, check_shards, file_sha256, read_manifest, read_records,
+from textbooks.layout import TOKENIZER  # OUT/tokenizer.json: the tokenizer that made the pack's ids, a copy
+from textbooks.records import (atomic_path, atomic_write_text, check_shards, read_manifest, read_records,
                                record_count)
 from textbooks.stage import StageResult, StageRun, StageSpec, positive_int, run_stage
-# OUT/tokenizer.json: the tokenizer that made the pack's ids, a copy kept beside them
-from textbooks.tokenizer import TOKENIZER, eot_id, load_tokenizer, scrub_surrogates
+from textbooks.tokens import PACK_STAGE, eot_id, load_tokenizer, scrub_surrogates
 
-STAGE = StageSpec("pack", outputs=re.compile(r"(train|val)-\d{5}\.bin|tokenizer\.json"), subdirs=(), resumable=False)
+STAGE = StageSpec(PACK_STAGE, outputs=re.compile(rf"(train|val)-\d{{5}}\.bin|{re.escape(TOKENIZER)}"), subdirs=(),
+                  resumable=False)
 SPLITS = ("train", "val")
 SHARD_TOKENS = 1 << 26  # ~64M tokens (128 MB as uint16) per shard file
 # Text per encode_batch call: the tokenizer needs tens of bytes of working memory per byte of text.
@@ -199,84 +198,6 @@ def _report(splits: dict, counts: dict, seq_len: int, dtype: np.dtype, seconds: 
     rows = ", ".join(f"{name} {s['rows']} rows ({s['tokens']:,} tokens)" for name, s in splits.items())
     return (f"packed {counts['documents']} documents into {rows} of {seq_len} + 1 {dtype.name} in {seconds:.1f}s "
             f"({tokens / max(seconds, 1e-9):,.0f} tokens/s)")
-
-
-def pack_tokenizer(pack_dir: str | Path) -> Path:
-    """The tokenizer.json that made a pack's token ids, checked against the sha256 its manifest
-    recorded: token ids read with another vocabulary are garbage that trains without a word."""
-    path = Path(pack_dir) / TOKENIZER
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: a pack's token ids mean nothing without the tokenizer "
-                                "that made them; rerun pack")
-    expected, actual = read_manifest(pack_dir)["config"].get("tokenizer_sha256"), file_sha256(path)
-    if expected and actual != expected:
-        raise ValueError(f"{path} is not the tokenizer this pack was made with (its sha256 is {actual}, "
-                         f"the manifest's {expected}): it was replaced; restore it or rerun pack")
-    return path
-
-
-class TokenDataset:
-    """One split of a token pack: `ds[i]` is row i, an int64 array of seq_len + 1 tokens (memory-mapped).
-
-    A row holding an id outside the vocabulary (a damaged or foreign shard of the right size) is
-    an error naming the shard and row, not an IndexError deep in the model."""
-
-    def __init__(self, pack_dir: str | Path, split: str = "train") -> None:
-        self.pack_dir, self.split = Path(pack_dir), split
-        manifest = read_manifest(self.pack_dir)
-        if manifest.get("stage") != STAGE.name:
-            raise ValueError(f"{self.pack_dir} is not a token pack (its stage is {manifest.get('stage')!r})")
-        self.tokenizer_path = pack_tokenizer(self.pack_dir)
-        if split not in manifest["splits"]:
-            raise KeyError(f"{self.pack_dir} has no split {split!r}; it has {sorted(manifest['splits'])}")
-        self.seq_len, self.vocab_size = manifest["seq_len"], manifest["vocab_size"]
-        self.eot_id = manifest["eot_id"]
-        self.dtype = np.dtype(manifest["dtype"]).newbyteorder("<")
-        info = manifest["splits"][split]
-        self.shard_paths = [self.pack_dir / name for name in info["shards"]]
-        self._ends = list(itertools.accumulate(self._rows_in(path) for path in self.shard_paths))
-        if len(self) != info["rows"]:
-            raise ValueError(f"{self.pack_dir}: split {split!r} shards hold {len(self)} rows, "
-                             f"the manifest says {info['rows']}")
-        self._shards: list[np.memmap] | None = None  # opened on first access, also after unpickling
-
-    def _rows_in(self, path: Path) -> int:
-        if not path.is_file():
-            raise FileNotFoundError(f"shard {path} of split {self.split!r} is missing")
-        row_bytes = (self.seq_len + 1) * self.dtype.itemsize
-        size = path.stat().st_size
-        if size == 0 or size % row_bytes:
-            raise ValueError(f"shard {path} has {size} bytes, not a multiple of one row "
-                             f"((seq_len {self.seq_len} + 1) x {self.dtype.itemsize} bytes): truncated or foreign")
-        return size // row_bytes
-
-    def __len__(self) -> int:
-        return self._ends[-1] if self._ends else 0
-
-    def __getitem__(self, index: int) -> np.ndarray:
-        index = operator.index(index)
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(f"row {index} is out of range for the {len(self)} rows of split {self.split!r}")
-        shard = bisect.bisect_right(self._ends, index)
-        first_row = self._ends[shard - 1] if shard else 0
-        row = self._open_shards()[shard][index - first_row].astype(np.int64)
-        if row.max(initial=0) >= self.vocab_size:
-            raise ValueError(f"shard {self.shard_paths[shard]}, row {index - first_row}: token id {row.max()} is "
-                             f"outside the pack's vocabulary of {self.vocab_size}: the shard is damaged or foreign")
-        return row
-
-    def _open_shards(self) -> list[np.memmap]:
-        if self._shards is None:
-            width = self.seq_len + 1
-            self._shards = [np.memmap(path, dtype=self.dtype, mode="r").reshape(-1, width)
-                            for path in self.shard_paths]
-        return self._shards
-
-    def __getstate__(self) -> dict:
-        # Pickle (e.g. into DataLoader workers) the paths, not the mapped data.
-        return {**self.__dict__, "_shards": None}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
