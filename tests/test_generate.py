@@ -267,14 +267,16 @@ def test_generate_command_prints_completions(model, tokenizer, tmp_path, capsys)
 
 
 def test_generate_command_reads_its_options(model, tmp_path):
+    from textbooks import options
     from textbooks.model import generate_cli as generate
 
     save_model(model, tmp_path / "model")
     (tmp_path / "model" / "tokenizer.json").write_text("{}")
     parser = argparse.ArgumentParser()
-    generate.add_arguments(parser)
-    job = generate.setup(parser.parse_args([str(tmp_path / "model"), "--stop", r"\n\n", "--humaneval-stops",
-                                            "--temperature", "0", "--seed", "3", "--max-new-tokens", "7"]))
+    options.add_arguments(parser, generate.Options)
+    job = generate.setup(options.parse(parser, generate.Options, [
+        str(tmp_path / "model"), "--stop", r"\n\n", "--humaneval-stops", "--temperature", "0", "--seed", "3",
+        "--max-new-tokens", "7"]))
     assert job.params == SamplingParams(max_new_tokens=7, temperature=0.0, top_p=0.95, stop=("\n\n", *HUMANEVAL_STOPS),
                                         seed=3)
     assert job.prompts == list(generate.DEFAULT_PROMPTS)

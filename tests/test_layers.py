@@ -11,7 +11,7 @@ from textbooks import cli
 
 SRC = Path(textbooks.__file__).parent
 LAYERS = {  # the top-level module or folder under textbooks/ -> its layer
-    **dict.fromkeys(("layout", "errors", "codetext", "hardware", "allocator", "resources"), 1),
+    **dict.fromkeys(("layout", "options", "errors", "codetext", "hardware", "allocator", "resources"), 1),
     **dict.fromkeys(("records", "executor", "outputs", "stage", "tokens", "sources", "benchmarks"), 2),
     **dict.fromkeys(("sandbox", "llm", "model", "similarity"), 3),
     **dict.fromkeys(("corpus", "curate", "synth", "decontam", "prepare", "train", "evaluate", "audit", "report",

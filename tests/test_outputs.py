@@ -1,7 +1,6 @@
 """Outputs: a command writes only its own kind of output, one writer at a time; readers check the
 tokenizer that made what they read; damaged inputs are named."""
 
-import argparse
 import json
 import os
 import shutil
@@ -238,15 +237,12 @@ def test_a_library_caller_of_a_command_holds_its_claim_too(copies, make_tiny_che
     """Evaluation and conversion claim their output where they write it, not in the CLI: called as
     functions, they refuse another kind of output and a directory another writer holds."""
     from textbooks.evaluate import harness
-    from textbooks.evaluate.cli import add_arguments, setup
+    from textbooks.evaluate.cli import Options, setup
     from textbooks.model import convert
     from textbooks.outputs import OutputLock
 
     out = copies / "eval"
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    args = parser.parse_args(["humaneval", "--samples", str(stage_commands(copies, out)["eval"][3]), "--limit", "1",
-                              "--out", str(out)])
+    args = Options(benchmark="humaneval", samples=stage_commands(copies, out)["eval"][3], limit=1, out=out)
     settings, problems = setup(args)
 
     def evaluate(directory):

@@ -1,9 +1,8 @@
-"""Run one `textbooks` command in-process: the table of commands, each a module with `add_arguments`
-and `run`, parsed and run, and a full disk said in one line.
+"""Run one `textbooks` command in-process: the table of commands, each a module with its `Options`
+(textbooks.options: the one declaration of its options) and `run(options)`, parsed and run, and a
+full disk said in one line.
 
 Command modules are imported only when their command runs, so `textbooks --help` stays fast.
-A module that sets `ACCEPTS_OVERRIDES = True` receives unknown `--section.key value` pairs in
-`args.overrides` (the training recipe's dotted overrides); for every other command they are errors.
 Each command claims the output it writes where it writes it (textbooks.outputs: the right kind of
 output, one writer at a time), so that a library caller holds the claim too: a dataset stage in its
 lifecycle (textbooks.stage), the others around their work. `AFTER_FAILURE` (a stage's comes with its
@@ -19,6 +18,7 @@ import argparse
 import errno
 import importlib
 
+from textbooks import options
 from textbooks.errors import UserError
 
 Table = dict[str, tuple[str, str]]  # a command -> (its module, its summary)
@@ -73,12 +73,12 @@ class StorageError(UserError):
 
 def run_command(argv: list[str], table: Table = COMMANDS) -> int:
     """Run the command `argv` names (a user error is raised, not printed)."""
-    module, args = parse_command(argv, table)
+    module, parsed = parse_command(argv, table)
     from textbooks.outputs import current_command
 
     token = current_command.set(" ".join(["textbooks", *argv]))
     try:
-        return int(module.run(args) or 0)
+        return int(module.run(parsed) or 0)
     except OSError as error:
         if error.errno in STORAGE_ERRORS:
             raise StorageError(error, after_failure(module)) from error
@@ -87,8 +87,8 @@ def run_command(argv: list[str], table: Table = COMMANDS) -> int:
         current_command.reset(token)
 
 
-def parse_command(argv: list[str], table: Table = COMMANDS) -> tuple[object, argparse.Namespace]:
-    """The command's module and its parsed arguments; a usage error prints it and exits 2 (argparse)."""
+def parse_command(argv: list[str], table: Table = COMMANDS) -> tuple[object, options.CommandOptions]:
+    """The command's module and its parsed `Options`; a usage error prints it and exits 2 (argparse)."""
     if not argv or argv[0] not in table:
         build_parser(table).parse_args(argv)  # prints help or the "invalid choice" error and exits
         raise SystemExit(2)
@@ -97,13 +97,8 @@ def parse_command(argv: list[str], table: Table = COMMANDS) -> tuple[object, arg
     module = importlib.import_module(module_name)
     command = argparse.ArgumentParser(prog=f"textbooks {name}", description=module.__doc__ or summary,
                                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    module.add_arguments(command)
-    if getattr(module, "ACCEPTS_OVERRIDES", False):
-        args, extra = command.parse_known_args(rest)
-        args.overrides = extra
-    else:
-        args = command.parse_args(rest)
-    return module, args
+    options.add_arguments(command, module.Options)
+    return module, options.parse(command, module.Options, rest)
 
 
 def after_failure(module) -> str | None:

@@ -23,7 +23,6 @@ the same options, and resumes where it stopped. OUT/pipeline.json records what e
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
@@ -36,6 +35,7 @@ import yaml
 
 from textbooks.commands import parse_command, run_command
 from textbooks.layout import CHECKPOINTS, LATEST, LEDGER, RECIPE, SIMILAR
+from textbooks.options import CommandOptions, opt
 from textbooks.outputs import claim_output
 from textbooks.records import atomic_write_json
 from textbooks.resources import Usage
@@ -269,24 +269,23 @@ def _hash(parts: list) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", nargs="?", default="default",
-                        help="a pipeline YAML file, or a packaged recipe's name: "
-                             f"{', '.join(packaged_pipelines())} (default: the embedded default)")
-    parser.add_argument("--out", type=Path, help="output directory (default: the recipe's `out`)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the plan: each stage, its inputs, its command, and whether it will run")
+class Options(CommandOptions):
+    recipe: str = opt("default", help="a pipeline YAML file, or a packaged recipe's name: "
+                                      f"{', '.join(packaged_pipelines())} (default: the embedded default)",
+                      positional=True)
+    out: Path | None = opt(None, help="output directory (default: the recipe's `out`)")
+    dry_run: bool = opt(False, help="print the plan: each stage, its inputs, its command, and whether it will run")
 
 
-def setup(args: argparse.Namespace) -> tuple[Path, dict]:
-    path = Path(args.recipe)
-    if not path.is_file() and args.recipe in packaged_pipelines():
-        path = packaged_config(f"{args.recipe}.yaml")
+def setup(options: Options) -> tuple[Path, dict]:
+    path = Path(options.recipe)
+    if not path.is_file() and options.recipe in packaged_pipelines():
+        path = packaged_config(f"{options.recipe}.yaml")
     if not path.is_file():
         raise FileNotFoundError(f"recipe {path} is neither a file nor a packaged recipe "
                                 f"({', '.join(packaged_pipelines())})")
     recipe = load_pipeline(path)
-    return (args.out or Path(recipe.get("out", "runs/default"))).resolve(), recipe
+    return (options.out or Path(recipe.get("out", "runs/default"))).resolve(), recipe
 
 
 def main(out: Path, recipe: dict, dry_run: bool = False) -> int:
@@ -358,8 +357,8 @@ def record_step(out: Path, step: Step, finished: bool, usage: dict | None = None
     atomic_write_json(out / LEDGER, ledger)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(options: Options) -> int:
     from textbooks.allocator import use_jemalloc
 
     use_jemalloc()  # before any stage: training in-process is much faster under jemalloc
-    return main(*setup(args), dry_run=args.dry_run)
+    return main(*setup(options), dry_run=options.dry_run)

@@ -44,7 +44,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import hashlib
@@ -63,6 +62,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException
 
 from textbooks.llm.base import Request, Response
+from textbooks.options import CommandOptions, opt
 
 MAX_STOPS = 16
 
@@ -351,33 +351,33 @@ def validation_param(errors: list[dict]) -> str | None:
     return str(loc[1]) if len(loc) > 1 else None
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", type=Path, help="model directory, checkpoint or training run directory")
-    parser.add_argument("--tokenizer", type=Path, help="tokenizer.json (default: found beside the model)")
-    parser.add_argument("--name", help="the model name clients use (default: the directory's name)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
-    parser.add_argument("--concurrency", type=int, default=1, help="generations running at once")
-    parser.add_argument("--max-queue", type=int, default=16, help="requests waiting before new ones get 503")
-    parser.add_argument("--max-n", type=int, default=16, help="most choices (prompts x n) per request")
-    parser.add_argument("--batch-size", type=int, default=16, help="prompts generated together")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+class Options(CommandOptions):
+    model: Path = opt(help="model directory, checkpoint or training run directory", positional=True)
+    tokenizer: Path | None = opt(None, help="tokenizer.json (default: the one the model records)")
+    name: str | None = opt(None, help="the model name clients use (default: the directory's name)")
+    host: str = opt("127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    port: int = opt(8000, help="port to listen on (0: any free port)")
+    concurrency: int = opt(1, help="generations running at once")
+    max_queue: int = opt(16, help="requests waiting before new ones get 503")
+    max_n: int = opt(16, help="most choices (prompts x n) per request")
+    batch_size: int = opt(16, help="prompts generated together")
+    log_level: Literal["debug", "info", "warning", "error"] = opt("info", help="uvicorn's log level")
 
 
-def setup(args: argparse.Namespace):
-    """Validate the arguments and load the model: (client, options)."""
+def setup(options: Options):
+    """Validate the arguments and load the model: (client, the server's settings)."""
     from textbooks.llm.local import CheckpointClient
 
-    for flag, value, least in (("--concurrency", args.concurrency, 1), ("--max-queue", args.max_queue, 0),
-                               ("--max-n", args.max_n, 1), ("--batch-size", args.batch_size, 1)):
+    for flag, value, least in (("--concurrency", options.concurrency, 1), ("--max-queue", options.max_queue, 0),
+                               ("--max-n", options.max_n, 1), ("--batch-size", options.batch_size, 1)):
         if value < least:
             raise ValueError(f"{flag} must be >= {least}, got {value}")
-    if not 0 <= args.port <= 65535:
-        raise ValueError(f"--port must be in 0..65535, got {args.port}")
-    client = CheckpointClient(args.model, args.tokenizer, batch_size=args.batch_size)
-    options = ServeOptions(name=args.name or args.model.resolve().name, concurrency=args.concurrency,
-                           max_queue=args.max_queue, max_n=args.max_n)
-    return client, options
+    if not 0 <= options.port <= 65535:
+        raise ValueError(f"--port must be in 0..65535, got {options.port}")
+    client = CheckpointClient(options.model, options.tokenizer, batch_size=options.batch_size)
+    serving = ServeOptions(name=options.name or options.model.resolve().name, concurrency=options.concurrency,
+                           max_queue=options.max_queue, max_n=options.max_n)
+    return client, serving
 
 
 def make_server(app: FastAPI, host: str, port: int, log_level: str = "info"):
@@ -400,6 +400,6 @@ def main(client, options: ServeOptions, host: str = "127.0.0.1", port: int = 800
     server.run(sockets=[sock])
 
 
-def run(args: argparse.Namespace) -> None:
-    client, options = setup(args)
-    main(client, options, args.host, args.port, args.log_level)
+def run(options: Options) -> None:
+    client, serving = setup(options)
+    main(client, serving, options.host, options.port, options.log_level)

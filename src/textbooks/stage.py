@@ -13,13 +13,12 @@ in the manner of datatrove's executor:
    that its presence marks the stage complete, and remove the in-progress marker and OUT/.work.
 
 A step (records in, records out; a record with a `reason` is a reject) runs on the executor the
-command chose (`add_executor_arguments`). A pass that must see the whole dataset (dedup, the
+command chose (its `ParallelOptions`). A pass that must see the whole dataset (dedup, the
 classifier) writes one decision per record; `ApplyDecisions` then writes the shards out with them.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -27,13 +26,14 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from textbooks.executor import Executor, LocalExecutor, ShardFn, ShardStats, make_executor, summarize
 from textbooks.layout import IN_PROGRESS, MANIFEST, REJECTS, WORK
+from textbooks.options import CommandOptions, PositiveInt, opt
 from textbooks.outputs import claim_output
 from textbooks.records import (atomic_path, atomic_write_json, config_hash, read_column, read_manifest,
                                rows_by_id, write_manifest)
@@ -192,24 +192,12 @@ def read_stop(path: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def add_executor_arguments(parser: argparse.ArgumentParser, note: str = "") -> None:
+class ParallelOptions(CommandOptions):
     """--executor and --workers, the same for every stage that maps steps over shards."""
-    parser.add_argument("--executor", choices=("local", "ray"), default="local",
-                        help="local process pool (default) or Ray (a cluster via RAY_ADDRESS, else a local "
-                             "instance)" + note)
-    parser.add_argument("--workers", type=positive_int, help="worker processes (default: one per CPU)")
 
+    executor: Literal["local", "ray"] = opt("local", help="local process pool (default) or Ray (a cluster via "
+                                                          "RAY_ADDRESS, else a local instance)")
+    workers: PositiveInt | None = opt(None, help="worker processes (default: one per CPU)")
 
-def executor_from(args: argparse.Namespace) -> Executor:
-    return make_executor(args.executor, args.workers)
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a positive integer, or a usage error naming the value."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+    def make_executor(self) -> Executor:
+        return make_executor(self.executor, self.workers)

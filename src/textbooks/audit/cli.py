@@ -43,7 +43,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import json
@@ -58,6 +57,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from textbooks.options import CommandOptions, PositiveInt, opt
 from textbooks.audit.measures import (MAX_CLUSTERS, BottomKSample, ConstraintHistogram, TokenCounter,
                                       cluster_coverage, default_clusters, distinct_ngram_ratios, length_summary,
                                       most_similar_pairs, near_duplicate_counts, sample_key)
@@ -66,7 +66,7 @@ from textbooks.similarity.dedup import content_hash
 from textbooks.layout import AUDIT, MANIFEST
 from textbooks.records import (atomic_write_json, check_shards, files_fingerprint, naming_corrupt_shard,
                                read_shard, shard_paths)
-from textbooks.stage import StageResult, StageRun, StageSpec, positive_int, run_stage
+from textbooks.stage import StageResult, StageRun, StageSpec, run_stage
 
 STAGE = StageSpec("audit", outputs=re.compile(rf"{re.escape(AUDIT)}|\w+\.png"), subdirs=(), resumable=False)
 READ_COLUMNS = ("id", "text", "constraints")  # all the audit reads of a record
@@ -74,41 +74,39 @@ BATCH = 512  # records tokenized at a time
 EXCERPT_CHARS = 200
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True, metavar="DIR",
-                        help="the dataset directory to audit (Parquet or JSONL shards with a `text` column)")
-    parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="where audit.json and the PNGs go (default: DIR.audit beside DIR)")
-    parser.add_argument("--sample", type=positive_int, default=20000, metavar="N",
-                        help="records measured for near duplicates, n-grams and embeddings (default 20000)")
-    parser.add_argument("--seed", type=int, default=0, help="which records the sample draws, and k-means' seed")
-    parser.add_argument("--tokenizer", type=Path, metavar="PATH",
-                        help="count this tokenizer's tokens (a tokenizer.json or its directory); "
-                             "default: a simple code-token regex")
-    parser.add_argument("--embedder", help="minilm (default), an HF encoder directory, or one of our checkpoints")
-    parser.add_argument("--clusters", type=positive_int, metavar="K",
-                        help=f"k-means clusters (default: min({MAX_CLUSTERS}, sqrt(distinct texts)))")
-    parser.add_argument("--top", type=positive_int, default=10, metavar="K",
-                        help="most similar pairs and most common constraint values to report (default 10)")
+class Options(CommandOptions):
+    data: Path = opt(help="the dataset directory to audit (Parquet or JSONL shards with a `text` column)",
+                     metavar="DIR")
+    out: Path | None = opt(None, help="where audit.json and the PNGs go (default: DIR.audit beside DIR)",
+                           metavar="DIR")
+    sample: PositiveInt = opt(20000, help="records measured for near duplicates, n-grams and embeddings",
+                              metavar="N")
+    seed: int = opt(0, help="which records the sample draws, and k-means' seed")
+    tokenizer: Path | None = opt(None, help="count this tokenizer's tokens (a tokenizer.json or its directory); "
+                                            "default: a simple code-token regex", metavar="PATH")
+    embedder: str | None = opt(None, help="minilm (default), an HF encoder directory, or one of our checkpoints")
+    clusters: PositiveInt | None = opt(None, help=f"k-means clusters (default: min({MAX_CLUSTERS}, "
+                                                  "sqrt(distinct texts)))", metavar="K")
+    top: PositiveInt = opt(10, help="most similar pairs and most common constraint values to report", metavar="K")
 
 
-def run(args: argparse.Namespace) -> None:
-    main(**setup(args))
+def run(options: Options) -> None:
+    main(**setup(options))
 
 
-def setup(args: argparse.Namespace) -> dict:
+def setup(options: Options) -> dict:
     from textbooks.similarity.embeddings import embedder_name
 
-    data = args.data.expanduser().resolve()
+    data = options.data.expanduser().resolve()
     records = check_dataset(data)
-    out = (args.out or data.with_name(data.name + ".audit")).expanduser().resolve()
+    out = (options.out or data.with_name(data.name + ".audit")).expanduser().resolve()
     if out.is_relative_to(data):
         raise ValueError(f"--out {out} is inside --data {data}: a stage never writes into its input; "
                          f"leave --out out to write {data.name}.audit beside it")
-    embedder_name(args.embedder)  # a missing embedder directory is named now, not after the scan
-    return {"data": data, "out": out, "sample": args.sample, "seed": args.seed,
-            "counter": token_counter(args.tokenizer), "embedder": args.embedder, "clusters": args.clusters,
-            "top": args.top, "records": records}
+    embedder_name(options.embedder)  # a missing embedder directory is named now, not after the scan
+    return {"data": data, "out": out, "sample": options.sample, "seed": options.seed,
+            "counter": token_counter(options.tokenizer), "embedder": options.embedder, "clusters": options.clusters,
+            "top": options.top, "records": records}
 
 
 def check_dataset(data: Path) -> int | None:

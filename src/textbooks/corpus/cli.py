@@ -27,7 +27,6 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import time
@@ -37,13 +36,13 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 
+from textbooks.options import PositiveInt, opt
 from textbooks.executor import ShardStats, make_executor
 from textbooks.layout import REJECTS
 from textbooks.records import atomic_write_text, read_column, shard_column, shard_paths, throughput
 from textbooks.similarity.dedup import DEDUP_COLUMNS, NEAR_THRESHOLD, NearDedup, find_duplicates, with_dedup_keys
 from textbooks.sources import default_sources, plan_units, read_unit, resolve_source
-from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments, positive_int,
-                             run_stage)
+from textbooks.stage import ApplyDecisions, ParallelOptions, StageResult, StageRun, StageSpec, run_stage
 
 STAGE = StageSpec("corpus", outputs=re.compile(r"\d{5}\.parquet"))
 # Intermediate state in OUT/.work: the plan (one unit per shard), the records read with their dedup
@@ -51,33 +50,32 @@ STAGE = StageSpec("corpus", outputs=re.compile(r"\d{5}\.parquet"))
 PLAN, READ, DECISIONS = "plan", "read", "decisions.parquet"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", action="append", metavar="SOURCE",
-                        help="a directory of .py files, stdlib or packages (this interpreter's), a "
-                             ".jsonl/.jsonl.gz/.parquet file, or hf:NAME (repeatable; default: stdlib and packages)")
-    parser.add_argument("--out", required=True, help="the dataset directory to write")
-    parser.add_argument("--text-field",
-                        help="the text column of JSONL/Parquet/HF sources (default: text, else content)")
-    parser.add_argument("--max-bytes", type=positive_int, default=1_000_000, help="reject files larger than this")
-    parser.add_argument("--shard-size", type=positive_int, default=1000, help="records per Parquet shard")
-    parser.add_argument("--limit", type=positive_int, default=None, help="read at most this many records")
-    parser.add_argument("--near-threshold", type=float, default=NEAR_THRESHOLD,
-                        help=f"Jaccard similarity from which a file is a near duplicate (default {NEAR_THRESHOLD})")
-    add_executor_arguments(parser)
+class Options(ParallelOptions):
+    source: list[str] | None = opt(None, help="a directory of .py files, stdlib or packages (this interpreter's), a "
+                                              ".jsonl/.jsonl.gz/.parquet file, or hf:NAME (repeatable; default: stdlib "
+                                              "and packages)", metavar="SOURCE")
+    out: Path = opt(help="the dataset directory to write")
+    text_field: str | None = opt(None, help="the text column of JSONL/Parquet/HF sources (default: text, else "
+                                            "content)")
+    max_bytes: PositiveInt = opt(1_000_000, help="reject files larger than this")
+    shard_size: PositiveInt = opt(1000, help="records per Parquet shard")
+    limit: PositiveInt | None = opt(None, help="read at most this many records")
+    near_threshold: float = opt(NEAR_THRESHOLD, help="Jaccard similarity from which a file is a near duplicate")
 
 
-def run(args: argparse.Namespace) -> None:
-    main(**setup(args))
+def run(options: Options) -> None:
+    main(**setup(options))
 
 
-def setup(args: argparse.Namespace) -> dict:
-    NearDedup(args.near_threshold)  # validates the threshold before any work
-    out_dir = Path(args.out).expanduser().resolve()
-    sources = [path for spec in args.source for path in resolve_source(spec)] if args.source else default_sources()
-    plan_units(sources, args.shard_size, limit=1, text_field=args.text_field)  # names a bad source now
-    return {"sources": sources, "out_dir": out_dir, "max_bytes": args.max_bytes, "shard_size": args.shard_size,
-            "limit": args.limit, "near_threshold": args.near_threshold, "text_field": args.text_field,
-            "executor": args.executor, "workers": args.workers}
+def setup(options: Options) -> dict:
+    NearDedup(options.near_threshold)  # validates the threshold before any work
+    out_dir = Path(options.out).expanduser().resolve()
+    sources = ([path for spec in options.source for path in resolve_source(spec)] if options.source
+               else default_sources())
+    plan_units(sources, options.shard_size, limit=1, text_field=options.text_field)  # names a bad source now
+    return {"sources": sources, "out_dir": out_dir, "max_bytes": options.max_bytes, "shard_size": options.shard_size,
+            "limit": options.limit, "near_threshold": options.near_threshold, "text_field": options.text_field,
+            "executor": options.executor, "workers": options.workers}
 
 
 def main(sources: list[str], out_dir: str | Path, max_bytes: int = 1_000_000, shard_size: int = 1000,

@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from textbooks.options import opt
 from textbooks.executor import Executor
 from textbooks.layout import REJECTS
 from textbooks.records import read_column, shard_paths, throughput
-from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments, executor_from,
+from textbooks.stage import (ApplyDecisions, ParallelOptions, StageResult, StageRun, StageSpec,
                              run_stage, write_decisions)
 
 STAGE = StageSpec("classify")
@@ -41,29 +41,29 @@ EMBEDDED, DECISIONS = "embedded", "decisions.parquet"
 DECISION_SCHEMA = pa.schema([("id", pa.string()), ("quality", pa.float64()), ("reason", pa.string())])
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True, help="the corpus dataset directory")
-    parser.add_argument("--labels", type=Path, required=True, help="the labeled sample (textbooks label)")
-    parser.add_argument("--out", type=Path, required=True, help="the filtered dataset directory")
-    parser.add_argument("--embedder", help="minilm (default), an HF encoder dir, or one of our checkpoints")
-    keep = parser.add_mutually_exclusive_group()
-    keep.add_argument("--threshold", type=float, help="keep records scoring at least this")
-    keep.add_argument("--top-fraction", type=float, help="keep this fraction of the best-scored records")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--show", action="store_true", help="print the 10 highest- and 10 lowest-scored files")
-    add_executor_arguments(parser)
+class Options(ParallelOptions):
+    data: Path = opt(help="the corpus dataset directory")
+    labels: Path = opt(help="the labeled sample (textbooks label)")
+    out: Path = opt(help="the filtered dataset directory")
+    embedder: str | None = opt(None, help="minilm (default), an HF encoder dir, or one of our checkpoints")
+    threshold: float | None = opt(None, help="keep records scoring at least this (default 0.5)")
+    top_fraction: float | None = opt(None, help="keep this fraction of the best-scored records (not with --threshold)")
+    seed: int = opt(0, help="the forest's seed")
+    show: bool = opt(False, help="print the 10 highest- and 10 lowest-scored files")
 
 
-def setup(args: argparse.Namespace) -> dict:
+def setup(options: Options) -> dict:
     from textbooks.similarity.embeddings import embedding_threads
 
-    for path in (args.data, args.labels):
+    for path in (options.data, options.labels):
         if not path.is_dir():
             raise FileNotFoundError(f"{path} is not a dataset directory")
-    threshold = args.threshold if args.threshold is not None or args.top_fraction is not None else 0.5
-    return {"data": args.data, "labels": args.labels, "out": args.out, "embedder": args.embedder,
-            "threshold": threshold, "top_fraction": args.top_fraction, "seed": args.seed, "show": args.show,
-            "executor": executor_from(args), "threads": embedding_threads(args.workers)}
+    if options.threshold is not None and options.top_fraction is not None:
+        raise ValueError("--threshold and --top-fraction are two ways to choose what to keep: give one")
+    threshold = options.threshold if options.threshold is not None or options.top_fraction is not None else 0.5
+    return {"data": options.data, "labels": options.labels, "out": options.out, "embedder": options.embedder,
+            "threshold": threshold, "top_fraction": options.top_fraction, "seed": options.seed, "show": options.show,
+            "executor": options.make_executor(), "threads": embedding_threads(options.workers)}
 
 
 @dataclass(frozen=True)
@@ -174,5 +174,5 @@ def show_extremes(scored: list[dict], n: int = 10) -> None:
             print(f"{r['quality']:.3f}  {r.get('path') or r['id']}")
 
 
-def run(args: argparse.Namespace) -> None:
-    main(**setup(args))
+def run(options: Options) -> None:
+    main(**setup(options))

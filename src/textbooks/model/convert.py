@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-import argparse
+import typing
 from pathlib import Path
 
 import torch
@@ -16,37 +16,38 @@ import torch
 from textbooks.model.hf import export_hf, load_hf_dir
 from textbooks.model.spec import our_model_dir, resolve_model
 from textbooks.model.weights import load_model, save_model
+from textbooks.options import CommandOptions, opt
 from textbooks.outputs import check_output, claim_output
 
 AFTER_FAILURE = "Each file is written whole or not at all: rerun the command once the cause is fixed."
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--from-hf", type=Path, metavar="HF_DIR", help="an HF PhiForCausalLM directory to import")
-    source.add_argument("--to-hf", type=Path, metavar="CHECKPOINT",
-                        help="our model directory, training checkpoint or training run directory to export")
-    parser.add_argument("out", type=Path, metavar="OUT", help="the directory to write")
-    parser.add_argument("--dtype", choices=sorted(DTYPES),
-                        help="cast the weights to this dtype (default: keep the stored dtype)")
+class Options(CommandOptions):
+    from_hf: Path | None = opt(None, help="an HF PhiForCausalLM directory to import", metavar="HF_DIR",
+                               one_of="direction")
+    to_hf: Path | None = opt(None, help="our model directory, training checkpoint or training run directory to "
+                                        "export", metavar="CHECKPOINT", one_of="direction")
+    out: Path = opt(help="the directory to write", metavar="OUT", positional=True)
+    dtype: typing.Literal[tuple(sorted(DTYPES))] | None = opt(None, help="cast the weights to this dtype (default: "
+                                                                         "keep the stored dtype)")
 
 
-def run(args: argparse.Namespace) -> int:
-    source, out, to_hf = setup(args)
-    main(source, out, to_hf, DTYPES.get(args.dtype))
+def run(options: Options) -> int:
+    source, out, to_hf = setup(options)
+    main(source, out, to_hf, DTYPES.get(options.dtype))
     return 0
 
 
-def setup(args: argparse.Namespace) -> tuple[Path, Path, bool]:
+def setup(options: Options) -> tuple[Path, Path, bool]:
     """Check the source is the kind of model its flag says and the output does not overwrite it;
     resolve a run to its latest checkpoint."""
-    check_output(args.out, "model")  # another kind of output there is refused before any model is read
-    to_hf = args.to_hf is not None
-    source = our_model_dir(args.to_hf, "--to-hf") if to_hf else hf_model_dir(args.from_hf)
-    if args.out.resolve() == source.resolve():
-        raise ValueError(f"output {args.out} is the source directory; choose another")
-    return source, args.out, to_hf
+    check_output(options.out, "model")  # another kind of output there is refused before any model is read
+    to_hf = options.to_hf is not None
+    source = our_model_dir(options.to_hf, "--to-hf") if to_hf else hf_model_dir(options.from_hf)
+    if options.out.resolve() == source.resolve():
+        raise ValueError(f"output {options.out} is the source directory; choose another")
+    return source, options.out, to_hf
 
 
 def hf_model_dir(path: Path) -> Path:

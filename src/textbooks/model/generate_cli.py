@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import re
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import torch
 from textbooks.codetext import HUMANEVAL_STOPS
 from textbooks.model.generate import Completion, SamplingParams, complete
 from textbooks.model.pretrained import load_pretrained, locate
+from textbooks.options import CommandOptions, opt
 from textbooks.records import read_jsonl
 
 DEFAULT_PROMPTS = ('def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',)
@@ -51,21 +51,19 @@ def unescape(text: str) -> str:
     return re.sub(r"\\([nt\\])", lambda m: {"n": "\n", "t": "\t", "\\": "\\"}[m.group(1)], text)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", type=Path, help="model directory, checkpoint or training run directory")
-    parser.add_argument("--prompt", action="append", default=[],
-                        help="a prompt, verbatim (repeatable); default: a docstring'd function header")
-    parser.add_argument("--prompts-file", type=Path, help="a .jsonl file of prompts, or a text file that is one prompt")
-    parser.add_argument("--tokenizer", type=Path, help="tokenizer.json (default: found beside the model)")
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--temperature", type=float, default=0.8, help="0 for greedy decoding")
-    parser.add_argument("--top-p", type=float, default=0.95)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--stop", action="append", default=[],
-                        help="end a completion before this text (repeatable; \\n and \\t are unescaped)")
-    parser.add_argument("--humaneval-stops", action="store_true", help=f"add HumanEval's stops: {HUMANEVAL_STOPS}")
-    parser.add_argument("--batch-size", type=int, default=16, help="prompts generated together")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+class Options(CommandOptions):
+    model: Path = opt(help="model directory, checkpoint or training run directory", positional=True)
+    prompt: list[str] = opt([], help="a prompt, verbatim (repeatable); default: a docstring'd function header")
+    prompts_file: Path | None = opt(None, help="a .jsonl file of prompts, or a text file that is one prompt")
+    tokenizer: Path | None = opt(None, help="tokenizer.json (default: the one the model records)")
+    max_new_tokens: int = opt(128, help="the most tokens of a completion")
+    temperature: float = opt(0.8, help="0 for greedy decoding")
+    top_p: float = opt(0.95, help="nucleus sampling's mass")
+    seed: int = opt(0, help="prompt i is sampled from seed + i")
+    stop: list[str] = opt([], help="end a completion before this text (repeatable; \\n and \\t are unescaped)")
+    humaneval_stops: bool = opt(False, help=f"add HumanEval's stops: {HUMANEVAL_STOPS}")
+    batch_size: int = opt(16, help="prompts generated together")
+    device: str = opt("cuda" if torch.cuda.is_available() else "cpu", help="where the model runs")
 
 
 @dataclass(frozen=True)
@@ -78,20 +76,20 @@ class GenerateJob:
     device: str
 
 
-def setup(args: argparse.Namespace) -> GenerateJob:
-    model, tokenizer_path = locate(args.model, args.tokenizer)  # checked before torch loads anything
-    prompts = list(args.prompt)
-    if args.prompts_file is not None:
-        if not args.prompts_file.is_file():
-            raise FileNotFoundError(f"--prompts-file {args.prompts_file} does not exist")
-        prompts += read_prompts_file(args.prompts_file)
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    stops = tuple(unescape(s) for s in args.stop) + (HUMANEVAL_STOPS if args.humaneval_stops else ())
-    params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-                            stop=stops, seed=args.seed)
+def setup(options: Options) -> GenerateJob:
+    model, tokenizer_path = locate(options.model, options.tokenizer)  # checked before torch loads anything
+    prompts = list(options.prompt)
+    if options.prompts_file is not None:
+        if not options.prompts_file.is_file():
+            raise FileNotFoundError(f"--prompts-file {options.prompts_file} does not exist")
+        prompts += read_prompts_file(options.prompts_file)
+    if options.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {options.batch_size}")
+    stops = tuple(unescape(s) for s in options.stop) + (HUMANEVAL_STOPS if options.humaneval_stops else ())
+    params = SamplingParams(max_new_tokens=options.max_new_tokens, temperature=options.temperature, top_p=options.top_p,
+                            stop=stops, seed=options.seed)
     return GenerateJob(model.path, tokenizer_path, prompts or list(DEFAULT_PROMPTS),
-                       params, args.batch_size, args.device)
+                       params, options.batch_size, options.device)
 
 
 def main(job: GenerateJob) -> list[Completion]:
@@ -108,5 +106,5 @@ def main(job: GenerateJob) -> list[Completion]:
     return completions
 
 
-def run(args: argparse.Namespace) -> None:
-    main(setup(args))
+def run(options: Options) -> None:
+    main(setup(options))

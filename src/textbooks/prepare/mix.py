@@ -16,41 +16,49 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
+import typing
 from pathlib import Path
 
+from pydantic import BeforeValidator
+
+from textbooks.options import CommandOptions, PositiveInt, opt
 from textbooks.records import read_records, write_shard
-from textbooks.stage import StageResult, StageRun, StageSpec, positive_int, run_stage
+from textbooks.stage import StageResult, StageRun, StageSpec, run_stage
 
 STAGE = StageSpec("mix", resumable=False)
 RECORDS_PER_SHARD = 1000
 SHARE_TOLERANCE = 1e-6  # how far from 1 the --part shares may sum (decimal fractions do not add exactly)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--part", action="append", required=True, type=part, metavar="DIR=SHARE",
-                        help="a dataset and the share of the mix's bytes it holds (repeatable; shares sum to 1)")
-    parser.add_argument("--out", type=Path, required=True, help="the dataset directory to write")
-    parser.add_argument("--total-bytes", type=positive_int,
-                        help="the mix's size in UTF-8 bytes of text (default: the largest with no record repeated)")
-    parser.add_argument("--seed", type=int, default=0, help="which records a part contributes first (default 0)")
-
-
-def part(text: str) -> tuple[Path, float]:
-    """An argparse type: DIR=SHARE."""
-    directory, _, share = text.rpartition("=")
+def part(value) -> tuple[Path, float]:
+    """DIR=SHARE, SHARE in (0, 1]."""
+    if not isinstance(value, str):
+        return value
+    directory, _, share = value.rpartition("=")
     try:
-        value = float(share)
+        share_value = float(share)
     except ValueError:
-        value = -1.0
-    if not directory or not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected DIR=SHARE with SHARE in (0, 1], got {text!r}")
-    return Path(directory), value
+        share_value = -1.0
+    if not directory or not 0 < share_value <= 1:
+        raise ValueError(f"expected DIR=SHARE with SHARE in (0, 1], got {value!r}")
+    return Path(directory), share_value
 
 
-def setup(args: argparse.Namespace) -> dict:
-    parts = args.part
+Part = typing.Annotated[tuple[Path, float], BeforeValidator(part)]
+
+
+class Options(CommandOptions):
+    part: list[Part] = opt(help="a dataset and the share of the mix's bytes it holds (repeatable; shares sum to 1)",
+                           metavar="DIR=SHARE")
+    out: Path = opt(help="the dataset directory to write")
+    total_bytes: PositiveInt | None = opt(None, help="the mix's size in UTF-8 bytes of text (default: the largest "
+                                                     "with no record repeated)")
+    seed: int = opt(0, help="which records a part contributes first")
+
+
+def setup(options: Options) -> dict:
+    parts = options.part
     if abs(sum(share for _, share in parts) - 1) > SHARE_TOLERANCE:
         raise ValueError(f"the --part shares sum to {sum(s for _, s in parts):g}, not 1")
     names = [directory.name for directory, _ in parts]
@@ -59,11 +67,11 @@ def setup(args: argparse.Namespace) -> dict:
     for directory, _ in parts:
         if not directory.is_dir():
             raise FileNotFoundError(f"--part {directory} is not a dataset directory")
-    return {"parts": parts, "out": args.out, "total_bytes": args.total_bytes, "seed": args.seed}
+    return {"parts": options.part, "out": options.out, "total_bytes": options.total_bytes, "seed": options.seed}
 
 
-def run(args: argparse.Namespace) -> None:
-    main(**setup(args))
+def run(options: Options) -> None:
+    main(**setup(options))
 
 
 def main(parts: list[tuple[Path, float]], out: Path, total_bytes: int | None = None, seed: int = 0) -> dict:

@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import re
@@ -30,7 +29,8 @@ from tqdm import tqdm
 from textbooks.layout import TOKENIZER  # OUT/tokenizer.json: the tokenizer that made the pack's ids, a copy
 from textbooks.records import (atomic_path, atomic_write_text, check_shards, read_manifest, read_records,
                                record_count)
-from textbooks.stage import StageResult, StageRun, StageSpec, positive_int, run_stage
+from textbooks.options import CommandOptions, PositiveInt, opt
+from textbooks.stage import StageResult, StageRun, StageSpec, run_stage
 from textbooks.tokens import PACK_STAGE, eot_id, load_tokenizer, scrub_surrogates
 
 STAGE = StageSpec(PACK_STAGE, outputs=re.compile(rf"(train|val)-\d{{5}}\.bin|{re.escape(TOKENIZER)}"), subdirs=(),
@@ -200,28 +200,27 @@ def _report(splits: dict, counts: dict, seq_len: int, dtype: np.dtype, seconds: 
             f"({tokens / max(seconds, 1e-9):,.0f} tokens/s)")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", action="append", required=True, metavar="DIR",
-                        help="a dataset directory of documents (repeatable)")
-    parser.add_argument("--tokenizer", required=True, help="a tokenizer.json, or a directory holding one")
-    parser.add_argument("--out", required=True, help="the pack directory to write")
-    parser.add_argument("--seq-len", type=positive_int, required=True, help="tokens per training sequence (S)")
-    parser.add_argument("--val-fraction", type=float, default=0.005, help="fraction of documents held out")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the train/val assignment")
-    parser.add_argument("--shard-tokens", type=int, default=SHARD_TOKENS, help="about this many tokens per shard")
+class Options(CommandOptions):
+    data: list[Path] = opt(help="a dataset directory of documents (repeatable)", metavar="DIR")
+    tokenizer: Path = opt(help="a tokenizer.json, or a directory holding one")
+    out: Path = opt(help="the pack directory to write")
+    seq_len: PositiveInt = opt(help="tokens per training sequence (S)")
+    val_fraction: float = opt(0.005, help="fraction of documents held out")
+    seed: int = opt(0, help="seed of the train/val assignment")
+    shard_tokens: int = opt(SHARD_TOKENS, help="about this many tokens per shard")
 
 
-def run(args: argparse.Namespace) -> None:
-    pack(**setup(args))
+def run(options: Options) -> None:
+    pack(**setup(options))
 
 
-def setup(args: argparse.Namespace) -> dict:
-    tokenizer_path = Path(args.tokenizer).expanduser()
+def setup(options: Options) -> dict:
+    tokenizer_path = Path(options.tokenizer).expanduser()
     if not tokenizer_path.exists():
         raise FileNotFoundError(f"--tokenizer {tokenizer_path} does not exist")
-    for directory in args.data:
+    for directory in options.data:
         if not Path(directory).is_dir():
             raise FileNotFoundError(f"--data {directory} is not a directory")
-    return {"dataset_dirs": args.data, "tokenizer_path": tokenizer_path, "out_dir": args.out,
-            "seq_len": args.seq_len, "val_fraction": args.val_fraction, "seed": args.seed,
-            "shard_tokens": args.shard_tokens}
+    return {"dataset_dirs": options.data, "tokenizer_path": tokenizer_path, "out_dir": options.out,
+            "seq_len": options.seq_len, "val_fraction": options.val_fraction, "seed": options.seed,
+            "shard_tokens": options.shard_tokens}

@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import re
@@ -27,8 +26,9 @@ from tokenizers.trainers import BpeTrainer
 from tqdm import tqdm
 
 from textbooks.layout import MANIFEST, TOKENIZER
+from textbooks.options import CommandOptions, PositiveInt, opt
 from textbooks.records import atomic_write_text, check_shards, read_records, record_count
-from textbooks.stage import StageResult, StageRun, StageSpec, positive_int, run_stage
+from textbooks.stage import StageResult, StageRun, StageSpec, run_stage
 from textbooks.tokens import EOT, byte_level_tokenizer, scrub_surrogates
 
 STAGE = StageSpec("tokenizer", outputs=re.compile(re.escape(TOKENIZER)), subdirs=(), resumable=False)
@@ -61,32 +61,30 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, out_path: str | os.Pa
     return tokenizer
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", action="append", required=True, metavar="DIR",
-                        help="a corpus dataset directory (repeatable)")
-    parser.add_argument("--vocab-size", type=positive_int, required=True,
-                        help="tokens in the vocabulary, all included")
-    parser.add_argument("--out", required=True, type=Path,
-                        help="the directory to write (it receives tokenizer.json and manifest.json)")
-    parser.add_argument("--max-docs", type=positive_int, default=None, help="train on at most this many documents")
+class Options(CommandOptions):
+    data: list[Path] = opt(help="a corpus dataset directory (repeatable)", metavar="DIR")
+    vocab_size: PositiveInt = opt(help="tokens in the vocabulary, all included")
+    out: Path = opt(help="the directory to write (it receives tokenizer.json and manifest.json)")
+    max_docs: PositiveInt | None = opt(None, help="train on at most this many documents")
 
 
-def run(args: argparse.Namespace) -> None:
-    main(**setup(args))
+def run(options: Options) -> None:
+    main(**setup(options))
 
 
-def setup(args: argparse.Namespace) -> dict:
-    data_dirs = [Path(d).resolve() for d in args.data]
+def setup(options: Options) -> dict:
+    data_dirs = [Path(d).resolve() for d in options.data]
     for directory in data_dirs:
         if not directory.is_dir():
             raise FileNotFoundError(f"--data {directory} is not a directory")
         check_shards(directory)  # a damaged shard is named now, not after training on the others
-    if args.vocab_size < MIN_VOCAB_SIZE:
-        raise ValueError(f"--vocab-size {args.vocab_size} is below the minimum of {MIN_VOCAB_SIZE}")
-    if args.out.suffix == ".json":
-        raise ValueError(f"--out {args.out} names a file: give the directory to write (it receives "
-                         f"{TOKENIZER} and {MANIFEST}), such as {args.out.with_suffix('')}")
-    return {"data_dirs": data_dirs, "vocab_size": args.vocab_size, "out": args.out, "max_docs": args.max_docs}
+    if options.vocab_size < MIN_VOCAB_SIZE:
+        raise ValueError(f"--vocab-size {options.vocab_size} is below the minimum of {MIN_VOCAB_SIZE}")
+    if options.out.suffix == ".json":
+        raise ValueError(f"--out {options.out} names a file: give the directory to write (it receives "
+                         f"{TOKENIZER} and {MANIFEST}), such as {options.out.with_suffix('')}")
+    return {"data_dirs": data_dirs, "vocab_size": options.vocab_size, "out": options.out,
+            "max_docs": options.max_docs}
 
 
 def main(data_dirs: list[Path], vocab_size: int, out: Path, max_docs: int | None = None) -> dict:

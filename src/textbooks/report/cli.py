@@ -31,11 +31,11 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from jinja2 import ChainableUndefined, Environment, PackageLoader, Undefined
 
+from textbooks.options import CommandOptions, opt
 from textbooks.records import atomic_write_text
 from textbooks.report import collect, plots
 from textbooks.report.compare import side_by_side
@@ -43,20 +43,20 @@ from textbooks.report.compare import side_by_side
 TEMPLATE = "report.html.j2"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run directory (textbooks run's OUT)")
-    parser.add_argument("--out", type=Path, metavar="FILE", help="the HTML file to write (default RUN_DIR/report.html)")
+class Options(CommandOptions):
+    run_dir: Path = opt(help="the run directory (textbooks run's OUT)", metavar="RUN_DIR", positional=True)
+    out: Path | None = opt(None, help="the HTML file to write (default RUN_DIR/report.html)", metavar="FILE")
 
 
-def run(args: argparse.Namespace) -> None:
-    main(**setup(args))
+def run(options: Options) -> None:
+    main(**setup(options))
 
 
-def setup(args: argparse.Namespace) -> dict:
-    run_dir = args.run_dir.expanduser().resolve()
+def setup(options: Options) -> dict:
+    run_dir = options.run_dir.expanduser().resolve()
     if not run_dir.is_dir():
         raise FileNotFoundError(f"RUN_DIR {run_dir} is not a directory")
-    out = (args.out or run_dir / "report.html").expanduser().resolve()
+    out = (options.out or run_dir / "report.html").expanduser().resolve()
     if out.is_dir():
         raise IsADirectoryError(f"--out {out} is a directory; name the HTML file to write")
     return {"run_dir": run_dir, "out": out}

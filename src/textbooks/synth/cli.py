@@ -44,24 +44,27 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import time
+import typing
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from textbooks.similarity.dedup import (DEDUP_COLUMNS, NEAR_THRESHOLD, PENDING, NearDedup, find_duplicates,
-                                        with_dedup_keys)
+from pydantic import BeforeValidator
+
 from textbooks.executor import Executor, SerialExecutor
 from textbooks.layout import LLM_CACHE, REJECTS, STOPPED
+from textbooks.options import PositiveInt, opt
 from textbooks.records import atomic_write_json, atomic_write_text, read_column, throughput
+from textbooks.similarity.dedup import (DEDUP_COLUMNS, NEAR_THRESHOLD, PENDING, NearDedup, find_duplicates,
+                                        with_dedup_keys)
 from textbooks.synth.curriculum.exercises import TEACHER as CURRICULUM  # the offline teacher that is a program
 from textbooks.synth.exercises import NOT_RUN, normalized_solution, text_id
-from textbooks.stage import (ApplyDecisions, StageResult, StageRun, StageSpec, add_executor_arguments,
-                             executor_from, positive_int, read_stop, run_stage, written_column)
+from textbooks.stage import (ApplyDecisions, ParallelOptions, StageResult, StageRun, StageSpec, read_stop, run_stage,
+                             written_column)
 
 STAGE = StageSpec("synth")
 # Each kind and the sampler's axes and template its prompts are made with (see `kind_functions`).
@@ -79,110 +82,120 @@ CURRICULUM_PER_SHARD = 1000  # records a shard of the curriculum's: no request t
 MIN_SHARDS = 8
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=list(KINDS), help="exercises, or textbook passages")
-    parser.add_argument("--teacher", default="mined",
-                        help="mined (default, offline: from the documented functions of --data, or CPython's "
-                             "documentation), curriculum (offline: --n lessons or exercises composed from a typed "
-                             "library of Python concepts), or the LLM to ask: an endpoint URL#model, a "
-                             "transformers directory or one of our checkpoints")
-    parser.add_argument("--data", type=Path, metavar="DIR", help="the corpus dataset to mine (--teacher mined)")
-    parser.add_argument("--n", type=positive_int,
-                        help="records to ask a teacher for, or the curriculum to write (required with either)")
-    parser.add_argument("--seed", type=int, default=0, help="which constraints the sampler draws (default 0)")
-    parser.add_argument("--topics", type=Path, metavar="FILE",
-                        help="topics: a YAML tree or one per line (default: the packaged tree)")
-    parser.add_argument("--prompt-template", type=Path, metavar="FILE",
-                        help="the prompt's string.Template text (default: the packaged one)")
-    parser.add_argument("--concepts", action="store_true",
-                        help="with a teacher LLM (synth exercises): each prompt names a concept of the curriculum "
-                             "(the topic, function name, signature and steps of the exercise --teacher curriculum "
-                             "would write), so the LLM covers the same library of concepts")
-    parser.add_argument("--budget-tokens", type=positive_int, help="the most tokens a teacher may spend")
-    parser.add_argument("--price", type=price, metavar="IN,OUT",
-                        help="the teacher's price per 1M prompt and completion tokens: the ledger adds the cost")
-    parser.add_argument("--max-tokens", type=positive_int, default=MAX_TOKENS,
-                        help=f"the most tokens a reply may have (default {MAX_TOKENS}); with the prompt, within the "
-                             "teacher's context")
-    parser.add_argument("--estimate", type=positive_int, nargs="?", const=PILOT, metavar="PILOT",
-                        help=f"ask only the first PILOT prompts (default {PILOT}) and print what the whole run "
-                             "would spend and keep; their replies are cached, so the run pays nothing for them again")
-    parser.add_argument("--concurrency", type=positive_int, default=8,
-                        help="requests a teacher endpoint is sent at once (default 8)")
-    parser.add_argument("--out", type=Path, required=True, help="the dataset directory to write")
-    parser.add_argument("--docstrings", action="append", metavar="SOURCE",
-                        help="synth textbook --teacher mined: whose module and class docstrings become passages, "
-                             "besides the language reference: stdlib (the default), packages (the installed ones) "
-                             "or a directory of .py files; repeatable")
-    parser.add_argument("--allow-untested", action="store_true",
-                        help="keep documented functions without doctest examples (unverified)")
-    parser.add_argument("--timeout", type=float, default=3.0, help="seconds each exercise may run (default 3)")
-    parser.add_argument("--near-threshold", type=float, default=NEAR_THRESHOLD,
-                        help="Jaccard similarity from which an exercise is a near duplicate "
-                             f"(default {NEAR_THRESHOLD})")
-    parser.add_argument("--dedup-against", type=Path, metavar="DIR",
-                        help="a dataset (a corpus, an earlier synth output) whose copies are rejected too")
-    add_executor_arguments(parser)
+def price(text) -> tuple[float, float]:
+    """"IN,OUT", the price of 1M prompt and of 1M completion tokens."""
+    if not isinstance(text, str):
+        text = ",".join(map(str, text))
+    try:
+        prices = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        prices = ()
+    if len(prices) != 2 or min(prices) < 0:
+        raise ValueError(f"expected IN,OUT: two prices per 1M tokens, such as 0.5,1.5; got {text!r}")
+    return prices
 
 
-def setup(args: argparse.Namespace) -> dict:
-    if args.timeout <= 0:
-        raise ValueError(f"--timeout must be positive, got {args.timeout}")
-    NearDedup(args.near_threshold)  # validates the threshold before any work
-    if args.dedup_against and not args.dedup_against.is_dir():
-        raise FileNotFoundError(f"--dedup-against {args.dedup_against} is not a dataset directory")
-    if args.allow_untested and (args.teacher != "mined" or args.kind != "exercises"):
+Price = typing.Annotated[tuple[float, float], BeforeValidator(price)]
+
+
+class Options(ParallelOptions):
+    kind: typing.Literal["exercises", "textbook"] = opt(help="exercises, or textbook passages", positional=True)
+    teacher: str = opt("mined", help="mined (default, offline: from the documented functions of --data, or "
+                                     "CPython's documentation), curriculum (offline: --n lessons or exercises "
+                                     "composed from a typed library of Python concepts), or the LLM to ask: an "
+                                     "endpoint URL#model, a transformers directory or one of our checkpoints")
+    data: Path | None = opt(None, help="the corpus dataset to mine (--teacher mined)", metavar="DIR")
+    n: PositiveInt | None = opt(None, help="records to ask a teacher for, or the curriculum to write (required with "
+                                           "either)")
+    seed: int = opt(0, help="which constraints the sampler draws")
+    topics: Path | None = opt(None, help="topics: a YAML tree or one per line (default: the packaged tree)",
+                              metavar="FILE")
+    prompt_template: Path | None = opt(None, help="the prompt's string.Template text (default: the packaged one)",
+                                       metavar="FILE")
+    concepts: bool = opt(False, help="with a teacher LLM (synth exercises): each prompt names a concept of the "
+                                     "curriculum (the topic, function name, signature and steps of the exercise "
+                                     "--teacher curriculum would write), so the LLM covers the same library of "
+                                     "concepts")
+    budget_tokens: PositiveInt | None = opt(None, help="the most tokens a teacher may spend")
+    price: Price | None = opt(None, help="the teacher's price per 1M prompt and completion tokens: the ledger adds "
+                                         "the cost", metavar="IN,OUT")
+    max_tokens: PositiveInt = opt(MAX_TOKENS, help="the most tokens a reply may have; with the prompt, within the "
+                                                   "teacher's context")
+    estimate: PositiveInt | None = opt(None, help=f"ask only the first PILOT prompts (default {PILOT}) and print "
+                                                  "what the whole run would spend and keep; their replies are "
+                                                  "cached, so the run pays nothing for them again",
+                                       metavar="PILOT", const=PILOT)
+    concurrency: PositiveInt = opt(8, help="requests a teacher endpoint is sent at once")
+    out: Path = opt(help="the dataset directory to write")
+    docstrings: list[str] | None = opt(None, help="synth textbook --teacher mined: whose module and class docstrings "
+                                                  "become passages, besides the language reference: stdlib (the "
+                                                  "default), packages (the installed ones) or a directory of .py "
+                                                  "files; repeatable", metavar="SOURCE")
+    allow_untested: bool = opt(False, help="keep documented functions without doctest examples (unverified)")
+    timeout: float = opt(3.0, help="seconds each exercise may run")
+    near_threshold: float = opt(NEAR_THRESHOLD, help="Jaccard similarity from which an exercise is a near duplicate")
+    dedup_against: Path | None = opt(None, help="a dataset (a corpus, an earlier synth output) whose copies are "
+                                                "rejected too", metavar="DIR")
+
+
+def setup(options: Options) -> dict:
+    if options.timeout <= 0:
+        raise ValueError(f"--timeout must be positive, got {options.timeout}")
+    NearDedup(options.near_threshold)  # validates the threshold before any work
+    if options.dedup_against and not options.dedup_against.is_dir():
+        raise FileNotFoundError(f"--dedup-against {options.dedup_against} is not a dataset directory")
+    if options.allow_untested and (options.teacher != "mined" or options.kind != "exercises"):
         raise ValueError("--allow-untested keeps mined functions without doctest examples: it applies to "
                          "synth exercises --teacher mined only (a teacher's exercises must come with tests)")
-    if args.docstrings and (args.teacher != "mined" or args.kind != "textbook"):
+    if options.docstrings and (options.teacher != "mined" or options.kind != "textbook"):
         raise ValueError("--docstrings names what synth textbook --teacher mined mines: it applies to that only")
-    common = {"kind": args.kind, "out": args.out, "dedup_against": args.dedup_against, "timeout_s": args.timeout,
-              "near_threshold": args.near_threshold,
-              "executor": executor_from(args)}
-    if args.teacher == CURRICULUM:
-        if args.n is None or args.data:
+    common = {"kind": options.kind, "out": options.out, "dedup_against": options.dedup_against,
+              "timeout_s": options.timeout, "near_threshold": options.near_threshold,
+              "executor": options.make_executor()}
+    if options.teacher == CURRICULUM:
+        if options.n is None or options.data:
             raise ValueError("--teacher curriculum writes --n records of its own: it needs --n and takes no --data")
-        return {"teacher": CURRICULUM, "n": args.n, "seed": args.seed, **common}
-    if args.teacher != "mined":
-        return {**setup_teacher(args), **common}
-    if args.n is not None:
+        return {"teacher": CURRICULUM, "n": options.n, "seed": options.seed, **common}
+    if options.teacher != "mined":
+        return {**setup_teacher(options), **common}
+    if options.n is not None:
         raise ValueError("--n is the number of exercises to ask a teacher LLM for: --teacher mined takes all")
-    if args.kind == "textbook":  # mined from this interpreter's own documentation, not from a corpus
-        if args.data:
+    if options.kind == "textbook":  # mined from this interpreter's own documentation, not from a corpus
+        if options.data:
             raise ValueError("synth textbook --teacher mined reads CPython's documentation; it takes no --data "
                              "(--docstrings names whose docstrings it mines)")
-        return {"data": None, "docstrings": docstring_dirs(args.docstrings or ["stdlib"]), **common}
-    if not args.data:
+        return {"data": None, "docstrings": docstring_dirs(options.docstrings or ["stdlib"]), **common}
+    if not options.data:
         raise ValueError("--teacher mined needs --data: a corpus dataset whose documented functions to mine")
-    if not args.data.is_dir():
-        raise FileNotFoundError(f"--data {args.data} is not a dataset directory")
-    return {"data": args.data, "allow_untested": args.allow_untested, **common}
+    if not options.data.is_dir():
+        raise FileNotFoundError(f"--data {options.data} is not a dataset directory")
+    return {"data": options.data, "allow_untested": options.allow_untested, **common}
 
 
-def setup_teacher(args: argparse.Namespace) -> dict:
+def setup_teacher(options: Options) -> dict:
     """The teacher's settings, checked before any request: the topics and template are read now."""
     from textbooks.synth.sampler import load_template, load_topics
 
-    if args.n is None:
-        raise ValueError(f"--teacher {args.teacher} needs --n: how many exercises to ask for")
-    if args.data:
+    if options.n is None:
+        raise ValueError(f"--teacher {options.teacher} needs --n: how many exercises to ask for")
+    if options.data:
         raise ValueError("--data is the corpus --teacher mined mines; a teacher LLM needs none")
-    if args.concepts and args.kind != "exercises":
+    if options.concepts and options.kind != "exercises":
         raise ValueError("--concepts names a curriculum concept in each exercise's prompt: synth exercises only")
-    return {"teacher": args.teacher, "n": args.n, "seed": args.seed, "topics": load_topics(args.topics),
-            "template": load_template(KINDS[args.kind], args.prompt_template), "budget_tokens": args.budget_tokens,
-            "concurrency": args.concurrency, "price": args.price, "max_tokens": args.max_tokens,
-            "estimate": args.estimate, "concepts": args.concepts}
+    return {"teacher": options.teacher, "n": options.n, "seed": options.seed, "topics": load_topics(options.topics),
+            "template": load_template(KINDS[options.kind], options.prompt_template),
+            "budget_tokens": options.budget_tokens, "concurrency": options.concurrency, "price": options.price,
+            "max_tokens": options.max_tokens, "estimate": options.estimate, "concepts": options.concepts}
 
 
-def run(args: argparse.Namespace) -> None:
-    settings = setup(args)
+def run(options: Options) -> None:
+    settings = setup(options)
     if "teacher" not in settings:
         main(**settings)
     elif settings["teacher"] == CURRICULUM:
         main_curriculum(**settings)
     elif settings.pop("estimate"):
-        estimate(**settings, pilot=args.estimate)
+        estimate(**settings, pilot=options.estimate)
     else:
         main_teacher(**settings)
 
@@ -543,17 +556,6 @@ def pass_rate(verdicts: Iterable[str | None]) -> float:
 
     ran = [v for v in verdicts if v and v not in (NOT_RUN, NO_CODE)]
     return sum(v == "passed" for v in ran) / len(ran) if ran else 0.0
-
-
-def price(text: str) -> tuple[float, float]:
-    """An argparse type: "IN,OUT", the price of 1M prompt and of 1M completion tokens."""
-    try:
-        prices = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        prices = ()
-    if len(prices) != 2 or min(prices) < 0:
-        raise argparse.ArgumentTypeError(f"expected IN,OUT: two prices per 1M tokens, such as 0.5,1.5; got {text!r}")
-    return prices
 
 
 def reason_kind(reason: str) -> str:

@@ -12,22 +12,23 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 from pathlib import Path
 
-ACCEPTS_OVERRIDES = True
+from textbooks.options import CommandOptions, opt
+
 AFTER_FAILURE = ("Checkpoints are written whole or not at all: checkpoints/latest names the last complete one; "
                  "rerun with --resume to continue from it.")
 # The functions below import torch and the trainer themselves: run() must call use_jemalloc, which
 # may re-exec this process, before seconds go into importing torch.
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--recipe", required=True, help="recipe YAML file, or the name of a packaged recipe")
-    parser.add_argument("--out", required=True, type=Path, metavar="RUN_DIR", help="the run directory")
-    parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its latest checkpoint")
+class Options(CommandOptions):
+    recipe: str = opt(help="recipe YAML file, or the name of a packaged recipe")
+    out: Path = opt(help="the run directory", metavar="RUN_DIR")
+    resume: bool = opt(False, help="continue the run in RUN_DIR from its latest checkpoint")
+    overrides: list[str] = opt([], help="--section.key VALUE: a recipe value replaced", rest=True)
 
 
 def pack_shape(path: str) -> tuple[int, int]:
@@ -97,9 +98,9 @@ def _fit(trainer):
     return trainer.fit()
 
 
-def run(args: argparse.Namespace) -> int:
+def run(options: Options) -> int:
     from textbooks.allocator import use_jemalloc
 
     use_jemalloc()
-    main(setup(args.recipe, args.overrides, args.out, args.resume))
+    main(setup(options.recipe, options.overrides, options.out, options.resume))
     return 0
