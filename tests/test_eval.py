@@ -154,7 +154,7 @@ def test_a_rerun_with_other_settings_is_refused(tmp_path):
     problems = load_benchmark("humaneval")[:1]
     samples = write_samples(tmp_path / "s.jsonl", [(problems[0].task_id, problems[0].canonical_solution)])
     evaluate("humaneval", samples, tmp_path / "out", "--limit", "1")
-    with pytest.raises(ValueError, match="other settings.*timeout_s"):
+    with pytest.raises(ValueError, match="other settings.*timeout"):
         evaluate("humaneval", samples, tmp_path / "out", "--limit", "1", "--timeout", "3")
 
 

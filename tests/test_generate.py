@@ -274,13 +274,13 @@ def test_generate_command_reads_its_options(model, tmp_path):
     (tmp_path / "model" / "tokenizer.json").write_text("{}")
     parser = argparse.ArgumentParser()
     options.add_arguments(parser, generate.Options)
-    job = generate.setup(options.parse(parser, generate.Options, [
+    _, tokenizer_path, prompts, params = generate.setup(options.parse(parser, generate.Options, [
         str(tmp_path / "model"), "--stop", r"\n\n", "--humaneval-stops", "--temperature", "0", "--seed", "3",
         "--max-new-tokens", "7"]))
-    assert job.params == SamplingParams(max_new_tokens=7, temperature=0.0, top_p=0.95, stop=("\n\n", *HUMANEVAL_STOPS),
+    assert params == SamplingParams(max_new_tokens=7, temperature=0.0, top_p=0.95, stop=("\n\n", *HUMANEVAL_STOPS),
                                         seed=3)
-    assert job.prompts == list(generate.DEFAULT_PROMPTS)
-    assert job.tokenizer_path == tmp_path / "model" / "tokenizer.json"
+    assert prompts == list(generate.DEFAULT_PROMPTS)
+    assert tokenizer_path == tmp_path / "model" / "tokenizer.json"
 
 
 def test_generate_command_rejects_bad_input(model, tmp_path):

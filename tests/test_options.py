@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from textbooks import cli
-from textbooks.options import CommandOptions, PositiveInt, add_arguments, opt, parse
+from textbooks.options import CommandOptions, PositiveInt, add_arguments, hashed, opt, parse
 
 
 class Example(CommandOptions):
     kind: typing.Literal["exercises", "textbook"] = opt(help="what to write", positional=True)
     data: list[Path] = opt(help="a dataset (repeatable)", metavar="DIR")
-    out: Path = opt(help="where to write")
+    out: Path = opt(help="where to write", hashed=False)
     near_threshold: float = opt(0.85, help="Jaccard similarity of a near duplicate")
     timeout_s: float = opt(3.0, help="seconds each program may run", flag="--timeout")
     n: PositiveInt | None = opt(None, help="how many")
@@ -78,3 +78,27 @@ def test_a_field_that_takes_the_rest_gets_what_no_option_takes():
 def test_every_command_declares_its_options_once(name):
     module = importlib.import_module(cli.COMMANDS[name][0])
     assert issubclass(module.Options, CommandOptions) and not hasattr(module, "add_arguments")
+
+
+def test_a_stages_config_is_its_declared_options_by_name():
+    """What a stage's manifest hashes comes from the declaration: every option by its field name
+    (as JSON), but those declared hashed=False, with derived values beside or in their place."""
+    options = Example(kind="textbook", data=[Path("a")], out=Path("o"), model="m", n=3)
+    config = hashed(options, data=["sha of a"])
+    assert config == {"kind": "textbook", "data": ["sha of a"], "near_threshold": 0.85, "timeout_s": 3.0, "n": 3,
+                      "estimate": None, "show": False, "model": "m", "samples": None}
+    assert hashed(options.model_copy(update={"out": Path("elsewhere")}), data=["sha of a"]) == config
+    assert hashed(options.model_copy(update={"near_threshold": 0.9}), data=["sha of a"]) != config
+
+
+@pytest.mark.parametrize("name", list(cli.COMMANDS))
+def test_no_stage_hashes_where_it_writes_or_how_fast(name):
+    """A stage's output moved, or run with more workers, is the same output: its config leaves out
+    --out, --executor and --workers (its inputs come in by their manifests' hashes)."""
+    module = importlib.import_module(cli.COMMANDS[name][0])
+    if not hasattr(module, "STAGE"):
+        pytest.skip("not a dataset stage")
+    fields = module.Options.model_fields
+    for option in ("out", "executor", "workers"):
+        if option in fields:
+            assert fields[option].json_schema_extra["hashed"] is False, f"{name} hashes --{option}"

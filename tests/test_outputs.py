@@ -242,12 +242,12 @@ def test_a_library_caller_of_a_command_holds_its_claim_too(copies, make_tiny_che
     from textbooks.outputs import OutputLock
 
     out = copies / "eval"
-    args = Options(benchmark="humaneval", samples=stage_commands(copies, out)["eval"][3], limit=1, out=out)
-    settings, problems = setup(args)
+    args = Options(benchmark="humaneval", samples=stage_commands(copies, out)["eval"][3], limit=1, out=out, k=[1],
+                   workers=1)
+    problems = setup(args)
 
     def evaluate(directory):
-        return harness.evaluate(settings, problems, directory, ks=[1], samples_file=args.samples, workers=1,
-                                concurrency=1, bits_per_byte=False)
+        return harness.evaluate(args.model_copy(update={"out": directory}), problems)
 
     model = make_tiny_checkpoint(block_size=32)
     for write in (evaluate, lambda directory: convert.main(model, directory, to_hf=True)):

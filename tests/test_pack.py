@@ -7,7 +7,8 @@ import pytest
 
 from textbooks import cli
 from textbooks.sources import default_source_dir, python_files
-from textbooks.prepare.pack import pack, split_of
+from textbooks.prepare import pack as pack_stage
+from textbooks.prepare.pack import split_of
 from textbooks.prepare.tokenizer import train_tokenizer
 from textbooks.records import read_manifest, write_manifest, write_shard
 from textbooks.tokens import EOT, TokenDataset, load_tokenizer
@@ -16,6 +17,12 @@ S = 32
 VAL_FRACTION = 0.2
 ROWS_PER_SHARD = 40
 LITERAL_EOT_DOC = f"marker = '{EOT}'  # a literal in the text, not a document boundary\n"
+
+
+def pack(data, tokenizer, out, **options):
+    """The pack stage as a library caller runs it: one dataset or several."""
+    data = data if isinstance(data, list) else [data]
+    return pack_stage.run(pack_stage.Options(data=data, tokenizer=tokenizer, out=out, **options))
 
 
 def _stdlib_texts(n: int) -> list[str]:

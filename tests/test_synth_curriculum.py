@@ -14,7 +14,6 @@ import pytest
 
 from textbooks import cli
 from textbooks.benchmarks import load_benchmark
-from textbooks.executor import SerialExecutor
 from textbooks.records import read_manifest, read_records
 from textbooks.synth import cli as synth_cli
 from textbooks.synth.curriculum import exercises as curriculum_exercises
@@ -64,11 +63,16 @@ def test_n_exercises_start_once_from_every_operation():
     assert set(firsts) == {op.key for op in ops} and set(firsts.values()) == {1}
 
 
+def _curriculum(n, out, kind="exercises"):
+    """The curriculum's run, in this process (so that a test's monkeypatching reaches it)."""
+    return synth_cli.run(synth_cli.Options(kind=kind, teacher="curriculum", n=n, out=out, executor="serial"))
+
+
 def test_a_record_is_the_same_whatever_the_shard_layout(tmp_path, monkeypatch):
     monkeypatch.setattr(synth_cli, "MIN_SHARDS", 1)
-    first = synth_cli.main_curriculum(30, tmp_path / "a", executor=SerialExecutor())
+    first = _curriculum(30, tmp_path / "a")
     monkeypatch.setattr(synth_cli, "MIN_SHARDS", 8)
-    second = synth_cli.main_curriculum(30, tmp_path / "b", executor=SerialExecutor())
+    second = _curriculum(30, tmp_path / "b")
     assert first["counts"]["steps"]["compose"]["shards"] == 1 and second["counts"]["steps"]["compose"]["shards"] == 8
     assert first["counts"]["records"] == second["counts"]["records"]
     ids = [sorted(r["id"] for r in read_records(tmp_path / name)) for name in ("a", "b")]
@@ -86,7 +90,7 @@ def test_a_generator_bug_is_a_reject_with_its_verdict(tmp_path, monkeypatch):
         return text.replace(" == ", " != ", 1) if calls["n"] % 10 == 0 else text
 
     monkeypatch.setattr(curriculum_exercises, "asserts", wrong_now_and_then)
-    manifest = synth_cli.main_curriculum(60, tmp_path / "out", executor=SerialExecutor())
+    manifest = _curriculum(60, tmp_path / "out")
     rejects = list(read_records(tmp_path / "out" / "rejects"))
     assert len(rejects) >= 5 and manifest["counts"]["by_reason"]["failed verification: failed"] == len(rejects)
     assert all("AssertionError" in r["verdict"] for r in rejects)
@@ -106,7 +110,7 @@ def test_every_lesson_is_kept_only_if_all_its_blocks_run(tmp_path, monkeypatch):
     # A worked example whose shown output is wrong fails its session, and so the whole lesson.
     real = lessons._calls
     monkeypatch.setattr(lessons, "_calls", lambda tests: [(call, output + " + [0]") for call, output in real(tests)])
-    manifest = synth_cli.main_curriculum(6, tmp_path / "broken", kind="textbook", executor=SerialExecutor())
+    manifest = _curriculum(6, tmp_path / "broken", "textbook")
     assert manifest["counts"]["records"] == 0 and manifest["counts"]["by_reason"] == {"a code block fails": 6}
 
 
@@ -144,8 +148,9 @@ def test_no_template_or_docstring_shares_eight_words_with_a_benchmark_prompt():
 def test_with_concepts_a_teacher_llm_is_asked_for_the_curriculums_exercises():
     from textbooks.synth.sampler import load_template, load_topics
 
-    config = {"kind": "exercises", "n": 40, "seed": 5, "concepts": True}
-    prompts = synth_cli.plan_records(load_topics(), load_template("exercises"), config)
+    options = synth_cli.Options(kind="exercises", teacher="http://127.0.0.1:9/v1#t", n=40, seed=5, concepts=True,
+                                out="unused")
+    prompts = synth_cli.plan_records(load_topics(), load_template("exercises"), options)
     ops, families = library()
     firsts = {entry["first"] for entry in plan("exercises", 40, seed=5)}
     for prompt in prompts:
@@ -154,7 +159,8 @@ def test_with_concepts_a_teacher_llm_is_asked_for_the_curriculums_exercises():
         assert f"`{constraints['function_name']}`" in prompt["text"]
         assert constraints["topic"] in {family.topic for family in families.values()}
     assert len(firsts) == 40
-    plain = synth_cli.plan_records(load_topics(), load_template("exercises"), {**config, "concepts": False})
+    plain = synth_cli.plan_records(load_topics(), load_template("exercises"),
+                                   options.model_copy(update={"concepts": False}))
     assert all("What it computes" not in prompt["text"] for prompt in plain)
     with pytest.raises(ValueError, match="--concepts .* synth exercises only"):
         cli.main(["synth", "textbook", "--teacher", "http://127.0.0.1:9/v1#t", "--n", "2", "--concepts",

@@ -78,7 +78,8 @@ def run_command(argv: list[str], table: Table = COMMANDS) -> int:
 
     token = current_command.set(" ".join(["textbooks", *argv]))
     try:
-        return int(module.run(parsed) or 0)
+        status = module.run(parsed)  # an exit status, or what the command made (a stage's manifest)
+        return status if isinstance(status, int) else 0
     except OSError as error:
         if error.errno in STORAGE_ERRORS:
             raise StorageError(error, after_failure(module)) from error

@@ -30,13 +30,25 @@ class CommandOptions(BaseModel):
 
 
 def opt(default: Any = PydanticUndefined, help: str = "", *, flag: str | None = None, metavar: str | None = None,
-        positional: bool = False, const: Any = None, rest: bool = False, one_of: str | None = None) -> Any:
+        positional: bool = False, const: Any = None, rest: bool = False, one_of: str | None = None,
+        hashed: bool = True) -> Any:
     """A field of a `CommandOptions`: `default` (none: required), `help`, and how the command line takes it;
     `const`: the value of the flag given without one (`--estimate` alone); `rest`: the arguments
-    no option takes; `one_of`: a group of options of which exactly one is given."""
+    no option takes; `one_of`: a group of options of which exactly one is given; `hashed=False`:
+    not part of what a stage writes (see `hashed`)."""
     cli = {"flag": flag, "metavar": metavar, "positional": positional, "const": const, "rest": rest,
-           "one_of": one_of}
+           "one_of": one_of, "hashed": hashed}
     return Field(default, description=help, json_schema_extra=cli)
+
+
+def hashed(options: CommandOptions, **derived) -> dict:
+    """A stage's config, whose hash its manifest records (a changed value reruns it): its options by
+    field name, as JSON, but those declared `hashed=False` (where it writes, how many workers, an
+    input whose manifest hash the stage adds itself), with `derived` values beside or in their place
+    (a file's content for its path)."""
+    fields = type(options).model_fields
+    return {**options.model_dump(mode="json", include={n for n, f in fields.items() if _cli(f).get("hashed", True)}),
+            **derived}
 
 
 def _cli(field) -> dict:

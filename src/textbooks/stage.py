@@ -195,9 +195,10 @@ def read_stop(path: Path) -> dict | None:
 class ParallelOptions(CommandOptions):
     """--executor and --workers, the same for every stage that maps steps over shards."""
 
-    executor: Literal["local", "ray"] = opt("local", help="local process pool (default) or Ray (a cluster via "
-                                                          "RAY_ADDRESS, else a local instance)")
-    workers: PositiveInt | None = opt(None, help="worker processes (default: one per CPU)")
+    executor: Literal["local", "ray", "serial"] = opt("local", help="local process pool (default), Ray (a cluster "
+                                                                    "via RAY_ADDRESS, else a local instance), or "
+                                                                    "serial (in this process, to debug)", hashed=False)
+    workers: PositiveInt | None = opt(None, help="worker processes (default: one per CPU)", hashed=False)
 
     def make_executor(self) -> Executor:
         return make_executor(self.executor, self.workers)

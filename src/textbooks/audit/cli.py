@@ -57,7 +57,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from textbooks.options import CommandOptions, PositiveInt, opt
+from textbooks.options import CommandOptions, PositiveInt, hashed, opt
 from textbooks.audit.measures import (MAX_CLUSTERS, BottomKSample, ConstraintHistogram, TokenCounter,
                                       cluster_coverage, default_clusters, distinct_ngram_ratios, length_summary,
                                       most_similar_pairs, near_duplicate_counts, sample_key)
@@ -76,25 +76,38 @@ EXCERPT_CHARS = 200
 
 class Options(CommandOptions):
     data: Path = opt(help="the dataset directory to audit (Parquet or JSONL shards with a `text` column)",
-                     metavar="DIR")
+                     metavar="DIR", hashed=False)
     out: Path | None = opt(None, help="where audit.json and the PNGs go (default: DIR.audit beside DIR)",
-                           metavar="DIR")
+                           metavar="DIR", hashed=False)
     sample: PositiveInt = opt(20000, help="records measured for near duplicates, n-grams and embeddings",
                               metavar="N")
     seed: int = opt(0, help="which records the sample draws, and k-means' seed")
     tokenizer: Path | None = opt(None, help="count this tokenizer's tokens (a tokenizer.json or its directory); "
-                                            "default: a simple code-token regex", metavar="PATH")
+                                            "default: a simple code-token regex", metavar="PATH", hashed=False)
     embedder: str | None = opt(None, help="minilm (default), an HF encoder directory, or one of our checkpoints")
     clusters: PositiveInt | None = opt(None, help=f"k-means clusters (default: min({MAX_CLUSTERS}, "
                                                   "sqrt(distinct texts)))", metavar="K")
     top: PositiveInt = opt(10, help="most similar pairs and most common constraint values to report", metavar="K")
 
 
-def run(options: Options) -> None:
-    main(**setup(options))
+def run(options: Options) -> dict:
+    """Audit --data into OUT (audit.json and PNGs), print the headline figures; return the manifest."""
+    from textbooks.similarity.embeddings import embedder_name
+
+    data, out, counter, records = setup(options)
+    config = hashed(options, tokens=counter.name, embedder=embedder_name(options.embedder))
+    inputs = [data] if (data / MANIFEST).is_file() else []
+    if not inputs:  # a dataset no stage wrote (hand-made JSONL): its files stand for its manifest
+        config["shards"] = files_fingerprint(shard_paths(data))
+    manifest = run_stage(STAGE, out, config, lambda run: _audit(run, data, config, counter, options.embedder, records),
+                         inputs=inputs)
+    print(headline(json.loads((out / AUDIT).read_text(encoding="utf-8")), out))
+    return manifest
 
 
-def setup(options: Options) -> dict:
+def setup(options: Options) -> tuple[Path, Path, TokenCounter, int | None]:
+    """Check the options and the dataset before any work; return the dataset, OUT, the token counter
+    and the dataset's number of records (None: unknown until read)."""
     from textbooks.similarity.embeddings import embedder_name
 
     data = options.data.expanduser().resolve()
@@ -104,9 +117,7 @@ def setup(options: Options) -> dict:
         raise ValueError(f"--out {out} is inside --data {data}: a stage never writes into its input; "
                          f"leave --out out to write {data.name}.audit beside it")
     embedder_name(options.embedder)  # a missing embedder directory is named now, not after the scan
-    return {"data": data, "out": out, "sample": options.sample, "seed": options.seed,
-            "counter": token_counter(options.tokenizer), "embedder": options.embedder, "clusters": options.clusters,
-            "top": options.top, "records": records}
+    return data, out, token_counter(options.tokenizer), records
 
 
 def check_dataset(data: Path) -> int | None:
@@ -148,22 +159,6 @@ def token_counter(tokenizer_path: Path | None) -> TokenCounter:
     tokenizer = load_tokenizer(tokenizer_path)
     digest = hashlib.sha256(tokenizer.to_str().encode("utf-8")).hexdigest()[:16]
     return TokenCounter(tokenizer, f"tokenizer {tokenizer_path.resolve()} (sha256 {digest})")
-
-
-def main(data: Path, out: Path, sample: int, seed: int, counter: TokenCounter, embedder: str | None,
-         clusters: int | None, top: int, records: int | None = None) -> dict:
-    """Audit `data` into `out` (audit.json and PNGs), print the headline figures; return the manifest."""
-    from textbooks.similarity.embeddings import embedder_name
-
-    config = {"sample": sample, "seed": seed, "tokens": counter.name, "embedder": embedder_name(embedder),
-              "clusters": clusters, "top": top}
-    inputs = [data] if (data / MANIFEST).is_file() else []
-    if not inputs:  # a dataset no stage wrote (hand-made JSONL): its files stand for its manifest
-        config["shards"] = files_fingerprint(shard_paths(data))
-    manifest = run_stage(STAGE, out, config, lambda run: _audit(run, data, config, counter, embedder, records),
-                         inputs=inputs)
-    print(headline(json.loads((out / AUDIT).read_text(encoding="utf-8")), out))
-    return manifest
 
 
 def _audit(run: StageRun, data: Path, config: dict, counter: TokenCounter, embedder: str | None,

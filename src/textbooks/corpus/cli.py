@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 
-from textbooks.options import PositiveInt, opt
-from textbooks.executor import ShardStats, make_executor
+from textbooks.options import PositiveInt, hashed, opt
+from textbooks.executor import ShardStats
 from textbooks.layout import REJECTS
 from textbooks.records import atomic_write_text, read_column, shard_column, shard_paths, throughput
 from textbooks.similarity.dedup import DEDUP_COLUMNS, NEAR_THRESHOLD, NearDedup, find_duplicates, with_dedup_keys
@@ -53,8 +53,9 @@ PLAN, READ, DECISIONS = "plan", "read", "decisions.parquet"
 class Options(ParallelOptions):
     source: list[str] | None = opt(None, help="a directory of .py files, stdlib or packages (this interpreter's), a "
                                               ".jsonl/.jsonl.gz/.parquet file, or hf:NAME (repeatable; default: stdlib "
-                                              "and packages)", metavar="SOURCE")
-    out: Path = opt(help="the dataset directory to write")
+                                              "and packages)", metavar="SOURCE",
+                                   hashed=False)  # hashed as the files it resolves to
+    out: Path = opt(help="the dataset directory to write", hashed=False)
     text_field: str | None = opt(None, help="the text column of JSONL/Parquet/HF sources (default: text, else "
                                             "content)")
     max_bytes: PositiveInt = opt(1_000_000, help="reject files larger than this")
@@ -63,39 +64,30 @@ class Options(ParallelOptions):
     near_threshold: float = opt(NEAR_THRESHOLD, help="Jaccard similarity from which a file is a near duplicate")
 
 
-def run(options: Options) -> None:
-    main(**setup(options))
-
-
-def setup(options: Options) -> dict:
+def setup(options: Options) -> list[str]:
+    """Check the options before any work; return the sources' files and directories."""
     NearDedup(options.near_threshold)  # validates the threshold before any work
-    out_dir = Path(options.out).expanduser().resolve()
     sources = ([path for spec in options.source for path in resolve_source(spec)] if options.source
                else default_sources())
     plan_units(sources, options.shard_size, limit=1, text_field=options.text_field)  # names a bad source now
-    return {"sources": sources, "out_dir": out_dir, "max_bytes": options.max_bytes, "shard_size": options.shard_size,
-            "limit": options.limit, "near_threshold": options.near_threshold, "text_field": options.text_field,
-            "executor": options.executor, "workers": options.workers}
+    return sources
 
 
-def main(sources: list[str], out_dir: str | Path, max_bytes: int = 1_000_000, shard_size: int = 1000,
-         limit: int | None = None, near_threshold: float = NEAR_THRESHOLD, text_field: str | None = None,
-         executor: str = "local", workers: int | None = None) -> dict:
-    """Write the corpus of `sources` to `out_dir`; return its manifest."""
-    config = {"sources": [str(s) for s in sources], "max_bytes": max_bytes, "shard_size": shard_size,
-              "limit": limit, "near_threshold": near_threshold, "text_field": text_field}
-    return run_stage(STAGE, out_dir, config, lambda run: _build(run, config), executor=make_executor(executor, workers))
+def run(options: Options) -> dict:
+    """Write the corpus of --source to OUT; return its manifest."""
+    config = hashed(options, sources=[str(s) for s in setup(options)])
+    return run_stage(STAGE, options.out, config, lambda run: _build(run, options, config["sources"]),
+                     executor=options.make_executor())
 
 
-def _build(run: StageRun, config: dict) -> StageResult:
+def _build(run: StageRun, options: Options, sources: list[str]) -> StageResult:
     """Read the planned units (in parallel), find the duplicates (one pass), write the shards out."""
     work = run.work
-    _write_plan(plan_units(config["sources"], config["shard_size"], config["limit"], config["text_field"]),
-                work / PLAN)
-    read = run.map("read", ReadUnits(config["max_bytes"]), work / PLAN, work / READ)
+    _write_plan(plan_units(sources, options.shard_size, options.limit, options.text_field), work / PLAN)
+    read = run.map("read", ReadUnits(options.max_bytes), work / PLAN, work / READ)
     read_bytes = {path.name: sum(shard_column(path, "bytes")) for path in shard_paths(work / READ)}
     run.steps["read"] = _read_step_stats(read, read_bytes, run.steps["read"])
-    dedup_counts = find_duplicates(work / READ, work / DECISIONS, config["near_threshold"])
+    dedup_counts = find_duplicates(work / READ, work / DECISIONS, options.near_threshold)
     run.map("apply", ApplyDecisions(str(work / DECISIONS), drop=DEDUP_COLUMNS), work / READ)
     counts = _count_output(run.out, run.started, sum(read_bytes.values()), dedup_counts,
                            run.steps["apply"]["records_in"])

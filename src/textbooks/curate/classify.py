@@ -28,8 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from textbooks.options import opt
-from textbooks.executor import Executor
+from textbooks.options import hashed, opt
 from textbooks.layout import REJECTS
 from textbooks.records import read_column, shard_paths, throughput
 from textbooks.stage import (ApplyDecisions, ParallelOptions, StageResult, StageRun, StageSpec,
@@ -42,28 +41,24 @@ DECISION_SCHEMA = pa.schema([("id", pa.string()), ("quality", pa.float64()), ("r
 
 
 class Options(ParallelOptions):
-    data: Path = opt(help="the corpus dataset directory")
-    labels: Path = opt(help="the labeled sample (textbooks label)")
-    out: Path = opt(help="the filtered dataset directory")
+    data: Path = opt(help="the corpus dataset directory", hashed=False)
+    labels: Path = opt(help="the labeled sample (textbooks label)", hashed=False)
+    out: Path = opt(help="the filtered dataset directory", hashed=False)
     embedder: str | None = opt(None, help="minilm (default), an HF encoder dir, or one of our checkpoints")
     threshold: float | None = opt(None, help="keep records scoring at least this (default 0.5)")
     top_fraction: float | None = opt(None, help="keep this fraction of the best-scored records (not with --threshold)")
     seed: int = opt(0, help="the forest's seed")
-    show: bool = opt(False, help="print the 10 highest- and 10 lowest-scored files")
+    show: bool = opt(False, help="print the 10 highest- and 10 lowest-scored files", hashed=False)
 
 
-def setup(options: Options) -> dict:
-    from textbooks.similarity.embeddings import embedding_threads
-
+def setup(options: Options) -> float | None:
+    """Check the options before any work; return the threshold (0.5 unless --top-fraction chooses)."""
     for path in (options.data, options.labels):
         if not path.is_dir():
             raise FileNotFoundError(f"{path} is not a dataset directory")
     if options.threshold is not None and options.top_fraction is not None:
         raise ValueError("--threshold and --top-fraction are two ways to choose what to keep: give one")
-    threshold = options.threshold if options.threshold is not None or options.top_fraction is not None else 0.5
-    return {"data": options.data, "labels": options.labels, "out": options.out, "embedder": options.embedder,
-            "threshold": threshold, "top_fraction": options.top_fraction, "seed": options.seed, "show": options.show,
-            "executor": options.make_executor(), "threads": embedding_threads(options.workers)}
+    return options.threshold if options.threshold is not None or options.top_fraction is not None else 0.5
 
 
 @dataclass(frozen=True)
@@ -119,39 +114,38 @@ def decisions(ids: list[str], scores: np.ndarray, keep: np.ndarray) -> list[dict
             for record_id, quality, kept in zip(ids, scores, keep)]
 
 
-def main(data: Path, labels: Path, out: Path, embedder: str | None, threshold: float | None,
-         top_fraction: float | None, seed: int, show: bool, executor: Executor | None = None,
-         threads: int = 1) -> dict:
-    """Embed, score and filter `data` into `out`; return the manifest."""
-    config = {"embedder": embedder, "threshold": threshold, "top_fraction": top_fraction, "seed": seed}
-    manifest = run_stage(STAGE, out, config, lambda run: _select(run, data, labels, config, threads),
-                         inputs=[data, labels], executor=executor)
-    if show:
-        show_extremes(scored_files(out))
+def run(options: Options) -> dict:
+    """Embed, score and filter --data into OUT; return the manifest."""
+    config = hashed(options, threshold=setup(options))
+    manifest = run_stage(STAGE, options.out, config, lambda run: _select(run, options, config["threshold"]),
+                         inputs=[options.data, options.labels], executor=options.make_executor())
+    if options.show:
+        show_extremes(scored_files(options.out))
     return manifest
 
 
-def _select(run: StageRun, data: Path, labels: Path, config: dict, threads: int) -> StageResult:
+def _select(run: StageRun, options: Options, threshold: float | None) -> StageResult:
     """Embed every record (in parallel), train the forest and score (here), write the shards out."""
     from textbooks.curate.classifier import score, select
-    from textbooks.similarity.embeddings import embedder_name
+    from textbooks.similarity.embeddings import embedder_name, embedding_threads
 
-    label_of = read_labels(labels, data)
-    run.map("embed", EmbedShard(config["embedder"], threads), data, run.work / EMBEDDED)
+    label_of = read_labels(options.labels, options.data)
+    embed = EmbedShard(options.embedder, embedding_threads(options.workers))
+    run.map("embed", embed, options.data, run.work / EMBEDDED)
     ids, embeddings, text_bytes = read_embeddings(run.work / EMBEDDED)
-    model, metrics = train_on_labels(ids, embeddings, label_of, config["seed"])
+    model, metrics = train_on_labels(ids, embeddings, label_of, options.seed)
     scores = score(model, embeddings)
-    keep = select(scores, threshold=config["threshold"], top_fraction=config["top_fraction"])
+    keep = select(scores, threshold=threshold, top_fraction=options.top_fraction)
     write_decisions(run.work / DECISIONS, decisions(ids, scores, keep), DECISION_SCHEMA)
     applied = run.map("apply", ApplyDecisions(str(run.work / DECISIONS), drop=("embedding",)), run.work / EMBEDDED)
     counts = {"records": sum(s.records_out for s in applied), "rejected": sum(s.rejected for s in applied),
               **throughput(len(ids), text_bytes, time.time() - run.started)}
     # the held-out metrics measure agreement with the labeler the forest learned from: name it
-    labeler = ", ".join(sorted(set(read_column(labels, "labeler"))))
+    labeler = ", ".join(sorted(set(read_column(options.labels, "labeler"))))
     return StageResult(counts, f"kept {counts['records']} of {len(ids)} records; against the {labeler} labels, "
                                f"held-out accuracy {metrics.accuracy:.3f}, ROC-AUC {metrics.roc_auc:.3f} "
                                f"(majority {metrics.majority_accuracy:.3f}) -> {run.out}",
-                       extra={"embedder": embedder_name(config["embedder"]),
+                       extra={"embedder": embedder_name(options.embedder),
                               "classifier": {**metrics.to_dict(), "labeler": labeler}})
 
 
@@ -172,7 +166,3 @@ def show_extremes(scored: list[dict], n: int = 10) -> None:
         print(f"--- {n} {title}-scored records")
         for r in part:
             print(f"{r['quality']:.3f}  {r.get('path') or r['id']}")
-
-
-def run(options: Options) -> None:
-    main(**setup(options))

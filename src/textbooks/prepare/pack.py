@@ -20,16 +20,17 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Annotated, Iterable, Iterator
 
 import numpy as np
+from pydantic import Field
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from textbooks.layout import TOKENIZER  # OUT/tokenizer.json: the tokenizer that made the pack's ids, a copy
 from textbooks.records import (atomic_path, atomic_write_text, check_shards, read_manifest, read_records,
                                record_count)
-from textbooks.options import CommandOptions, PositiveInt, opt
+from textbooks.options import CommandOptions, PositiveInt, hashed, opt
 from textbooks.stage import StageResult, StageRun, StageSpec, run_stage
 from textbooks.tokens import PACK_STAGE, eot_id, load_tokenizer, scrub_surrogates
 
@@ -93,34 +94,47 @@ class SplitWriter:
         self.shards.append(name)
 
 
-def pack(
-    dataset_dirs: str | Path | Iterable[str | Path],
-    tokenizer_path: str | Path,
-    out_dir: str | Path,
-    seq_len: int,
-    val_fraction: float = 0.005,
-    seed: int = 0,
-    shard_tokens: int = SHARD_TOKENS,
-) -> dict:
-    """Pack the documents of `dataset_dirs` into `out_dir` (format: module docstring); return the manifest."""
-    dataset_dirs, out_dir = _validate(dataset_dirs, out_dir, seq_len, val_fraction, shard_tokens)
-    tokenizer = load_tokenizer(tokenizer_path)
-    config = {"tokenizer_sha256": hashlib.sha256(tokenizer.to_str().encode("utf-8")).hexdigest(),
-              "seq_len": seq_len, "val_fraction": val_fraction, "seed": seed, "shard_tokens": shard_tokens}
-    return run_stage(STAGE, out_dir, config, lambda run: _pack(run, dataset_dirs, tokenizer, config),
+class Options(CommandOptions):
+    data: list[Path] = opt(help="a dataset directory of documents (repeatable)", metavar="DIR", hashed=False)
+    tokenizer: Path = opt(help="a tokenizer.json, or a directory holding one", hashed=False)  # hashed by content
+    out: Path = opt(help="the pack directory to write", hashed=False)
+    seq_len: PositiveInt = opt(help="tokens per training sequence (S)")
+    val_fraction: Annotated[float, Field(ge=0, lt=1)] = opt(0.005, help="fraction of documents held out")
+    seed: int = opt(0, help="seed of the train/val assignment")
+    shard_tokens: PositiveInt = opt(SHARD_TOKENS, help="about this many tokens per shard")
+
+
+def setup(options: Options) -> tuple[list[Path], Tokenizer]:
+    """Check the datasets and read the tokenizer before any work."""
+    tokenizer_path = options.tokenizer.expanduser()
+    if not tokenizer_path.exists():
+        raise FileNotFoundError(f"--tokenizer {tokenizer_path} does not exist")
+    dataset_dirs = [d.expanduser().resolve() for d in options.data]
+    for directory in dataset_dirs:
+        read_manifest(directory)  # raises, naming the directory, unless it is a finished stage's output
+        check_shards(directory)  # a damaged shard is named now, not after tokenizing the others
+    return dataset_dirs, load_tokenizer(tokenizer_path)
+
+
+def run(options: Options) -> dict:
+    """Pack the documents of --data into OUT (format: module docstring); return the manifest."""
+    dataset_dirs, tokenizer = setup(options)
+    config = hashed(options, tokenizer_sha256=hashlib.sha256(tokenizer.to_str().encode("utf-8")).hexdigest())
+    return run_stage(STAGE, options.out, config, lambda run: _pack(run, dataset_dirs, tokenizer, options),
                      inputs=dataset_dirs)
 
 
-def _pack(run: StageRun, dataset_dirs: list[Path], tokenizer: Tokenizer, config: dict) -> StageResult:
+def _pack(run: StageRun, dataset_dirs: list[Path], tokenizer: Tokenizer, options: Options) -> StageResult:
     atomic_write_text(run.out / TOKENIZER, tokenizer.to_str())
-    vocab_size, seq_len = tokenizer.get_vocab_size(), config["seq_len"]
+    vocab_size, seq_len = tokenizer.get_vocab_size(), options.seq_len
     dtype = token_dtype(vocab_size)
-    rows_per_shard = max(1, config["shard_tokens"] // (seq_len + 1))
+    rows_per_shard = max(1, options.shard_tokens // (seq_len + 1))
     writers = {split: SplitWriter(run.out, split, seq_len, dtype, rows_per_shard) for split in SPLITS}
-    counts = _tokenize_into(_documents(dataset_dirs), tokenizer, writers, config["seed"], config["val_fraction"],
+    counts = _tokenize_into(_documents(dataset_dirs), tokenizer, writers, options.seed, options.val_fraction,
                             total=record_count(dataset_dirs))
     splits = {split: writer.close() for split, writer in writers.items()}
-    return StageResult(counts, _report(splits, counts, seq_len, dtype, time.time() - run.started, config),
+    return StageResult(counts, _report(splits, counts, seq_len, dtype, time.time() - run.started,
+                                       options.val_fraction),
                        extra={"seq_len": seq_len, "dtype": dtype.name, "vocab_size": vocab_size,
                               "eot_id": eot_id(tokenizer), "splits": splits})
 
@@ -171,56 +185,11 @@ def _documents(dataset_dirs: list[Path]) -> Iterator[dict]:
             yield record
 
 
-def _validate(dataset_dirs, out_dir, seq_len: int, val_fraction: float,
-              shard_tokens: int) -> tuple[list[Path], Path]:
-    if isinstance(dataset_dirs, (str, Path)):
-        dataset_dirs = [dataset_dirs]
-    dataset_dirs = [Path(d).expanduser().resolve() for d in dataset_dirs]
-    if not dataset_dirs:
-        raise ValueError("pack needs at least one dataset directory")
-    for directory in dataset_dirs:
-        read_manifest(directory)  # raises, naming the directory, unless it is a finished stage's output
-        check_shards(directory)  # a damaged shard is named now, not after tokenizing the others
-    if not isinstance(seq_len, int) or seq_len < 1:
-        raise ValueError(f"seq_len must be a positive integer, got {seq_len!r}")
-    if not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    if shard_tokens < 1:
-        raise ValueError(f"shard_tokens must be positive, got {shard_tokens}")
-    return dataset_dirs, Path(out_dir).expanduser().resolve()
-
-
-def _report(splits: dict, counts: dict, seq_len: int, dtype: np.dtype, seconds: float, config: dict) -> str:
+def _report(splits: dict, counts: dict, seq_len: int, dtype: np.dtype, seconds: float, val_fraction: float) -> str:
     tokens = sum(s["tokens"] for s in splits.values())
-    if config["val_fraction"] > 0 and splits["val"]["rows"] == 0:
-        print(f"warning: the val split is empty: too few documents for val_fraction {config['val_fraction']}",
+    if val_fraction > 0 and splits["val"]["rows"] == 0:
+        print(f"warning: the val split is empty: too few documents for val_fraction {val_fraction}",
               file=sys.stderr)
     rows = ", ".join(f"{name} {s['rows']} rows ({s['tokens']:,} tokens)" for name, s in splits.items())
     return (f"packed {counts['documents']} documents into {rows} of {seq_len} + 1 {dtype.name} in {seconds:.1f}s "
             f"({tokens / max(seconds, 1e-9):,.0f} tokens/s)")
-
-
-class Options(CommandOptions):
-    data: list[Path] = opt(help="a dataset directory of documents (repeatable)", metavar="DIR")
-    tokenizer: Path = opt(help="a tokenizer.json, or a directory holding one")
-    out: Path = opt(help="the pack directory to write")
-    seq_len: PositiveInt = opt(help="tokens per training sequence (S)")
-    val_fraction: float = opt(0.005, help="fraction of documents held out")
-    seed: int = opt(0, help="seed of the train/val assignment")
-    shard_tokens: int = opt(SHARD_TOKENS, help="about this many tokens per shard")
-
-
-def run(options: Options) -> None:
-    pack(**setup(options))
-
-
-def setup(options: Options) -> dict:
-    tokenizer_path = Path(options.tokenizer).expanduser()
-    if not tokenizer_path.exists():
-        raise FileNotFoundError(f"--tokenizer {tokenizer_path} does not exist")
-    for directory in options.data:
-        if not Path(directory).is_dir():
-            raise FileNotFoundError(f"--data {directory} is not a directory")
-    return {"dataset_dirs": options.data, "tokenizer_path": tokenizer_path, "out_dir": options.out,
-            "seq_len": options.seq_len, "val_fraction": options.val_fraction, "seed": options.seed,
-            "shard_tokens": options.shard_tokens}

@@ -26,7 +26,7 @@ from tokenizers.trainers import BpeTrainer
 from tqdm import tqdm
 
 from textbooks.layout import MANIFEST, TOKENIZER
-from textbooks.options import CommandOptions, PositiveInt, opt
+from textbooks.options import CommandOptions, PositiveInt, hashed, opt
 from textbooks.records import atomic_write_text, check_shards, read_records, record_count
 from textbooks.stage import StageResult, StageRun, StageSpec, run_stage
 from textbooks.tokens import EOT, byte_level_tokenizer, scrub_surrogates
@@ -62,17 +62,14 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, out_path: str | os.Pa
 
 
 class Options(CommandOptions):
-    data: list[Path] = opt(help="a corpus dataset directory (repeatable)", metavar="DIR")
+    data: list[Path] = opt(help="a corpus dataset directory (repeatable)", metavar="DIR", hashed=False)
     vocab_size: PositiveInt = opt(help="tokens in the vocabulary, all included")
-    out: Path = opt(help="the directory to write (it receives tokenizer.json and manifest.json)")
+    out: Path = opt(help="the directory to write (it receives tokenizer.json and manifest.json)", hashed=False)
     max_docs: PositiveInt | None = opt(None, help="train on at most this many documents")
 
 
-def run(options: Options) -> None:
-    main(**setup(options))
-
-
-def setup(options: Options) -> dict:
+def setup(options: Options) -> list[Path]:
+    """Check the options before any work; return the corpus directories."""
     data_dirs = [Path(d).resolve() for d in options.data]
     for directory in data_dirs:
         if not directory.is_dir():
@@ -83,14 +80,14 @@ def setup(options: Options) -> dict:
     if options.out.suffix == ".json":
         raise ValueError(f"--out {options.out} names a file: give the directory to write (it receives "
                          f"{TOKENIZER} and {MANIFEST}), such as {options.out.with_suffix('')}")
-    return {"data_dirs": data_dirs, "vocab_size": options.vocab_size, "out": options.out,
-            "max_docs": options.max_docs}
+    return data_dirs
 
 
-def main(data_dirs: list[Path], vocab_size: int, out: Path, max_docs: int | None = None) -> dict:
-    """Train the tokenizer of `data_dirs` into `out`/tokenizer.json; return the stage's manifest."""
-    config = {"vocab_size": vocab_size, "max_docs": max_docs}
-    return run_stage(STAGE, out, config, lambda run: _train(run, data_dirs, vocab_size, max_docs), inputs=data_dirs)
+def run(options: Options) -> dict:
+    """Train the tokenizer of --data into OUT/tokenizer.json; return the stage's manifest."""
+    data_dirs = setup(options)
+    return run_stage(STAGE, options.out, hashed(options),
+                     lambda run: _train(run, data_dirs, options.vocab_size, options.max_docs), inputs=data_dirs)
 
 
 def _train(run: StageRun, data_dirs: list[Path], vocab_size: int, max_docs: int | None) -> StageResult:

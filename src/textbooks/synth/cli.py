@@ -55,9 +55,9 @@ from typing import Iterable, Iterator
 
 from pydantic import BeforeValidator
 
-from textbooks.executor import Executor, SerialExecutor
+from textbooks.executor import SerialExecutor
 from textbooks.layout import LLM_CACHE, REJECTS, STOPPED
-from textbooks.options import PositiveInt, opt
+from textbooks.options import PositiveInt, hashed, opt
 from textbooks.records import atomic_write_json, atomic_write_text, read_column, throughput
 from textbooks.similarity.dedup import (DEDUP_COLUMNS, NEAR_THRESHOLD, PENDING, NearDedup, find_duplicates,
                                         with_dedup_keys)
@@ -104,14 +104,14 @@ class Options(ParallelOptions):
                                      "CPython's documentation), curriculum (offline: --n lessons or exercises "
                                      "composed from a typed library of Python concepts), or the LLM to ask: an "
                                      "endpoint URL#model, a transformers directory or one of our checkpoints")
-    data: Path | None = opt(None, help="the corpus dataset to mine (--teacher mined)", metavar="DIR")
+    data: Path | None = opt(None, help="the corpus dataset to mine (--teacher mined)", metavar="DIR", hashed=False)
     n: PositiveInt | None = opt(None, help="records to ask a teacher for, or the curriculum to write (required with "
                                            "either)")
     seed: int = opt(0, help="which constraints the sampler draws")
     topics: Path | None = opt(None, help="topics: a YAML tree or one per line (default: the packaged tree)",
                               metavar="FILE")
     prompt_template: Path | None = opt(None, help="the prompt's string.Template text (default: the packaged one)",
-                                       metavar="FILE")
+                                       metavar="FILE", hashed=False)
     concepts: bool = opt(False, help="with a teacher LLM (synth exercises): each prompt names a concept of the "
                                      "curriculum (the topic, function name, signature and steps of the exercise "
                                      "--teacher curriculum would write), so the LLM covers the same library of "
@@ -124,9 +124,9 @@ class Options(ParallelOptions):
     estimate: PositiveInt | None = opt(None, help=f"ask only the first PILOT prompts (default {PILOT}) and print "
                                                   "what the whole run would spend and keep; their replies are "
                                                   "cached, so the run pays nothing for them again",
-                                       metavar="PILOT", const=PILOT)
-    concurrency: PositiveInt = opt(8, help="requests a teacher endpoint is sent at once")
-    out: Path = opt(help="the dataset directory to write")
+                                       metavar="PILOT", const=PILOT, hashed=False)
+    concurrency: PositiveInt = opt(8, help="requests a teacher endpoint is sent at once", hashed=False)
+    out: Path = opt(help="the dataset directory to write", hashed=False)
     docstrings: list[str] | None = opt(None, help="synth textbook --teacher mined: whose module and class docstrings "
                                                   "become passages, besides the language reference: stdlib (the "
                                                   "default), packages (the installed ones) or a directory of .py "
@@ -139,6 +139,8 @@ class Options(ParallelOptions):
 
 
 def setup(options: Options) -> dict:
+    """Check the options before any work; return what the run reads from them now: the directories of
+    --docstrings, a teacher's topics and prompt template."""
     if options.timeout <= 0:
         raise ValueError(f"--timeout must be positive, got {options.timeout}")
     NearDedup(options.near_threshold)  # validates the threshold before any work
@@ -149,31 +151,28 @@ def setup(options: Options) -> dict:
                          "synth exercises --teacher mined only (a teacher's exercises must come with tests)")
     if options.docstrings and (options.teacher != "mined" or options.kind != "textbook"):
         raise ValueError("--docstrings names what synth textbook --teacher mined mines: it applies to that only")
-    common = {"kind": options.kind, "out": options.out, "dedup_against": options.dedup_against,
-              "timeout_s": options.timeout, "near_threshold": options.near_threshold,
-              "executor": options.make_executor()}
     if options.teacher == CURRICULUM:
         if options.n is None or options.data:
             raise ValueError("--teacher curriculum writes --n records of its own: it needs --n and takes no --data")
-        return {"teacher": CURRICULUM, "n": options.n, "seed": options.seed, **common}
+        return {}
     if options.teacher != "mined":
-        return {**setup_teacher(options), **common}
+        return setup_teacher(options)
     if options.n is not None:
         raise ValueError("--n is the number of exercises to ask a teacher LLM for: --teacher mined takes all")
     if options.kind == "textbook":  # mined from this interpreter's own documentation, not from a corpus
         if options.data:
             raise ValueError("synth textbook --teacher mined reads CPython's documentation; it takes no --data "
                              "(--docstrings names whose docstrings it mines)")
-        return {"data": None, "docstrings": docstring_dirs(options.docstrings or ["stdlib"]), **common}
+        return {"docstrings": docstring_dirs(options.docstrings or ["stdlib"])}
     if not options.data:
         raise ValueError("--teacher mined needs --data: a corpus dataset whose documented functions to mine")
     if not options.data.is_dir():
         raise FileNotFoundError(f"--data {options.data} is not a dataset directory")
-    return {"data": options.data, "allow_untested": options.allow_untested, **common}
+    return {}
 
 
 def setup_teacher(options: Options) -> dict:
-    """The teacher's settings, checked before any request: the topics and template are read now."""
+    """A teacher LLM's checks, and its topics and template, read now."""
     from textbooks.synth.sampler import load_template, load_topics
 
     if options.n is None:
@@ -182,46 +181,33 @@ def setup_teacher(options: Options) -> dict:
         raise ValueError("--data is the corpus --teacher mined mines; a teacher LLM needs none")
     if options.concepts and options.kind != "exercises":
         raise ValueError("--concepts names a curriculum concept in each exercise's prompt: synth exercises only")
-    return {"teacher": options.teacher, "n": options.n, "seed": options.seed, "topics": load_topics(options.topics),
-            "template": load_template(KINDS[options.kind], options.prompt_template),
-            "budget_tokens": options.budget_tokens, "concurrency": options.concurrency, "price": options.price,
-            "max_tokens": options.max_tokens, "estimate": options.estimate, "concepts": options.concepts}
+    return {"topics": load_topics(options.topics), "template": load_template(KINDS[options.kind],
+                                                                            options.prompt_template)}
 
 
-def run(options: Options) -> None:
-    settings = setup(options)
-    if "teacher" not in settings:
-        main(**settings)
-    elif settings["teacher"] == CURRICULUM:
-        main_curriculum(**settings)
-    elif settings.pop("estimate"):
-        estimate(**settings, pilot=options.estimate)
-    else:
-        main_teacher(**settings)
+def run(options: Options) -> dict:
+    """Mine, compose (the curriculum) or ask a teacher for the records, by --teacher; verify and
+    deduplicate them into OUT; return the manifest (with --estimate: the pilot's figures)."""
+    read = setup(options)
+    if options.estimate:
+        return estimate(options, **read)
+    config = hashed(options, **read)
+    if "template" in read:  # the topics and template by content: editing either file reruns the stage
+        config.update(topics=text_id("\n".join(read["topics"])), template=text_id(read["template"]))
+    work = {"mined": _mine, CURRICULUM: _compose}.get(options.teacher, _ask)
+    inputs = [path for path in (options.data, options.dedup_against) if path]
+    return run_stage(STAGE, options.out, config, lambda run: work(run, options, **read), inputs=inputs,
+                     executor=options.make_executor())
 
 
-def main(data: Path | None, out: Path, kind: str = "exercises", allow_untested: bool = False, timeout_s: float = 3.0,
-         near_threshold: float = NEAR_THRESHOLD, dedup_against: Path | None = None, docstrings: list[str] | None = None,
-         executor: Executor | None = None) -> dict:
-    """Mine, verify and deduplicate exercises of `data` (passages: of CPython's documentation and the
-    docstrings under the `docstrings` directories, default the standard library's) into `out`;
-    return the manifest."""
-    config = {"kind": kind, "teacher": "mined", "allow_untested": allow_untested, "timeout_s": timeout_s,
-              "near_threshold": near_threshold, "dedup_against": str(dedup_against) if dedup_against else None}
-    if kind == "textbook":
-        config["docstrings"] = docstrings or docstring_dirs(["stdlib"])
-    inputs = [path for path in (data, dedup_against) if path]
-    return run_stage(STAGE, out, config, lambda run: _mine(run, data, config), inputs=inputs, executor=executor)
-
-
-def _mine(run: StageRun, data: Path | None, config: dict) -> StageResult:
+def _mine(run: StageRun, options: Options, docstrings: list[str] = ()) -> StageResult:
     """Mine each corpus shard (in parallel), or the documentation, then verify, deduplicate and write out."""
-    if config["kind"] == "exercises":
-        run.map("mine", MineShard(config["allow_untested"]), data, run.work / MINED)
+    if options.kind == "exercises":
+        run.map("mine", MineShard(options.allow_untested), options.data, run.work / MINED)
     else:
-        _write_passages(run.work / MINED, config["docstrings"])
-    counts = verify_and_write(run, run.work / MINED, config)
-    return StageResult(counts, f"{counts['records']} {config['kind']} records kept of {counts['records_in']} mined "
+        _write_passages(run.work / MINED, docstrings)
+    counts = verify_and_write(run, run.work / MINED, options)
+    return StageResult(counts, f"{counts['records']} {options.kind} records kept of {counts['records_in']} mined "
                                f"(verification pass rate {counts['pass_rate']:.1%}); rejected {counts['by_reason']} "
                                f"-> {run.out}")
 
@@ -254,29 +240,18 @@ def _write_passages(mined: Path, docstrings: list[str], per_shard: int = 100) ->
     complete.touch()
 
 
-def main_curriculum(n: int, out: Path, kind: str = "exercises", seed: int = 0, timeout_s: float = 3.0,
-                    near_threshold: float = NEAR_THRESHOLD, dedup_against: Path | None = None,
-                    executor: Executor | None = None, **_) -> dict:
-    """Write `n` exercises or lessons of the curriculum teacher (a program, no LLM), verify and
-    deduplicate them into `out`; return the manifest."""
-    config = {"kind": kind, "teacher": CURRICULUM, "n": n, "seed": seed, "timeout_s": timeout_s,
-              "near_threshold": near_threshold, "dedup_against": str(dedup_against) if dedup_against else None}
-    return run_stage(STAGE, out, config, lambda run: _compose(run, config),
-                     inputs=[dedup_against] if dedup_against else [], executor=executor)
-
-
-def _compose(run: StageRun, config: dict) -> StageResult:
+def _compose(run: StageRun, options: Options) -> StageResult:
     """Plan the records, write them in parallel shards (each its own seeded records: the same on
     any layout), then verify, key, deduplicate and write out as the other teachers do."""
     from textbooks.synth.curriculum.teacher import plan
 
     planned = [{"id": f"plan-{p['number']:06d}", "text": "", "source": "plan", "plan": json.dumps(p)}
-               for p in plan(config["kind"], config["n"], config["seed"])]
+               for p in plan(options.kind, options.n, options.seed)]
     # at least MIN_SHARDS shards, so a small run (1,000 lessons of five blocks each) keeps every worker busy
     _write_prompts(planned, run.work / PLAN, min(CURRICULUM_PER_SHARD, -(-len(planned) // MIN_SHARDS)))
-    run.map("compose", ComposeShard(config["kind"]), run.work / PLAN, run.work / ASKED)
-    counts = verify_and_write(run, run.work / ASKED, config)
-    return StageResult(counts, f"{counts['records']} {config['kind']} records kept of {counts['records_in']} written "
+    run.map("compose", ComposeShard(options.kind), run.work / PLAN, run.work / ASKED)
+    counts = verify_and_write(run, run.work / ASKED, options)
+    return StageResult(counts, f"{counts['records']} {options.kind} records kept of {counts['records_in']} written "
                                f"by the curriculum (verification pass rate {counts['pass_rate']:.1%}"
                                + (f", {counts['distinct_solutions']} distinct solutions"
                                   if "distinct_solutions" in counts else "")
@@ -299,73 +274,52 @@ class ComposeShard:
             yield {**made, PENDING: reason}
 
 
-def main_teacher(teacher: str, n: int, out: Path, kind: str = "exercises", seed: int = 0,
-                 topics: list[str] | None = None,
-                 template: str | None = None, budget_tokens: int | None = None, concurrency: int = 8,
-                 price: tuple[float, float] | None = None, max_tokens: int = MAX_TOKENS, timeout_s: float = 3.0,
-                 near_threshold: float = NEAR_THRESHOLD, dedup_against: Path | None = None, concepts: bool = False,
-                 executor: Executor | None = None) -> dict:
-    """Ask `teacher` for `n` exercises, verify and deduplicate them into `out`; return the manifest."""
-    from textbooks.synth.sampler import load_template, load_topics
-
-    topics, template = topics or load_topics(), template or load_template(KINDS[kind])
-    # The topics and template go into the hash by content, so editing either file reruns the stage.
-    config = {"kind": kind, "teacher": teacher, "n": n, "seed": seed, "concepts": concepts,
-              "topics": text_id("\n".join(topics)),
-              "template": text_id(template), "budget_tokens": budget_tokens, "timeout_s": timeout_s,
-              "near_threshold": near_threshold, "price": price, "max_tokens": max_tokens,
-              "dedup_against": str(dedup_against) if dedup_against else None}
-    return run_stage(STAGE, out, config, lambda run: _ask(run, topics, template, concurrency, config),
-                     inputs=[dedup_against] if dedup_against else [], executor=executor)
-
-
-def _ask(run: StageRun, topics: list[str], template: str, concurrency: int, config: dict) -> StageResult:
+def _ask(run: StageRun, options: Options, topics: list[str], template: str) -> StageResult:
     """Plan the prompts, ask the teacher shard by shard (in this process: one client, one cache, one
     budget), then verify, key, deduplicate and write out as the mined path does."""
-    from textbooks.llm import open_client
     from textbooks.llm.cache import LEDGER_AT_START, run_began, tokens_spent_in_run
 
-    _write_prompts(plan_records(topics, template, config), run.work / PLAN)
+    _write_prompts(plan_records(topics, template, options), run.work / PLAN)
     spent = tokens_spent_in_run(run.out / LLM_CACHE, run.work / LEDGER_AT_START)  # a killed attempt's spending
-    with open_client(config["teacher"], cache=run.out / LLM_CACHE, budget_tokens=config["budget_tokens"],
-                     spent_tokens=spent, concurrency=concurrency) as client:
-        ask = AskTeacher(client, config["teacher"], config["kind"], config["max_tokens"],
+    with _client(options, run.out, spent) as client:
+        ask = AskTeacher(client, options.teacher, options.kind, options.max_tokens,
                          run_began(run.work / LEDGER_AT_START), str(run.work / STOPPED))
         # A copy of `run` that maps on a SerialExecutor and records into the same `steps`.
         replace(run, executor=SerialExecutor()).map("ask", ask, run.work / PLAN, run.work / ASKED)
     stopped = (read_stop(run.work / STOPPED) or {}).get("reason")
-    counts = verify_and_write(run, run.work / ASKED, config)
-    counts = {**counts, "stopped": stopped, "cost": _cost_ledger(run.out, config["price"], time.time() - run.started)}
-    return StageResult(counts, f"{counts['records']} {config['kind']} records kept of {counts['records_in']} asked of "
-                               f"{config['teacher']} (verification pass rate {counts['pass_rate']:.1%}); rejected "
+    counts = verify_and_write(run, run.work / ASKED, options)
+    counts = {**counts, "stopped": stopped, "cost": _cost_ledger(run.out, options.price, time.time() - run.started)}
+    return StageResult(counts, f"{counts['records']} {options.kind} records kept of {counts['records_in']} asked of "
+                               f"{options.teacher} (verification pass rate {counts['pass_rate']:.1%}); rejected "
                                f"{counts['by_reason']}" + (f"; stopped: {stopped}" if stopped else "")
                        + f"; {ledger_line(counts['cost'])} -> {run.out}")
 
 
-def estimate(teacher: str, n: int, out: Path, kind: str = "exercises", pilot: int = PILOT, seed: int = 0,
-             topics: list[str] | None = None,
-             template: str | None = None, budget_tokens: int | None = None, concurrency: int = 8,
-             price: tuple[float, float] | None = None, max_tokens: int = MAX_TOKENS, timeout_s: float = 3.0,
-             concepts: bool = False, **_) -> dict:
-    """Ask the run's first `pilot` prompts (into OUT's response cache: the run itself then pays nothing
-    for them), verify the replies, and print what the whole run of `n` would spend and keep."""
+def _client(options: Options, out: Path, spent: int = 0):
+    """The teacher's client: its replies cached in OUT, its spending within --budget-tokens."""
     from textbooks.llm import open_client
+
+    return open_client(options.teacher, cache=out / LLM_CACHE, budget_tokens=options.budget_tokens,
+                       spent_tokens=spent, concurrency=options.concurrency)
+
+
+def estimate(options: Options, topics: list[str], template: str) -> dict:
+    """Ask the run's first --estimate prompts (into OUT's response cache: the run itself then pays
+    nothing for them), verify the replies, and print what the whole run of --n would spend and keep."""
     from textbooks.outputs import claim_output
     from textbooks.sandbox.pool import Sandbox
     from textbooks.synth.exercises import exercise_limits
-    from textbooks.synth.sampler import load_template, load_topics
 
-    config = {"kind": kind, "n": n, "seed": seed, "concepts": concepts}
-    prompts = plan_records(topics or load_topics(), template or load_template(KINDS[kind]), config)[:pilot]
-    with claim_output(out, STAGE.name) as out, \
-            open_client(teacher, cache=out / LLM_CACHE, budget_tokens=budget_tokens, concurrency=concurrency) as client:
-        asked = list(AskTeacher(client, teacher, kind, max_tokens)(prompts))
+    prompts = plan_records(topics, template, options)[:options.estimate]
+    with claim_output(options.out, STAGE.name) as out, _client(options, out) as client:
+        asked = list(AskTeacher(client, options.teacher, options.kind, options.max_tokens)(prompts))
     with Sandbox() as sandbox:
-        _, verify, _ = kind_functions(kind)
-        verified = verify(list(with_reason_restored(asked)), sandbox, exercise_limits(timeout_s))
-    figures = _extrapolate(asked, verified, n, price)
-    print(f"pilot of {len(asked)} of {n} prompts: {figures['tokens_per_request']:.0f} tokens a request; the run "
-          f"would spend about {figures['tokens']:,} tokens" + (f" (cost {figures['cost']:.2f})" if price else "")
+        _, verify, _ = kind_functions(options.kind)
+        verified = verify(list(with_reason_restored(asked)), sandbox, exercise_limits(options.timeout))
+    figures = _extrapolate(asked, verified, options.n, options.price)
+    print(f"pilot of {len(asked)} of {options.n} prompts: {figures['tokens_per_request']:.0f} tokens a request; the "
+          f"run would spend about {figures['tokens']:,} tokens" + (f" (cost {figures['cost']:.2f})" if options.price
+                                                                   else "")
           + f" and keep about {figures['kept']} exercises (pass rate {figures['pass_rate']:.0%})")
     return figures
 
@@ -384,22 +338,22 @@ def _extrapolate(asked: list[dict], verified: list[dict], n: int, prices: tuple[
     return figures
 
 
-def verify_and_write(run: StageRun, records: Path, config: dict) -> dict:
+def verify_and_write(run: StageRun, records: Path, options: Options) -> dict:
     """The tail both teachers share: verify and key the exercises (in parallel, each worker with its
     own sandbox), find the duplicates (one pass), write the shards out; the manifest's counts."""
     # The curriculum's records are code we wrote: a lesson's block that fails is a generator bug, not
     # a lapse of a teacher's whose prose still teaches, so it rejects the lesson; and its exercises
     # touch nothing beyond their own namespace, so several share a sandbox run.
-    ours = config["teacher"] == CURRICULUM
-    run.map("verify", VerifyAndKey(config["timeout_s"], config["kind"], ours), records, run.work / VERIFIED)
+    ours = options.teacher == CURRICULUM
+    run.map("verify", VerifyAndKey(options.timeout, options.kind, ours), records, run.work / VERIFIED)
     keyed = [run.work / VERIFIED]
-    if config["dedup_against"]:  # its records come first: the originals our copies are rejected for
-        run.map("key against", with_dedup_keys, Path(config["dedup_against"]), run.work / AGAINST)
+    if options.dedup_against:  # its records come first: the originals our copies are rejected for
+        run.map("key against", with_dedup_keys, options.dedup_against, run.work / AGAINST)
         keyed.insert(0, run.work / AGAINST)
-    dedup = find_duplicates(keyed, run.work / DECISIONS, config["near_threshold"])
+    dedup = find_duplicates(keyed, run.work / DECISIONS, options.near_threshold)
     applied = run.map("apply", ApplyDecisions(str(run.work / DECISIONS), drop=DEDUP_COLUMNS), run.work / VERIFIED)
     return _count_output(run.out, dedup, sum(s.records_in for s in applied), time.time() - run.started,
-                         config["kind"] == "exercises")
+                         options.kind == "exercises")
 
 
 def kind_functions(kind: str):
@@ -412,21 +366,21 @@ def kind_functions(kind: str):
     return passages.reply_record, passages.verify_passages, passages.VerifyPassagesShard
 
 
-def plan_records(topics: list[str], template: str, config: dict) -> list[dict]:
+def plan_records(topics: list[str], template: str, options: Options) -> list[dict]:
     """One record per prompt: the sampler's constraints rendered into the template, with the
     sampling seed of its request (the same in a pilot, a run and a rerun: cache hits)."""
     from textbooks.synth.sampler import render_prompt, sample_constraints
 
-    sampler_kind = KINDS[config["kind"]]
-    constraints = sample_constraints(sampler_kind, config["n"], config["seed"], topics)
-    if config.get("concepts"):  # the curriculum's concepts name each exercise's topic, name and task
+    sampler_kind = KINDS[options.kind]
+    constraints = sample_constraints(sampler_kind, options.n, options.seed, topics)
+    if options.concepts:  # the curriculum's concepts name each exercise's topic, name and task
         from textbooks.synth.curriculum.teacher import concept_constraints, plan
 
-        planned = plan("exercises", config["n"], config["seed"])
+        planned = plan("exercises", options.n, options.seed)
         constraints = [{**c, **concept_constraints(p)} for c, p in zip(constraints, planned)]
     return [{"id": f"prompt-{i:05d}", "text": render_prompt(sampler_kind, c, template), "source": "plan",
              "constraints": json.dumps(c, sort_keys=True), "temperature": TEMPERATURE,
-             "seed": _request_seed(config["seed"], i)} for i, c in enumerate(constraints)]
+             "seed": _request_seed(options.seed, i)} for i, c in enumerate(constraints)]
 
 
 def _write_prompts(plan: list[dict], plan_dir: Path, per_shard: int = PROMPTS_PER_SHARD) -> None:
