@@ -16,7 +16,7 @@ from textbooks import cli
 from textbooks.llm import LLMError, Request, open_client
 from textbooks.llm.http import HTTPClient, RetryPolicy
 from textbooks.llm.local import CheckpointClient, HFClient
-from textbooks.serve import ServeOptions, build_app, make_server
+from textbooks.serve import Options, build_app, make_server
 
 PROMPTS = ["def add(a, b):\n", 'import os\n\n\ndef read(path):\n    """Read a file."""\n', "x"]
 BLOCK_SIZE = 128
@@ -35,7 +35,7 @@ def local(checkpoint):
 @contextlib.contextmanager
 def running(client, **options):
     """Serve `client` on an ephemeral loopback port; yields (base URL, app)."""
-    app = build_app(client, ServeOptions(name="tiny", **options))
+    app = build_app(client, Options(model="tiny", name="tiny", **options))
     server, sock = make_server(app, "127.0.0.1", 0, log_level="warning")
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

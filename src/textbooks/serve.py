@@ -51,7 +51,6 @@ import json
 import socket
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,14 +64,6 @@ from textbooks.llm.base import Request, Response
 from textbooks.options import CommandOptions, opt
 
 MAX_STOPS = 16
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    name: str  # the model name clients use
-    concurrency: int = 1  # generations running at once
-    max_queue: int = 16  # requests waiting for a slot before new ones get 503
-    max_n: int = 16  # most choices per request (prompts x n)
 
 
 class APIError(Exception):
@@ -164,8 +155,9 @@ class ChatBody(SamplingFields):
     max_completion_tokens: int | None = Field(None, ge=1)  # the newer name of max_tokens
 
 
-def build_app(client, options: ServeOptions) -> FastAPI:
-    """The FastAPI app serving `client` (a textbooks.llm.local.CheckpointClient) under `options`."""
+def build_app(client, options: Options) -> FastAPI:
+    """The FastAPI app serving `client` (a textbooks.llm.local.CheckpointClient) under `options` (its
+    name, concurrency, queue and most choices per request)."""
     app = FastAPI(title="textbooks serve", docs_url=None, redoc_url=None)
     app.state.admission = Admission(options.concurrency, options.max_queue)
     created = int(time.time())
@@ -247,7 +239,7 @@ def choice_seed(seed: int | None, choice: int) -> int | None:
     return int.from_bytes(digest, "big") >> 1  # 63 bits: a valid seed for every torch generator
 
 
-async def generate(app: FastAPI, client, options: ServeOptions, body: SamplingFields,
+async def generate(app: FastAPI, client, options: Options, body: SamplingFields,
                    requests: list[Request]) -> list[Response]:
     """Check the request against the model, wait for a generation slot, and generate in a worker thread."""
     check_model_and_size(client, options, body, requests)
@@ -255,7 +247,7 @@ async def generate(app: FastAPI, client, options: ServeOptions, body: SamplingFi
         return await asyncio.to_thread(client.complete, requests)
 
 
-def check_model_and_size(client, options: ServeOptions, body: SamplingFields, requests: list[Request]) -> None:
+def check_model_and_size(client, options: Options, body: SamplingFields, requests: list[Request]) -> None:
     if body.model is not None and body.model != options.name:
         raise model_not_found(body.model, options.name)
     if len(requests) > options.max_n:
@@ -365,7 +357,7 @@ class Options(CommandOptions):
 
 
 def setup(options: Options):
-    """Validate the arguments and load the model: (client, the server's settings)."""
+    """Validate the arguments and load the model: (client, the options with the model's name)."""
     from textbooks.llm.local import CheckpointClient
 
     for flag, value, least in (("--concurrency", options.concurrency, 1), ("--max-queue", options.max_queue, 0),
@@ -375,9 +367,7 @@ def setup(options: Options):
     if not 0 <= options.port <= 65535:
         raise ValueError(f"--port must be in 0..65535, got {options.port}")
     client = CheckpointClient(options.model, options.tokenizer, batch_size=options.batch_size)
-    serving = ServeOptions(name=options.name or options.model.resolve().name, concurrency=options.concurrency,
-                           max_queue=options.max_queue, max_n=options.max_n)
-    return client, serving
+    return client, options.model_copy(update={"name": options.name or options.model.resolve().name})
 
 
 def make_server(app: FastAPI, host: str, port: int, log_level: str = "info"):
@@ -391,9 +381,9 @@ def make_server(app: FastAPI, host: str, port: int, log_level: str = "info"):
     return uvicorn.Server(uvicorn.Config(app, log_level=log_level)), sock
 
 
-def main(client, options: ServeOptions, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
+def main(client, options: Options) -> None:
     """Serve until interrupted."""
-    server, sock = make_server(build_app(client, options), host, port, log_level)
+    server, sock = make_server(build_app(client, options), options.host, options.port, options.log_level)
     bound_host, bound_port = sock.getsockname()[:2]
     shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
     print(f"serving {options.name} at http://{shown_host}:{bound_port}/v1", flush=True)
@@ -401,5 +391,4 @@ def main(client, options: ServeOptions, host: str = "127.0.0.1", port: int = 800
 
 
 def run(options: Options) -> None:
-    client, serving = setup(options)
-    main(client, serving, options.host, options.port, options.log_level)
+    main(*setup(options))

@@ -48,18 +48,19 @@ class Options(CommandOptions):
     out: Path | None = opt(None, help="the HTML file to write (default RUN_DIR/report.html)", metavar="FILE")
 
 
-def run(options: Options) -> None:
-    main(**setup(options))
+def run(options: Options) -> Path:
+    return main(*setup(options))
 
 
-def setup(options: Options) -> dict:
+def setup(options: Options) -> tuple[Path, Path]:
+    """Check RUN_DIR and --out before any work: (the run, the HTML file to write)."""
     run_dir = options.run_dir.expanduser().resolve()
     if not run_dir.is_dir():
         raise FileNotFoundError(f"RUN_DIR {run_dir} is not a directory")
     out = (options.out or run_dir / "report.html").expanduser().resolve()
     if out.is_dir():
         raise IsADirectoryError(f"--out {out} is a directory; name the HTML file to write")
-    return {"run_dir": run_dir, "out": out}
+    return run_dir, out
 
 
 def main(run_dir: Path, out: Path) -> Path:
