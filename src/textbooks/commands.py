@@ -73,7 +73,12 @@ class StorageError(UserError):
 
 def run_command(argv: list[str], table: Table = COMMANDS) -> int:
     """Run the command `argv` names (a user error is raised, not printed)."""
-    module, parsed = parse_command(argv, table)
+    return run_parsed(*parse_command(argv, table), argv)
+
+
+def run_parsed(module, parsed: options.CommandOptions, argv: list[str]) -> int:
+    """Run `module`'s entry point on its options, parsed from `argv` (which names the command to a
+    refused second writer); a full disk or a denied write is a StorageError."""
     from textbooks.outputs import current_command
 
     token = current_command.set(" ".join(["textbooks", *argv]))

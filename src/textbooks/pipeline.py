@@ -33,7 +33,7 @@ from pathlib import Path
 
 import yaml
 
-from textbooks.commands import parse_command, run_command
+from textbooks.commands import parse_command, run_command, run_parsed
 from textbooks.layout import CHECKPOINTS, LATEST, LEDGER, RECIPE, SIMILAR
 from textbooks.options import CommandOptions, opt
 from textbooks.outputs import claim_output
@@ -293,8 +293,9 @@ def main(out: Path, recipe: dict, dry_run: bool = False) -> int:
     stage that fails."""
     with contextlib.nullcontext() if dry_run else claim_output(out, "pipeline"):  # a dry run writes nothing
         steps = plan(recipe.get("stages") or {}, out, recipe.get("teacher"))
-        for step in steps:
-            parse_command(step.command)  # a misspelt option is a usage error now, not after an hour of work
+        # Each stage's typed options, read from the command line it prints (--dry-run shows what runs):
+        # a misspelt option is a usage error now, not after an hour of work.
+        parsed = {step.stage.name: parse_command(step.command) for step in steps}
         if not dry_run:
             write_recipe(out, recipe)
         for step in steps:
@@ -302,8 +303,9 @@ def main(out: Path, recipe: dict, dry_run: bool = False) -> int:
             if dry_run or step.action == "up to date":
                 continue
             command = start(step, out)
+            module, options = parsed[step.stage.name] if command == step.command else parse_command(command)
             with Usage() as usage:
-                code = run_command(command)
+                code = run_parsed(module, options, command)
             if code != 0:
                 return code
             record_step(out, step, finished=True, usage=usage.figures())
