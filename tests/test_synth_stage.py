@@ -152,6 +152,7 @@ def test_copies_of_a_dataset_given_to_dedup_against_are_rejected(corpus, tmp_pat
     (["exercises", "--teacher", "http://127.0.0.1:9/v1#t"], "needs --n"),
     (["exercises", "--teacher", "http://127.0.0.1:9/v1#t", "--n", "3", "--data", "{tmp}"], "needs none"),
     (["exercises", "--data", "{tmp}", "--timeout", "0"], "--timeout must be positive"),
+    (["textbook", "--teacher", "curriculum", "--n", "3", "--estimate"], "--teacher curriculum asks none"),
 ])
 def test_options_that_do_not_go_together_are_refused_before_any_work(argv, message, tmp_path):
     out = tmp_path / "out"

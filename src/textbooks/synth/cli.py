@@ -151,6 +151,8 @@ def setup(options: Options) -> dict:
                          "synth exercises --teacher mined only (a teacher's exercises must come with tests)")
     if options.docstrings and (options.teacher != "mined" or options.kind != "textbook"):
         raise ValueError("--docstrings names what synth textbook --teacher mined mines: it applies to that only")
+    if options.estimate and options.teacher in ("mined", CURRICULUM):
+        raise ValueError(f"--estimate prices what a teacher LLM would be asked: --teacher {options.teacher} asks none")
     if options.teacher == CURRICULUM:
         if options.n is None or options.data:
             raise ValueError("--teacher curriculum writes --n records of its own: it needs --n and takes no --data")
