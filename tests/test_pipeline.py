@@ -140,6 +140,21 @@ def test_a_recipe_that_cannot_run_is_named_before_anything_runs(tmp_path, stages
     assert not (tmp_path / "out" / "corpus").exists()
 
 
+@pytest.mark.parametrize("name", ["../../victim/corpus", "{tmp}/victim/corpus", "a/b", "..", ".hidden",
+                                  "report.html", "recipe.yaml", "pipeline.json", ".lock", "llm-cache.sqlite"])
+def test_a_stage_name_is_a_plain_name_in_out_never_a_path(tmp_path, name):
+    """A stage writes OUT/<name>: a name that is a path, or one of the run's own files, is refused
+    before anything runs, dry or not, and a dataset outside OUT is left as it was."""
+    victim = tmp_path / "victim" / "corpus"
+    victim.mkdir(parents=True)
+    (victim / "manifest.json").write_text('{"stage": "corpus"}')
+    recipe = write_recipe(tmp_path / "r.yaml", {name.format(tmp=tmp_path): {"use": "corpus", "limit": 3}})
+    for dry in ([], ["--dry-run"]):
+        with pytest.raises(ValueError, match="is not a plain name"):
+            cli.main(["run", str(recipe), "--out", str(tmp_path / "run" / "out"), *dry])
+    assert [p.name for p in victim.iterdir()] == ["manifest.json"] and not (tmp_path / "run").exists()
+
+
 def test_a_recipe_is_a_file_or_a_packaged_name_and_its_arms_name_its_stages(tmp_path, capsys):
     assert cli.main(["run", "ablation", "--out", str(tmp_path / "out"), "--dry-run"]) == 0
     assert "eval-raw-s1" in capsys.readouterr().out

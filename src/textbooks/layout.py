@@ -46,8 +46,9 @@ SUMMARY = "summary.json"
 PROBLEMS = "problems.jsonl"  # each problem's samples passed, of how many
 GRADES = "grades.jsonl"  # a graded evaluation's critiques and scores
 
-# A pipeline's run (textbooks.pipeline)
+# A pipeline's run (textbooks.pipeline): a directory a stage, and
 LEDGER = "pipeline.json"  # what each stage ran with, and whether it finished
+REPORT = "report.html"  # the run's report (textbooks report)
 
 STAGE_MARKERS = (MANIFEST, IN_PROGRESS)  # they name their stage
 # Other kinds of directory, each known by the files it writes first, in the order they are looked

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from importlib import resources
@@ -34,13 +35,14 @@ from pathlib import Path
 import yaml
 
 from textbooks.commands import parse_command, run_command, run_parsed
-from textbooks.layout import CHECKPOINTS, LATEST, LEDGER, RECIPE, SIMILAR
+from textbooks.layout import CHECKPOINTS, LATEST, LEDGER, OWN_BOOKKEEPING, RECIPE, REPORT, SIMILAR
 from textbooks.options import CommandOptions, opt
 from textbooks.outputs import claim_output
 from textbooks.records import atomic_write_json
 from textbooks.resources import Usage
 
 DOCUMENTS = "documents"  # an input that takes the documents of the latest stage that writes some
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a stage's name: a directory in OUT, not a path
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ def load_pipeline(path: Path) -> dict:
         raise ValueError(f"{path}: unknown keys {', '.join(unknown)} (a recipe has out, stages, teacher, arms)")
     stages = recipe.get("stages") or {}
     for name, options in stages.items():
+        check_stage_name(path, name)
         if (options or {}).get("use", name) not in KINDS:
             raise ValueError(f"{path}: the stage {name} runs no known command: name it after one, or give `use:` "
                              f"(one of {', '.join(KINDS)})")
@@ -150,6 +153,15 @@ def load_pipeline(path: Path) -> dict:
     if missing := sorted(set(arms) - set(stages)):
         raise ValueError(f"{path}: arms name stages the recipe does not have: {', '.join(missing)}")
     return recipe
+
+
+def check_stage_name(path: Path, name) -> None:
+    """A stage's name is its directory in OUT: a plain name, never a path out of OUT (`../x`, `/x`)
+    nor one of the run's own files."""
+    own = (RECIPE, LEDGER, REPORT, *OWN_BOOKKEEPING)
+    if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name) or name in own:
+        raise ValueError(f"{path}: the stage name {name!r} is not a plain name (letters, digits, '-', '_', '.'; "
+                         f"not {', '.join(own)}): it names the stage's directory in OUT")
 
 
 def plan(stages: dict, out: Path, teacher: str | None = None) -> list[Step]:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from jinja2 import ChainableUndefined, Environment, PackageLoader, Undefined
 
+from textbooks.layout import REPORT
 from textbooks.options import CommandOptions, opt
 from textbooks.records import atomic_write_text
 from textbooks.report import collect, plots
@@ -57,7 +58,7 @@ def setup(options: Options) -> tuple[Path, Path]:
     run_dir = options.run_dir.expanduser().resolve()
     if not run_dir.is_dir():
         raise FileNotFoundError(f"RUN_DIR {run_dir} is not a directory")
-    out = (options.out or run_dir / "report.html").expanduser().resolve()
+    out = (options.out or run_dir / REPORT).expanduser().resolve()
     if out.is_dir():
         raise IsADirectoryError(f"--out {out} is a directory; name the HTML file to write")
     return run_dir, out
