@@ -197,6 +197,19 @@ def test_sample_depends_on_ids_and_seed_not_on_order():
     assert set(draw(ids, 20, seed=1)) != set(picked)
 
 
+def test_an_unfinished_stage_is_refused_not_audited(tmp_path):
+    """A stage rerun and killed part way has some of its shards and no manifest: auditing it would
+    measure a part as if it were the whole."""
+    from textbooks.stage import StageSpec, start_over
+
+    data = write_dataset(tmp_path / "decontam", base_records())
+    start_over(data, StageSpec("decontam"), {"tau": 0.9})  # what a rerun does first; then it is killed
+    write_shard(base_records()[:10], data / "00000.parquet")
+    with pytest.raises(ValueError, match="is an unfinished decontam run: rerun that stage"):
+        cli.main(["audit", "--data", str(data)])
+    assert not (tmp_path / "decontam.audit").exists()
+
+
 def test_bad_input_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a directory"):
         cli.main(["audit", "--data", str(tmp_path / "missing")])

@@ -63,7 +63,7 @@ from textbooks.audit.measures import (MAX_CLUSTERS, BottomKSample, ConstraintHis
                                       most_similar_pairs, near_duplicate_counts, sample_key)
 from textbooks.audit.plots import write_plots
 from textbooks.similarity.dedup import content_hash
-from textbooks.layout import AUDIT, MANIFEST
+from textbooks.layout import AUDIT, IN_PROGRESS, MANIFEST, kind_of
 from textbooks.records import (atomic_write_json, check_shards, files_fingerprint, naming_corrupt_shard,
                                read_shard, shard_paths)
 from textbooks.stage import StageResult, StageRun, StageSpec, run_stage
@@ -125,6 +125,9 @@ def check_dataset(data: Path) -> int | None:
     (None when a JSONL shard would have to be read through to know)."""
     if not data.is_dir():
         raise FileNotFoundError(f"--data {data} is not a directory")
+    if (data / IN_PROGRESS).exists():  # a stage's run that has not finished: its shards are a part, or old
+        raise ValueError(f"--data {data} is an unfinished {kind_of(data)} run: rerun that stage to finish it, "
+                         "then audit it")
     paths = shard_paths(data)
     if not paths:
         raise ValueError(f"--data {data} holds no record shards (.parquet or .jsonl)")
