@@ -140,6 +140,21 @@ def test_a_recipe_that_cannot_run_is_named_before_anything_runs(tmp_path, stages
     assert not (tmp_path / "out" / "corpus").exists()
 
 
+@pytest.mark.parametrize("text, message", [
+    ("", "this one has none"), ("stages: {}\n", "this one has none"), ("- corpus\n", "this one has none"),
+    ("stages:\n  corpus: {limit: 3\n", "is not valid YAML: while parsing a flow mapping"),
+])
+def test_a_recipe_with_nothing_to_run_or_bad_yaml_is_refused_and_the_run_kept(tmp_path, text, message):
+    """An empty or malformed recipe file is one line naming it, and the run's recipe.yaml is kept."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "recipe.yaml").write_text("stages: {corpus: {}}\n")
+    (tmp_path / "r.yaml").write_text(text)
+    with pytest.raises(ValueError, match=f"r.yaml.*{message}") as refused:
+        cli.main(["run", str(tmp_path / "r.yaml"), "--out", str(out)])
+    assert "\n" not in str(refused.value) and (out / "recipe.yaml").read_text() == "stages: {corpus: {}}\n"
+
+
 @pytest.mark.parametrize("name", ["../../victim/corpus", "{tmp}/victim/corpus", "a/b", "..", ".hidden",
                                   "report.html", "recipe.yaml", "pipeline.json", ".lock", "llm-cache.sqlite"])
 def test_a_stage_name_is_a_plain_name_in_out_never_a_path(tmp_path, name):

@@ -236,6 +236,8 @@ def run_dir(tmp_path_factory) -> Path:
 
 
 def make_report(run: Path, out: Path | None = None) -> tuple[Path, str]:
+    if not (run / "pipeline.json").exists():  # a run made by hand here: `textbooks run` writes its ledger first
+        atomic_write_json(run / "pipeline.json", {})
     out = out or run / "report.html"
     assert cli.main(["report", str(run), "--out", str(out)]) == 0
     return out, out.read_text(encoding="utf-8")
@@ -537,7 +539,7 @@ def test_an_arm_has_a_row_per_kind_of_evaluation():
 
 
 MISSING = {  # a piece removed -> the section that goes, or None when the report only shows less
-    "pipeline.json": None, "recipe.yaml": "ablation", "corpus-audit": "audit", "pretrain/metrics.jsonl": None,
+    "recipe.yaml": "ablation", "corpus-audit": "audit", "pretrain/metrics.jsonl": None,
     "finetune": None, "eval-final/samples.jsonl": None, "decontam/manifest.json": None,
 }
 
@@ -555,9 +557,19 @@ def test_a_missing_piece_is_skipped(run_dir, tmp_path, piece):
         assert "humaneval: eval-base</h3>" in text
 
 
-def test_empty_directory_and_ledger_without_outputs(tmp_path):
-    _, text = make_report(tmp_path)
-    assert ReportPage(text).sections == [] and 'id="empty"' in text
+def test_a_directory_that_is_not_a_run_is_refused_and_left_as_it_was(run_dir, tmp_path):
+    """Without the pipeline.json `textbooks run` writes first, a directory is not a run: its
+    report.html may be anyone's, and is not replaced."""
+    for directory in (tmp_path / "empty", tmp_path / "run"):
+        shutil.copytree(run_dir, directory) if directory.name == "run" else directory.mkdir()
+        (directory / "pipeline.json").unlink(missing_ok=True)
+        (directory / "report.html").write_text("someone's page")
+        with pytest.raises(ValueError, match="is not a run of `textbooks run` .it has no pipeline.json."):
+            cli.main(["report", str(directory)])
+        assert (directory / "report.html").read_text() == "someone's page"
+
+
+def test_a_ledger_without_outputs(tmp_path):
     atomic_write_json(tmp_path / "pipeline.json", {"train": ledger_entry(["train"], [], None, 1.0, 10)})
     _, text = make_report(tmp_path)
     assert ReportPage(text).sections == ["stages"] and "(no output)" in text

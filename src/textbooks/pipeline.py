@@ -138,8 +138,14 @@ def packaged_pipelines() -> list[str]:
 
 
 def load_pipeline(path: Path) -> dict:
-    """A recipe file, checked: its keys, each stage's command and the stages its `arms` name."""
-    recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    """A recipe file, checked: its YAML, its keys, each stage's name and command, and the stages its
+    `arms` name."""
+    try:
+        recipe = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
+    if not isinstance(recipe, dict) or not recipe.get("stages"):  # nothing to run, and a run's recipe.yaml to keep
+        raise ValueError(f"{path}: a recipe is a mapping whose `stages:` name the stages to run; this one has none")
     unknown = sorted(set(recipe) - {"out", "stages", "teacher", "arms"})
     if unknown:
         raise ValueError(f"{path}: unknown keys {', '.join(unknown)} (a recipe has out, stages, teacher, arms)")

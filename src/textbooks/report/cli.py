@@ -35,7 +35,7 @@ from pathlib import Path
 
 from jinja2 import ChainableUndefined, Environment, PackageLoader, Undefined
 
-from textbooks.layout import REPORT
+from textbooks.layout import LEDGER, REPORT
 from textbooks.options import CommandOptions, opt
 from textbooks.records import atomic_write_text
 from textbooks.report import collect, plots
@@ -58,6 +58,8 @@ def setup(options: Options) -> tuple[Path, Path]:
     run_dir = options.run_dir.expanduser().resolve()
     if not run_dir.is_dir():
         raise FileNotFoundError(f"RUN_DIR {run_dir} is not a directory")
+    if not (run_dir / LEDGER).is_file():  # its report.html may be someone's: leave it be
+        raise ValueError(f"RUN_DIR {run_dir} is not a run of `textbooks run` (it has no {LEDGER}): nothing to report")
     out = (options.out or run_dir / REPORT).expanduser().resolve()
     if out.is_dir():
         raise IsADirectoryError(f"--out {out} is a directory; name the HTML file to write")
