@@ -114,6 +114,25 @@ def test_every_lesson_is_kept_only_if_all_its_blocks_run(tmp_path, monkeypatch):
     assert manifest["counts"]["records"] == 0 and manifest["counts"]["by_reason"] == {"a code block fails": 6}
 
 
+def test_exercises_and_passages_are_two_kinds_of_output_neither_replaces_the_other(tmp_path):
+    """synth textbook into a finished synth exercises output (or the reverse) is refused, touching
+    nothing, as every other cross-kind --out is; an output written before the kinds were told apart
+    (its manifest says `synth`) is known by its config's kind."""
+    exercises = tmp_path / "exercises"
+    assert cli.main(["synth", "exercises", "--teacher", "curriculum", "--n", "12", "--out", str(exercises)]) == 0
+    assert read_manifest(exercises)["stage"] == "synth exercises"
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in exercises.iterdir())
+    with pytest.raises(FileExistsError, match="holds the output of the synth exercises stage, not synth textbook"):
+        cli.main(["synth", "textbook", "--teacher", "curriculum", "--n", "12", "--out", str(exercises)])
+    manifest = read_manifest(exercises)
+    (exercises / "manifest.json").write_text(json.dumps({**manifest, "stage": "synth"}))  # as an older run wrote it
+    with pytest.raises(FileExistsError, match="holds the output of the synth exercises stage"):
+        cli.main(["synth", "textbook", "--out", str(exercises)])
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in exercises.iterdir() if p.name != "manifest.json") == \
+        [entry for entry in before if entry[0] != "manifest.json"]
+    assert cli.main(["synth", "exercises", "--teacher", "curriculum", "--n", "12", "--out", str(exercises)]) == 0
+
+
 def test_lessons_cover_every_family():
     _, families = library()
     planned = plan("textbook", len(families), seed=0)

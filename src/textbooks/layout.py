@@ -84,9 +84,13 @@ def kind_of(directory: str | os.PathLike) -> str | None:
 
 def _stage_of(marker: Path) -> str:
     try:
-        return str(json.loads(marker.read_text(encoding="utf-8"))["stage"])
+        written = json.loads(marker.read_text(encoding="utf-8"))
+        stage = str(written["stage"])
     except (OSError, ValueError, KeyError, TypeError):
         return f"unreadable {marker.name}"
+    # A synth manifest written before its kinds were told apart says "synth", and its config the kind.
+    kind = (written.get("config") or {}).get("kind") if stage == "synth" else None
+    return f"synth {kind}" if kind else stage
 
 
 def _is_own_bookkeeping(name: str) -> bool:

@@ -238,17 +238,7 @@ def exercise_stage(stages: list[dict]) -> dict | None:
     stage (its kept records), else the latest synth exercises stage; None when the run has neither."""
     finished = [stage for stage in stages if isinstance(read_json(stage["dir"] / MANIFEST), dict)]
     decontams = [stage for stage in finished if stage["kind"] == "decontam"]
-    return (decontams or [stage for stage in finished if _is_exercises(stage)] or [None])[-1]
-
-
-def _is_exercises(stage: dict) -> bool:
-    """A synth exercises stage: so named by the ledger, or, for a directory no ledger names, by its
-    manifest's config (the manifest's stage is `synth` for textbooks and exercises alike)."""
-    if stage["kind"] == "synth exercises":
-        return True
-    manifest = read_json(stage["dir"] / MANIFEST)
-    return stage["kind"] == "synth" and isinstance(manifest, dict) and \
-        (manifest.get("config") or {}).get("kind") == "exercises"
+    return (decontams or [stage for stage in finished if stage["kind"] == "synth exercises"] or [None])[-1]
 
 
 def audit_run(stage: dict) -> dict | None:

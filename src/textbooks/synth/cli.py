@@ -66,7 +66,7 @@ from textbooks.synth.exercises import NOT_RUN, normalized_solution, text_id
 from textbooks.stage import (ApplyDecisions, ParallelOptions, StageResult, StageRun, StageSpec, read_stop, run_stage,
                              written_column)
 
-STAGE = StageSpec("synth")
+STAGE = StageSpec("synth")  # its output's kind is "synth exercises" or "synth textbook" (`stage_of`)
 # Each kind and the sampler's axes and template its prompts are made with (see `kind_functions`).
 KINDS = {"exercises": "exercises", "textbook": "textbooks"}
 # In OUT/.work: the mined exercises (or the prompts and the teacher's exercises), the same verified
@@ -198,8 +198,14 @@ def run(options: Options) -> dict:
         config.update(topics=text_id("\n".join(read["topics"])), template=text_id(read["template"]))
     work = {"mined": _mine, CURRICULUM: _compose}.get(options.teacher, _ask)
     inputs = [path for path in (options.data, options.dedup_against) if path]
-    return run_stage(STAGE, options.out, config, lambda run: work(run, options, **read), inputs=inputs,
-                     executor=options.make_executor())
+    return run_stage(stage_of(options.kind), options.out, config, lambda run: work(run, options, **read),
+                     inputs=inputs, executor=options.make_executor())
+
+
+def stage_of(kind: str) -> StageSpec:
+    """The stage of one kind of records: exercises and passages are two kinds of output, so that one
+    never replaces the other (textbooks.outputs)."""
+    return replace(STAGE, name=f"{STAGE.name} {kind}")
 
 
 def _mine(run: StageRun, options: Options, docstrings: list[str] = ()) -> StageResult:
@@ -313,7 +319,7 @@ def estimate(options: Options, topics: list[str], template: str) -> dict:
     from textbooks.synth.exercises import exercise_limits
 
     prompts = plan_records(topics, template, options)[:options.estimate]
-    with claim_output(options.out, STAGE.name) as out, _client(options, out) as client:
+    with claim_output(options.out, stage_of(options.kind).name) as out, _client(options, out) as client:
         asked = list(AskTeacher(client, options.teacher, options.kind, options.max_tokens)(prompts))
     with Sandbox() as sandbox:
         _, verify, _ = kind_functions(options.kind)
