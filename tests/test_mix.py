@@ -91,3 +91,22 @@ def test_a_rerun_is_up_to_date(parts, tmp_path, capsys):
     capsys.readouterr()
     mix(tmp_path / "m", [(parts[0], 0.5), (parts[1], 0.5)])
     assert "up to date" in capsys.readouterr().out
+
+
+def test_one_dataset_is_taken_once_whatever_it_is_called(parts, tmp_path):
+    """Reached through a link, copied, or overlapping another part (a corpus and its own filtered
+    subset), a dataset would put its records in the mix twice: each is refused, and nothing is written."""
+    import shutil
+
+    (code, _), (books, _) = parts
+    (tmp_path / "link").symlink_to(code)
+    shutil.copytree(code, tmp_path / "copy")
+    subset = tmp_path / "subset"
+    write_shard(list(read_records(code))[:5], subset / "00000.parquet")
+    write_manifest(subset, "classify", {"of": "code"}, {"records": 5})
+    for twin, message in ((tmp_path / "link", "same dataset .one directory."),
+                          (tmp_path / "copy", "same dataset .one manifest hash."),
+                          (subset, "the parts share 5 record ids")):
+        with pytest.raises(ValueError, match=message):
+            mix(tmp_path / "out", [((code, 0), 0.4), ((twin, 0), 0.3), ((books, 0), 0.3)])
+        assert not (tmp_path / "out").exists()

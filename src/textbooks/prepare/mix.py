@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import typing
+from collections import Counter
 from pathlib import Path
 
 from pydantic import BeforeValidator
 
 from textbooks.options import CommandOptions, PositiveInt, hashed, opt
-from textbooks.records import read_records, write_shard
+from textbooks.records import read_column, read_manifest, read_records, write_shard
 from textbooks.stage import StageResult, StageRun, StageSpec, run_stage
 
 STAGE = StageSpec("mix", resumable=False)
@@ -68,6 +69,20 @@ def setup(options: Options) -> None:
     for directory, _ in parts:
         if not directory.is_dir():
             raise FileNotFoundError(f"--part {directory} is not a dataset directory")
+    # A dataset is what it is, not its name: reached through a link, or copied, it is the same dataset.
+    seen: dict = {}
+    for directory, _ in parts:
+        for identity in (directory.resolve(), read_manifest(directory).get("config_hash")):
+            if identity in seen:
+                raise ValueError(f"--part {directory} and --part {seen[identity]} are the same dataset "
+                                 f"({'one directory' if isinstance(identity, Path) else 'one manifest hash'}): "
+                                 "a mix takes each dataset once")
+            seen[identity] = directory
+    owners = Counter(record_id for directory, _ in parts for record_id in set(read_column(directory, "id")))
+    shared = sorted(record_id for record_id, parts_holding in owners.items() if parts_holding > 1)
+    if shared:  # e.g. a corpus and its own filtered subset: the mix would hold those records twice
+        raise ValueError(f"the parts share {len(shared)} record ids (such as {shared[0]!r}): a mix holds each "
+                         "record once; mix datasets that do not overlap")
 
 
 def run(options: Options) -> dict:
