@@ -181,6 +181,22 @@ def test_a_recipe_is_a_file_or_a_packaged_name_and_its_arms_name_its_stages(tmp_
         cli.main(["run", str(recipe), "--out", str(tmp_path / "out")])
 
 
+@pytest.mark.parametrize("override, message", [
+    ({"train.max_stesp": 4}, "train.max_stesp"), ({"train.max_steps": "many"}, "train.max_steps"),
+    ({"modle.n_layer": 1}, "modle"),
+])
+def test_a_typo_inside_train_overrides_is_named_before_any_stage_runs(sources, tmp_path, override, message):
+    """The training recipe's overrides are checked against its schema when the plan is made, dry or
+    not, not after the stages before training have run."""
+    stages = {"corpus": {"source": str(sources)}, "tokenizer": {"vocab_size": 400}, "pack": {"seq_len": 16},
+              "train": {"recipe": "cpu-pretrain.yaml", "overrides": override}}
+    recipe = write_recipe(tmp_path / "r.yaml", stages)
+    for dry in (["--dry-run"], []):
+        with pytest.raises(ValueError, match=message):
+            cli.main(["run", str(recipe), "--out", str(tmp_path / "out"), *dry])
+    assert not (tmp_path / "out" / "corpus").exists()
+
+
 def test_a_misspelt_stage_option_is_named_before_any_stage_runs(sources, tmp_path, capsys):
     recipe = write_recipe(tmp_path / "r.yaml", {"corpus": {"source": str(sources)}, "label": {"smaple": 5}})
     with pytest.raises(SystemExit) as usage_error:

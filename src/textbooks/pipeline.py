@@ -314,6 +314,8 @@ def main(out: Path, recipe: dict, dry_run: bool = False) -> int:
         # Each stage's typed options, read from the command line it prints (--dry-run shows what runs):
         # a misspelt option is a usage error now, not after an hour of work.
         parsed = {step.stage.name: parse_command(step.command) for step in steps}
+        for module, options in parsed.values():  # and what a command checks of its own settings (train's recipe)
+            getattr(module, "plan_check", lambda options: None)(options)
         if not dry_run:
             write_recipe(out, recipe)
         for step in steps:

@@ -31,6 +31,14 @@ class Options(CommandOptions):
     overrides: list[str] = opt([], help="--section.key VALUE: a recipe value replaced", rest=True)
 
 
+def plan_check(options: Options) -> None:
+    """What can be checked before the pack exists (a pipeline checks it before any stage runs): the
+    recipe and its overrides, each key and value."""
+    from textbooks.train.recipe import load_recipe
+
+    load_recipe(options.recipe, options.overrides)
+
+
 def pack_shape(path: str) -> tuple[int, int]:
     """The pack's (vocab_size, seq_len), after checking that its train split and tokenizer are readable."""
     from textbooks.tokens import TokenDataset
