@@ -141,6 +141,17 @@ def test_copies_of_a_dataset_given_to_dedup_against_are_rejected(corpus, tmp_pat
     assert str(earlier) in read_manifest(out)["inputs"]
 
 
+def test_a_corpus_with_nothing_to_mine_is_one_line_not_a_crash(tmp_path):
+    """Records that hold no documented function (a corpus of assignments, or passages given as
+    --data) leave nothing to verify: a one-line error that says so, not an Arrow error."""
+    write_shard([{"id": "a", "text": "x = 1\n", "source": "s"}, {"id": "b", "text": "Prose, no code.", "source": "s"}],
+                tmp_path / "corpus" / "00000.parquet")
+    write_manifest(tmp_path / "corpus", "corpus", {}, {"records": 2})
+    with pytest.raises(ValueError, match=r"^synth exercises has nothing to verify: --data .*corpus holds no "
+                                         "documented module-level function"):
+        cli.main(["synth", "exercises", "--data", str(tmp_path / "corpus"), "--out", str(tmp_path / "out")])
+
+
 @pytest.mark.parametrize("argv, message", [
     (["exercises"], "--teacher mined needs --data"),
     (["exercises", "--data", "{tmp}/missing"], "is not a dataset directory"),

@@ -196,6 +196,15 @@ def test_a_budget_stops_the_asking_keeps_what_was_paid_for_and_holds_over_a_resu
     assert _paid(resumed) == _paid(reference)
 
 
+def test_a_budget_below_one_request_finishes_the_run_as_stopped(topics, tmp_path):
+    out = tmp_path / "exercises"
+    with ScriptedTeacher() as server:
+        assert cli.main([*_argv(server, topics, out, n=4), "--budget-tokens", "10"]) == 0
+        assert server.count == 0
+    counts = read_manifest(out)["counts"]
+    assert counts["stopped"].startswith("token budget of 10") and counts["records"] == counts["records_in"] == 0
+
+
 def test_an_estimate_asks_a_pilot_whose_replies_the_run_then_gets_from_the_cache(topics, tmp_path, capsys):
     out = tmp_path / "estimated"
     with ScriptedTeacher() as server:

@@ -295,7 +295,7 @@ def _ask(run: StageRun, options: Options, topics: list[str], template: str) -> S
         # A copy of `run` that maps on a SerialExecutor and records into the same `steps`.
         replace(run, executor=SerialExecutor()).map("ask", ask, run.work / PLAN, run.work / ASKED)
     stopped = (read_stop(run.work / STOPPED) or {}).get("reason")
-    counts = verify_and_write(run, run.work / ASKED, options)
+    counts = verify_and_write(run, run.work / ASKED, options, stopped)
     counts = {**counts, "stopped": stopped, "cost": _cost_ledger(run.out, options.price, time.time() - run.started)}
     return StageResult(counts, f"{counts['records']} {options.kind} records kept of {counts['records_in']} asked of "
                                f"{options.teacher} (verification pass rate {counts['pass_rate']:.1%}); rejected "
@@ -346,14 +346,22 @@ def _extrapolate(asked: list[dict], verified: list[dict], n: int, prices: tuple[
     return figures
 
 
-def verify_and_write(run: StageRun, records: Path, options: Options) -> dict:
+def verify_and_write(run: StageRun, records: Path, options: Options, stopped: str | None = None) -> dict:
     """The tail both teachers share: verify and key the exercises (in parallel, each worker with its
-    own sandbox), find the duplicates (one pass), write the shards out; the manifest's counts."""
+    own sandbox), find the duplicates (one pass), write the shards out; the manifest's counts. No
+    candidate at all is an error, unless a budget `stopped` the run before its first reply."""
     # The curriculum's records are code we wrote: a lesson's block that fails is a generator bug, not
     # a lapse of a teacher's whose prose still teaches, so it rejects the lesson; and its exercises
     # touch nothing beyond their own namespace, so several share a sandbox run.
     ours = options.teacher == CURRICULUM
-    run.map("verify", VerifyAndKey(options.timeout, options.kind, ours), records, run.work / VERIFIED)
+    verified = run.map("verify", VerifyAndKey(options.timeout, options.kind, ours), records, run.work / VERIFIED)
+    if not sum(s.records_in for s in verified):
+        if stopped:  # finished, as stopped: a rerun with a larger budget asks for the rest
+            return _count_output(run.out, {}, 0, time.time() - run.started, False)
+        raise ValueError(f"synth {options.kind} has nothing to verify: " + (
+            f"--data {options.data} holds no documented module-level function to mine (with doctest examples, "
+            "unless --allow-untested)" if options.teacher == "mined" and options.kind == "exercises"
+            else "nothing was written to verify"))
     keyed = [run.work / VERIFIED]
     if options.dedup_against:  # its records come first: the originals our copies are rejected for
         run.map("key against", with_dedup_keys, options.dedup_against, run.work / AGAINST)
