@@ -370,3 +370,18 @@ def test_all_humaneval_plus_canonical_solutions_pass_under_load_three_runs_in_a_
 def write_samples(path: Path, rows) -> Path:
     path.write_text("".join(json.dumps({"task_id": t, "completion": c}) + "\n" for t, c in rows))
     return path
+
+
+@pytest.mark.parametrize("benchmark, record, lacks", [
+    ("humaneval", {"id": 1, "prompt": "def f():\n"}, "'task_id'"),
+    ("humaneval", {"task_id": "X/0", "prompt": "def f():\n", "canonical_solution": "    pass\n"}, "'test'"),
+    ("mbpp", {"task_id": 11, "text": "Write f.", "code": "def f(): pass"}, "'test_list'"),
+    ("mbpp-sanitized", {"task_id": 11, "code": "def f(): pass", "test_list": []}, "'prompt'"),
+])
+def test_a_benchmark_file_of_another_format_is_one_line_naming_file_record_and_field(tmp_path, benchmark, record,
+                                                                                     lacks):
+    path = tmp_path / "bench.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(ValueError, match=f"^{path}: record 1 is not a problem of this benchmark: it lacks {lacks} "
+                                         r"\(it has "):
+        load_benchmark(benchmark, path)

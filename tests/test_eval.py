@@ -221,3 +221,12 @@ def test_our_checkpoint_its_hf_export_and_an_endpoint_serving_it_score_the_same(
     with running(local) as (url, _):
         assert completions(url, "endpoint") == ours
     assert any(ours)
+
+
+@pytest.mark.parametrize("timeout", ["nan", "0", "-1", "inf"])
+def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_refused_before_any_work(tmp_path, timeout):
+    samples = write_samples(tmp_path / "s.jsonl", [("HumanEval/0", "    return True\n")])
+    with pytest.raises(ValueError, match=f"--timeout must be positive and finite, got {float(timeout)}"):
+        cli.main(["eval", "humaneval", "--samples", str(samples), "--limit", "1", "--timeout", timeout,
+                  "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()

@@ -307,3 +307,30 @@ def test_a_checkpoint_keeps_its_tokenizer_and_its_readers_check_it(copies):
                      "--out", str(copies / "pack"), "--seq-len", "16", "--val-fraction", "0"]) == 0
     with pytest.raises(ValueError, match="--resume: the checkpoint .* another"):
         cli.main([*train, "--resume", "--train.max_steps", "3"])
+
+
+@pytest.mark.parametrize("missing", ["text", "id"])
+@pytest.mark.parametrize("command", [
+    ["synth", "exercises", "--data", "{data}"], ["decontam", "--data", "{data}", "--against", "humaneval"],
+    ["mix", "--part", "{data}=1"], ["label", "--data", "{data}"], ["tokenizer", "--data", "{data}", "--vocab-size",
+                                                                  "300"],
+    ["pack", "--data", "{data}", "--tokenizer", "{tok}", "--seq-len", "16"],
+])
+def test_an_input_without_the_columns_a_stage_reads_is_one_line_before_any_work(copies, tmp_path, command, missing):
+    """A finished dataset whose shards lack `text` or `id` (a foreign Parquet file in a stage's
+    directory) is named with its shard and column before the stage claims its --out."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from textbooks.records import write_manifest
+
+    data = tmp_path / "foreign"
+    data.mkdir()
+    row = {"id": "a", "text": "def f():\n    return 1\n", "source": "s"}
+    pq.write_table(pa.Table.from_pylist([{k: v for k, v in row.items() if k != missing}]), data / "00000.parquet")
+    write_manifest(data, "corpus", {}, {"records": 1})
+    out = tmp_path / "out"
+    argv = [part.format(data=data, tok=copies / "tok") for part in command]
+    with pytest.raises(ValueError, match=f"^{data / '00000.parquet'} has no `{missing}` column .it has "):
+        cli.main([*argv, "--out", str(out)])
+    assert not out.exists()

@@ -569,6 +569,16 @@ def test_a_directory_that_is_not_a_run_is_refused_and_left_as_it_was(run_dir, tm
         assert (directory / "report.html").read_text() == "someone's page"
 
 
+def test_an_out_that_is_a_directory_is_one_line_and_exit_2(run_dir, tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "textbooks.cli", "report", str(run_dir), "--out", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr == (f"textbooks report: error: --out {tmp_path} is a directory; "
+                                                    "name the HTML file to write\n")
+
+
 def test_a_ledger_without_outputs(tmp_path):
     atomic_write_json(tmp_path / "pipeline.json", {"train": ledger_entry(["train"], [], None, 1.0, 10)})
     _, text = make_report(tmp_path)

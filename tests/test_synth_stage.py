@@ -163,6 +163,7 @@ def test_a_corpus_with_nothing_to_mine_is_one_line_not_a_crash(tmp_path):
     (["exercises", "--teacher", "http://127.0.0.1:9/v1#t"], "needs --n"),
     (["exercises", "--teacher", "http://127.0.0.1:9/v1#t", "--n", "3", "--data", "{tmp}"], "needs none"),
     (["exercises", "--data", "{tmp}", "--timeout", "0"], "--timeout must be positive"),
+    (["exercises", "--data", "{tmp}", "--timeout", "nan"], "--timeout must be positive and finite, got nan"),
     (["textbook", "--teacher", "curriculum", "--n", "3", "--estimate"], "--teacher curriculum asks none"),
 ])
 def test_options_that_do_not_go_together_are_refused_before_any_work(argv, message, tmp_path):

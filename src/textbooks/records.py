@@ -137,13 +137,21 @@ def naming_corrupt_shard(path: Path) -> Iterator[None]:
         raise ValueError(f"shard {path} is corrupt or not a Parquet file: {e}") from None
 
 
-def check_shards(dataset_dir: str | os.PathLike) -> None:
-    """Read every Parquet shard's footer, so that a truncated or foreign shard is named before any
-    work is spent on the others (a shard damaged inside is named when it is read)."""
+def check_shards(dataset_dir: str | os.PathLike, columns: Iterable[str] = ()) -> None:
+    """Read every Parquet shard's footer (a JSONL shard's first record), so that a truncated or
+    foreign shard, or one without the `columns` a stage reads, is named before any work is spent on
+    the others (a shard damaged inside is named when it is read). An empty shard has no columns."""
     for path in shard_paths(dataset_dir):
         if path.suffix == ".parquet":
             with naming_corrupt_shard(path):
-                pq.read_metadata(path)
+                metadata = pq.read_metadata(path)
+            names = metadata.schema.to_arrow_schema().names if metadata.num_rows else None
+        else:
+            names = list(next(_read_jsonl(path), None) or {}) or None
+        missing = [column for column in columns if names is not None and column not in names]
+        if missing:
+            raise ValueError(f"{path} has no {', '.join(f'`{c}`' for c in missing)} column (it has "
+                             f"{', '.join(names) or 'none'}): not a dataset this stage reads")
 
 
 def read_column(dataset_dir: str | os.PathLike, name: str) -> list:

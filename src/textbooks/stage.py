@@ -35,7 +35,7 @@ from textbooks.executor import Executor, LocalExecutor, ShardFn, ShardStats, mak
 from textbooks.layout import IN_PROGRESS, MANIFEST, REJECTS, WORK
 from textbooks.options import CommandOptions, PositiveInt, opt
 from textbooks.outputs import claim_output
-from textbooks.records import (atomic_path, atomic_write_json, config_hash, read_column, read_manifest,
+from textbooks.records import (atomic_path, atomic_write_json, check_shards, config_hash, read_column, read_manifest,
                                rows_by_id, write_manifest)
 
 SHARDS = re.compile(r"[^.].*\.parquet")  # the executor names an output shard after its input shard
@@ -47,12 +47,14 @@ STARTS_OVER = "The output is unfinished (it has no manifest.json, so nothing rea
 @dataclass(frozen=True)
 class StageSpec:
     """A stage, declared once: its name (the manifest's `stage`, the output's kind), the files a
-    fresh run clears from OUT and its `subdirs`, and whether an unfinished run resumes."""
+    fresh run clears from OUT and its `subdirs`, whether an unfinished run resumes, and the columns
+    it reads of its input datasets."""
 
     name: str
     outputs: re.Pattern = SHARDS
     subdirs: tuple[str, ...] = (REJECTS,)
     resumable: bool = True
+    reads: tuple[str, ...] = ("id", "text")
 
     @property
     def after_failure(self) -> str:
@@ -102,6 +104,8 @@ def run_stage(spec: StageSpec, out: str | Path, config: dict, work: StageWork, i
     if Path(out).expanduser().resolve() in inputs:
         raise ValueError(f"the output directory {out} is also an input: a stage never edits its input")
     config = {**config, "inputs": {str(p): read_manifest(p).get("config_hash") for p in inputs}}
+    for path in inputs:  # finished (its manifest), whole (its footers), and holding what the stage reads
+        check_shards(path, spec.reads)
     with claim_output(out, spec.name) as out:
         if is_complete(out, config):
             print(f"{out} is up to date ({spec.name}, config {config_hash(config)}); nothing to do")

@@ -28,7 +28,7 @@ from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from textbooks.layout import TOKENIZER  # OUT/tokenizer.json: the tokenizer that made the pack's ids, a copy
-from textbooks.records import (atomic_path, atomic_write_text, check_shards, read_manifest, read_records,
+from textbooks.records import (atomic_path, atomic_write_text, read_records,
                                record_count)
 from textbooks.options import CommandOptions, PositiveInt, hashed, opt
 from textbooks.stage import StageResult, StageRun, StageSpec, run_stage
@@ -109,11 +109,8 @@ def setup(options: Options) -> tuple[list[Path], Tokenizer]:
     tokenizer_path = options.tokenizer.expanduser()
     if not tokenizer_path.exists():
         raise FileNotFoundError(f"--tokenizer {tokenizer_path} does not exist")
-    dataset_dirs = [d.expanduser().resolve() for d in options.data]
-    for directory in dataset_dirs:
-        read_manifest(directory)  # raises, naming the directory, unless it is a finished stage's output
-        check_shards(directory)  # a damaged shard is named now, not after tokenizing the others
-    return dataset_dirs, load_tokenizer(tokenizer_path)
+    # the datasets are checked by the lifecycle: finished, whole, with `id` and `text` (StageSpec.reads)
+    return [d.expanduser().resolve() for d in options.data], load_tokenizer(tokenizer_path)
 
 
 def run(options: Options) -> dict:

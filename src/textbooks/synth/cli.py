@@ -45,6 +45,7 @@ Examples:
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import typing
@@ -141,8 +142,8 @@ class Options(ParallelOptions):
 def setup(options: Options) -> dict:
     """Check the options before any work; return what the run reads from them now: the directories of
     --docstrings, a teacher's topics and prompt template."""
-    if options.timeout <= 0:
-        raise ValueError(f"--timeout must be positive, got {options.timeout}")
+    if not 0 < options.timeout < math.inf:  # nan too
+        raise ValueError(f"--timeout must be positive and finite, got {options.timeout}")
     NearDedup(options.near_threshold)  # validates the threshold before any work
     if options.dedup_against and not options.dedup_against.is_dir():
         raise FileNotFoundError(f"--dedup-against {options.dedup_against} is not a dataset directory")
