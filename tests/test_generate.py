@@ -266,6 +266,26 @@ def test_generate_command_prints_completions(model, tokenizer, tmp_path, capsys)
     assert "3 completions" in blocks[-1]
 
 
+def test_generate_writes_one_object_a_prompt_for_another_tool(model, tokenizer, tmp_path, capsys):
+    """--out FILE.jsonl: in the prompts' order, each prompt with its completion, why it ended and
+    its token counts, the same completions the printed blocks show; nothing but the summary printed."""
+    save_model(model, tmp_path / "model")
+    tokenizer.save(str(tmp_path / "model" / "tokenizer.json"))
+    prompts = ["def add(a, b):\n", "def sub(a, b):\n", "x = "]
+    argv = ["generate", str(tmp_path / "model"), *[a for p in prompts for a in ("--prompt", p)], "--temperature", "0",
+            "--max-new-tokens", "6", "--batch-size", "2"]
+    cli.main([*argv, "--out", str(tmp_path / "completions.jsonl")])
+    printed = capsys.readouterr().out
+    rows = [json.loads(line) for line in (tmp_path / "completions.jsonl").read_text().splitlines()]
+    expected = complete(model, tokenizer, prompts, SamplingParams(max_new_tokens=6, temperature=0.0))
+    assert rows == [{"prompt": p, "completion": c.text, "finish_reason": c.finish_reason,
+                     "prompt_tokens": c.prompt_tokens, "completion_tokens": len(c.token_ids)}
+                    for p, c in zip(prompts, expected)]
+    assert "--- prompt" not in printed and f"-> {tmp_path / 'completions.jsonl'}" in printed
+    with pytest.raises(ValueError, match="is not a .jsonl file to write"):
+        cli.main([*argv, "--out", str(tmp_path)])
+
+
 def test_generate_command_reads_its_options(model, tmp_path):
     from textbooks import options
     from textbooks.model import generate_cli as generate

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -27,7 +28,7 @@ from textbooks.codetext import HUMANEVAL_STOPS
 from textbooks.model.generate import Completion, SamplingParams, complete
 from textbooks.model.pretrained import load_pretrained, locate
 from textbooks.options import CommandOptions, PositiveInt, opt
-from textbooks.records import read_jsonl
+from textbooks.records import atomic_write_text, read_jsonl
 
 DEFAULT_PROMPTS = ('def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',)
 
@@ -63,6 +64,9 @@ class Options(CommandOptions):
     humaneval_stops: bool = opt(False, help=f"add HumanEval's stops: {HUMANEVAL_STOPS}")
     batch_size: PositiveInt = opt(16, help="prompts generated together")
     device: str = opt("cuda" if torch.cuda.is_available() else "cpu", help="where the model runs")
+    out: Path | None = opt(None, help="write the completions to this .jsonl file, one object a prompt in the "
+                                      "prompts' order (prompt, completion, finish_reason, prompt_tokens, "
+                                      "completion_tokens), instead of printing them", metavar="FILE.jsonl")
 
 
 def setup(options: Options) -> tuple[Path, Path, list[str], SamplingParams]:
@@ -74,6 +78,8 @@ def setup(options: Options) -> tuple[Path, Path, list[str], SamplingParams]:
         if not options.prompts_file.is_file():
             raise FileNotFoundError(f"--prompts-file {options.prompts_file} does not exist")
         prompts += read_prompts_file(options.prompts_file)
+    if options.out is not None and (options.out.suffix != ".jsonl" or options.out.is_dir()):
+        raise ValueError(f"--out {options.out} is not a .jsonl file to write")
     stops = tuple(unescape(s) for s in options.stop) + (HUMANEVAL_STOPS if options.humaneval_stops else ())
     params = SamplingParams(max_new_tokens=options.max_new_tokens, temperature=options.temperature, top_p=options.top_p,
                             stop=stops, seed=options.seed)
@@ -87,10 +93,15 @@ def run(options: Options) -> list[Completion]:
     started = time.perf_counter()
     completions = complete(pretrained.model, pretrained.tokenizer, prompts, params, options.batch_size)
     seconds = time.perf_counter() - started
-    for prompt, completion in zip(prompts, completions):
+    if options.out is not None:
+        rows = [{"prompt": prompt, "completion": c.text, "finish_reason": c.finish_reason,
+                 "prompt_tokens": c.prompt_tokens, "completion_tokens": len(c.token_ids)}
+                for prompt, c in zip(prompts, completions)]
+        atomic_write_text(options.out, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    for prompt, completion in zip(prompts, completions) if options.out is None else ():
         print(f"--- prompt\n{prompt}--- completion ({completion.finish_reason}, {len(completion.token_ids)} tokens)\n"
               f"{completion.text}\n", flush=True)
     new_tokens = sum(len(c.token_ids) for c in completions)
     print(f"{len(completions)} completions, {new_tokens} new tokens in {seconds:.2f} s "
-          f"({new_tokens / max(seconds, 1e-9):.0f} tokens/s)")
+          f"({new_tokens / max(seconds, 1e-9):.0f} tokens/s)" + (f" -> {options.out}" if options.out else ""))
     return completions
