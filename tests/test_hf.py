@@ -189,6 +189,21 @@ def test_cli_to_hf_from_a_training_run(tmp_path):
     assert_same_logits(ours, PhiForCausalLM.from_pretrained(tmp_path / "hf").eval())
 
 
+def test_to_hf_takes_the_models_tokenizer_along(make_tiny_checkpoint, tmp_path):
+    """The HF directory loads with transformers' AutoTokenizer as well as its model class, and its
+    tokenizer makes the ids ours does, ending texts with the same <|endoftext|>."""
+    from transformers import AutoTokenizer
+
+    from textbooks.tokens import EOT, load_tokenizer
+
+    checkpoint = make_tiny_checkpoint(block_size=32)
+    assert cli_main(["convert", "--to-hf", str(checkpoint), str(tmp_path / "hf")]) == 0
+    theirs, ours = AutoTokenizer.from_pretrained(tmp_path / "hf"), load_tokenizer(checkpoint / "tokenizer.json")
+    text = "def add(a, b):\n    return a + b\n"
+    assert theirs(text, add_special_tokens=False)["input_ids"] == ours.encode(text).ids
+    assert theirs.eos_token == EOT and theirs.eos_token_id == ours.token_to_id(EOT) and theirs.model_max_length == 32
+
+
 @pytest.mark.parametrize("argv, message", [
     (["out"], "one of the arguments --from-hf --to-hf is required"),
     (["--from-hf", "a", "--to-hf", "b", "out"], "not allowed with argument"),

@@ -34,6 +34,7 @@ LATEST = "latest"  # CHECKPOINTS/LATEST names the newest complete one
 WEIGHTS = "model.safetensors"
 CONFIG = "model_config.json"  # our ModelConfig, beside our weights
 HF_CONFIG = "config.json"  # a transformers model directory's
+HF_TOKENIZER_CONFIG = "tokenizer_config.json"  # beside its tokenizer.json, for transformers' AutoTokenizer
 TRAINER_STATE = "trainer_state.json"
 OPTIMIZER = "optimizer.pt"
 RNG = "rng.pt"

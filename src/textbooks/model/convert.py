@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from textbooks.model.hf import export_hf, load_hf_dir
+from textbooks.model.hf import export_hf, export_hf_tokenizer, load_hf_dir
+from textbooks.model.pretrained import recorded_tokenizer
 from textbooks.model.spec import our_model_dir, resolve_model
 from textbooks.model.weights import load_model, save_model
 from textbooks.options import CommandOptions, opt
@@ -61,11 +62,15 @@ def hf_model_dir(path: Path) -> Path:
 
 def main(source: Path, out: Path, to_hf: bool, dtype: torch.dtype | None = None) -> None:
     """Convert `source` to `out` (held: textbooks.outputs): ours -> HF when `to_hf`, else HF -> ours."""
+    tokenizer = recorded_tokenizer(source) if to_hf else None  # an HF directory keeps its own, which we load
     with claim_output(out, "model") as out:
         model = load_model(source, dtype=dtype) if to_hf else load_hf_dir(source, dtype=dtype)
         if to_hf:
             export_hf(model, out)
+            if tokenizer:
+                export_hf_tokenizer(tokenizer, model.config, out)
         else:
             save_model(model, out)
     layout = "HF PhiForCausalLM" if to_hf else "textbooks model"
-    print(f"wrote {out} ({layout}, {model.num_params():,} parameters)")
+    told = f", tokenizer {tokenizer}" if tokenizer else ", no tokenizer (the model records none)" if to_hf else ""
+    print(f"wrote {out} ({layout}, {model.num_params():,} parameters{told})")

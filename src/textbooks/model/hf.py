@@ -19,11 +19,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from textbooks.layout import HF_CONFIG, WEIGHTS
+from textbooks.layout import HF_CONFIG, HF_TOKENIZER_CONFIG, TOKENIZER, WEIGHTS
 from textbooks.model.config import ModelConfig
 from textbooks.model.phi import Phi
 from textbooks.model.weights import model_from_tensors
-from textbooks.records import atomic_path, atomic_write_json
+from textbooks.records import atomic_path, atomic_write_json, atomic_write_text
+from textbooks.tokens import EOT
 
 # PhiConfig's defaults: a config.json written by `save_pretrained` leaves out values equal to them.
 HF_DEFAULTS = {
@@ -228,3 +229,12 @@ def export_hf(model: Phi, out_dir: str | os.PathLike) -> None:
         save_file(tensors, tmp, metadata={"format": "pt"})
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     atomic_write_json(out_dir / HF_CONFIG, {**config_to_hf(model.config), "dtype": dtype})
+
+
+def export_hf_tokenizer(tokenizer: Path, config: ModelConfig, out_dir: str | os.PathLike) -> None:
+    """The model's tokenizer beside its HF weights, as transformers' `AutoTokenizer` loads it: the
+    tokenizer.json itself, and a tokenizer_config.json naming its end-of-text token and context."""
+    out_dir = Path(out_dir)
+    atomic_write_text(out_dir / TOKENIZER, tokenizer.read_text(encoding="utf-8"))
+    atomic_write_json(out_dir / HF_TOKENIZER_CONFIG, {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": EOT,
+                                                      "model_max_length": config.block_size})
