@@ -12,7 +12,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-FAULTS = ("429", "500", "503", "400", "hang", "malformed", "bad-schema", "paid-no-text", "close")
+FAULTS = ("429", "500", "503", "400", "hang", "trickle", "malformed", "bad-schema", "paid-no-text", "close")
 
 
 class FaultHandler(BaseHTTPRequestHandler):
@@ -47,6 +47,13 @@ class FaultHandler(BaseHTTPRequestHandler):
         time.sleep(self.server.delay_s)  # every answer, faults too: a slow server is slow to fail as well
         if fault == "hang":
             self.server.closing.wait(self.server.hang_s)
+        elif fault == "trickle":  # a byte at a time, never a whole answer: no read ever waits long
+            self.done_answering()
+            for byte in b"HTTP/1.1 200 OK\r\n" + b"X-Slow: yes\r\n" * 10000:
+                if self.server.closing.wait(self.server.trickle_s):
+                    break
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
         elif fault == "close":
             self.close_connection = True  # no response at all: the client sees the connection closed
         elif fault == "429":
@@ -86,10 +93,12 @@ class FaultServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, faults=(), delay_s: float = 0.0, hang_s: float = 5.0, retry_after: str = "0",
-                 model: str = "fake-model", completion_tokens: int = 4, reply_suffix: str = ""):
+                 model: str = "fake-model", completion_tokens: int = 4, reply_suffix: str = "",
+                 trickle_s: float = 0.05):
         super().__init__(("127.0.0.1", 0), FaultHandler)
         self.faults = list(faults)
         self.delay_s, self.hang_s, self.retry_after, self.model = delay_s, hang_s, retry_after, model
+        self.trickle_s = trickle_s
         self.completion_tokens, self.reply_suffix = completion_tokens, reply_suffix
         self.requests: list[tuple[str, dict, dict]] = []  # (path, body, headers)
         self.lock = threading.Lock()

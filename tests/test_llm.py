@@ -65,6 +65,28 @@ def test_gives_up_on_a_server_that_always_hangs():
             client.complete([Request(prompt="x")])
 
 
+def test_each_attempt_has_a_deadline_in_all_even_against_a_trickle(capsys):
+    """A server that sends a byte every 50 ms never lets a read time out: only the attempt's deadline
+    ends it. Each retry is said on stderr."""
+    started = time.monotonic()
+    with FaultServer(["trickle"] * 3, trickle_s=0.05) as server, \
+            http_client(server, timeout_s=0.3, retry=RetryPolicy(max_retries=2, initial_s=0.01)) as client:
+        with pytest.raises(LLMError, match=r"after 3 attempts; last failure: timed out: no whole answer within 0.3 s"):
+            client.complete([Request(prompt="x")])
+    assert time.monotonic() - started < 3
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 2 and all(f"POST {server.url}/completions: attempt" in line and "retrying in" in line
+                                  for line in said)
+
+
+def test_with_the_defaults_a_request_fails_for_good_within_three_minutes():
+    from textbooks.llm.http import MAX_RETRIES, REQUEST_DEADLINE_S, TIMEOUT_S
+
+    assert REQUEST_DEADLINE_S == (MAX_RETRIES + 1) * TIMEOUT_S + sum(2 ** k for k in range(MAX_RETRIES)) <= 180
+    client = HTTPClient("http://127.0.0.1:9/v1", "m")
+    assert client.timeout_s == TIMEOUT_S and client.retry.max_retries == MAX_RETRIES
+
+
 def test_client_errors_are_not_retried():
     with FaultServer(["400"]) as server, http_client(server) as client:
         with pytest.raises(LLMError, match="refused: HTTP 400: injected 400"):

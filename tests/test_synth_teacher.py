@@ -7,6 +7,7 @@ import json
 import re
 import sqlite3
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from fault_server import FaultServer
 from test_curate_resume import _kill_when
 from textbooks import cli
-from textbooks.llm import ResponseCache
+from textbooks.llm import LLMError, ResponseCache
 from textbooks.records import read_manifest, read_records
 
 # What the teacher does for each topic (the function name's words after its verb), and how it ends.
@@ -242,3 +243,31 @@ def test_a_teacher_writes_textbook_passages_whose_code_is_run(tmp_path):
     assert json.loads(kept["constraints"]).keys() >= {"topic", "audience", "style"}
     assert [r["reason"] for r in read_records(out / "rejects")] == ["exact duplicate"] * 3
     assert read_manifest(out)["counts"]["cost"][f"{server.url}#teacher"]["requests"] == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["hang", "trickle"])
+def test_with_default_settings_a_teacher_that_never_answers_fails_the_run_within_three_minutes(tmp_path, fault,
+                                                                                                capsys):
+    """A server that accepts and never answers, or trickles a byte every 5 s: the default deadline of
+    each attempt, its retries said as they happen, and a one-line failure naming the timeout."""
+    started = time.monotonic()
+    with FaultServer([fault] * 10, hang_s=600, trickle_s=5) as server:
+        with pytest.raises(LLMError, match=r"failed after 4 attempts; last failure: timed out"):
+            cli.main(["synth", "exercises", "--teacher", f"{server.url}#{server.model}", "--n", "1",
+                      "--out", str(tmp_path / "out")])
+    assert time.monotonic() - started < 180
+    assert capsys.readouterr().err.count("retrying in") == 3
+
+
+def test_the_request_timeout_is_a_flag_and_a_recipe_key_with_its_default_in_help(topics, tmp_path, capsys):
+    with FaultServer(["hang"] * 4, hang_s=30) as server:
+        with pytest.raises(LLMError, match=r"after 4 attempts; last failure: timed out: no whole answer within 0.2 s"):
+            cli.main(["synth", "exercises", "--teacher", f"{server.url}#{server.model}", "--n", "1",
+                      "--request-timeout", "0.2", "--out", str(tmp_path / "out")])
+    with pytest.raises(ValueError, match="--request-timeout must be positive and finite, got nan"):
+        cli.main(["synth", "exercises", "--teacher", "curriculum", "--n", "1", "--request-timeout", "nan",
+                  "--out", str(tmp_path / "other")])
+    with pytest.raises(SystemExit):
+        cli.main(["synth", "--help"])
+    assert "(default 30)" in " ".join(capsys.readouterr().out.split())

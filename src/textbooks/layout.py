@@ -23,6 +23,7 @@ AUDIT = "audit.json"  # the audit's figures
 # Any command's output
 LOCK = ".lock"  # one writer at a time (textbooks.outputs)
 LLM_CACHE = "llm-cache.sqlite"  # a command that asks an LLM keeps its responses here
+GRADER_CACHE = "grader-cache.sqlite"  # a graded evaluation's grader's responses, beside the model's
 
 # A training run
 RECIPE = "recipe.yaml"  # the recipe it ran (a pipeline's run keeps the recipe it ran under this name too)
@@ -63,7 +64,7 @@ KIND_MARKERS = {
 }
 # Our own bookkeeping, which does not make a directory someone else's: the lock, a stage's scratch,
 # and an LLM response cache (which `synth --estimate` leaves for the run it estimates) with its journal.
-OWN_BOOKKEEPING = (LOCK, WORK, LLM_CACHE)
+OWN_BOOKKEEPING = (LOCK, WORK, LLM_CACHE, GRADER_CACHE)
 OTHER_FILES = "other files"
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from typing import Iterable, Iterator
 from textbooks.options import PositiveInt, hashed, opt
 from textbooks.executor import Executor, SerialExecutor
 from textbooks.layout import LLM_CACHE, STOPPED, WORK
+from textbooks.llm.http import MAX_RETRIES, TIMEOUT_S
 from textbooks.records import atomic_write_json, read_column, read_records, throughput
 from textbooks.stage import ParallelOptions, StageResult, StageRun, StageSpec, read_stop, run_stage
 
@@ -48,12 +50,17 @@ class Options(ParallelOptions):
     seed: int = opt(0, help="which sample")
     labeler: str = opt("heuristic", help="heuristic (default), an endpoint URL or a model dir")
     budget_tokens: int | None = opt(None, help="the most tokens an LLM labeler may spend")
+    request_timeout: float = opt(TIMEOUT_S, help=f"seconds each attempt of a request to an LLM labeler may take in all "
+                                                 f"(default {TIMEOUT_S:g}; {MAX_RETRIES + 1} attempts at most)",
+                                 metavar="SECONDS", hashed=False)
 
 
 def setup(options: Options) -> Executor:
     """Check the options before any work; return the executor to label on."""
     if not options.data.is_dir():
         raise FileNotFoundError(f"--data {options.data} is not a dataset directory")
+    if not 0 < options.request_timeout < math.inf:  # nan too
+        raise ValueError(f"--request-timeout must be positive and finite, got {options.request_timeout}")
     # An LLM client is one budget and one cache: it stays in this process (its requests run concurrently).
     return options.make_executor() if options.labeler == "heuristic" else SerialExecutor()
 
@@ -65,15 +72,16 @@ def sample_ids(data: Path, size: int, seed: int) -> frozenset[str]:
     return frozenset(heapq.nsmallest(size, read_column(data, "id"), key=key))
 
 
-def open_labeler(spec: str, out: Path, budget_tokens: int | None):
+def open_labeler(options: Options, out: Path):
     from textbooks.curate.labelers import HeuristicLabeler, LLMLabeler
 
-    if spec == "heuristic":
+    if options.labeler == "heuristic":
         return HeuristicLabeler()
     from textbooks.llm import open_client
     from textbooks.llm.cache import LEDGER_AT_START, tokens_spent_in_run
-    return LLMLabeler(open_client(spec, cache=out / LLM_CACHE, budget_tokens=budget_tokens,
-                                  spent_tokens=tokens_spent_in_run(out / LLM_CACHE, out / WORK / LEDGER_AT_START)))
+    return LLMLabeler(open_client(options.labeler, cache=out / LLM_CACHE, budget_tokens=options.budget_tokens,
+                                  spent_tokens=tokens_spent_in_run(out / LLM_CACHE, out / WORK / LEDGER_AT_START),
+                                  timeout_s=options.request_timeout))
 
 
 @dataclass
@@ -113,7 +121,7 @@ def run(options: Options) -> dict:
 def _label(run: StageRun, options: Options) -> StageResult:
     stopped_path = run.work / STOPPED
     stopped_path.parent.mkdir(parents=True, exist_ok=True)
-    labeler = open_labeler(options.labeler, run.out, options.budget_tokens)
+    labeler = open_labeler(options, run.out)
     sample = sample_ids(options.data, options.sample, options.seed)
     run.map("label", LabelSample(sample, labeler, str(stopped_path)), options.data)
     stopped = (read_stop(stopped_path) or {}).get("reason")

@@ -48,8 +48,9 @@ AFTER_FAILURE = "Every sample and verdict finished before the failure is kept: r
 def setup(options: Options) -> list[Problem]:
     """Check the options and load the problems before any work."""
     check_output(options.out, "eval")  # another kind of output there is refused before any work
-    if not 0 < options.timeout < math.inf:  # nan too
-        raise ValueError(f"--timeout must be positive and finite, got {options.timeout}")
+    for flag, seconds in (("--timeout", options.timeout), ("--request-timeout", options.request_timeout)):
+        if not 0 < seconds < math.inf:  # nan too
+            raise ValueError(f"{flag} must be positive and finite, got {seconds}")
     if options.temperature < 0 or not 0 < options.top_p <= 1:
         raise ValueError("--temperature must be >= 0 and --top-p in (0, 1]")
     if options.samples is not None and not options.samples.is_file():

@@ -20,7 +20,7 @@ from textbooks.codetext import HUMANEVAL_STOPS
 from textbooks.benchmarks import Problem, read_benchmark_file
 from textbooks.evaluate.harness import Options, claimed, collect_samples
 from textbooks.evaluate.samples import Sample, append_jsonl, read_appended_rows, truncate_torn_line
-from textbooks.layout import GRADES, SUMMARY
+from textbooks.layout import GRADER_CACHE, GRADES, SUMMARY
 from textbooks.records import atomic_write_json, code_version
 
 DEFAULT_PROBLEMS = Path(__file__).parent / "data" / "graded-problems.jsonl"
@@ -99,7 +99,7 @@ def grade_samples(problems: list[Problem], samples: list[Sample], grader_spec: s
     grades = {(g["task_id"], g["index"]): g for g in read_appended_rows(path)}
     todo = [s for s in samples if (s.task_id, s.index) not in grades]
     if todo:
-        grader = open_client(grader_spec, cache=out / "grader-cache.sqlite", concurrency=concurrency)
+        grader = open_client(grader_spec, cache=out / GRADER_CACHE, concurrency=concurrency)
         by_id = {p.task_id: p for p in problems}
         for start in tqdm(range(0, len(todo), concurrency), desc="grading", unit="batch"):
             batch = todo[start:start + concurrency]

@@ -23,6 +23,7 @@ from textbooks.evaluate.passk import mean_pass_at_k, pass_at_k
 from textbooks.evaluate.plus import with_expected_outputs
 from textbooks.evaluate.samples import Sample, append_jsonl, read_appended_rows, read_user_samples, truncate_torn_line
 from textbooks.layout import EVAL_SETTINGS, LLM_CACHE, PROBLEMS, RESULTS, SAMPLES, SUMMARY
+from textbooks.llm.http import MAX_RETRIES, TIMEOUT_S
 from textbooks.model.spec import resolve_model
 from textbooks.options import CommandOptions, PositiveInt, hashed, opt
 from textbooks.outputs import claim_output
@@ -69,6 +70,9 @@ class Options(CommandOptions):
     timeout: float = opt(10.0, help="seconds per program; a HumanEval+ program gets instead the sum of its inputs' "
                                     "limits, each max(1 s, 4x the reference solution's CPU time)")
     concurrency: PositiveInt = opt(4, help="requests in flight to an endpoint", hashed=False)
+    request_timeout: float = opt(TIMEOUT_S, help=f"seconds each attempt of a request to an endpoint may take in all "
+                                                 f"(default {TIMEOUT_S:g}; {MAX_RETRIES + 1} attempts at most)",
+                                 metavar="SECONDS", hashed=False)
     bits_per_byte: bool = opt(False, help="also report the model's loss on the canonical solutions, in bits per byte",
                               hashed=False)
     grader: str | None = opt(None, help="graded only: the grader model (endpoint URL or model dir)")
@@ -147,7 +151,8 @@ def generate_samples(problems: list[Problem], options: Options, out: Path) -> li
             for r in read_appended_rows(path)}
     wanted = [(p, i) for p in problems for i in range(options.n_samples) if (p.task_id, i) not in done]
     if wanted:
-        client = open_client(options.model, cache=out / LLM_CACHE, concurrency=options.concurrency)
+        client = open_client(options.model, cache=out / LLM_CACHE, concurrency=options.concurrency,
+                             timeout_s=options.request_timeout)
         with tqdm(total=len(wanted), desc="generating", unit="sample") as bar:
             for start in range(0, len(wanted), CHUNK):
                 chunk = wanted[start:start + CHUNK]

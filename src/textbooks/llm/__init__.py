@@ -18,7 +18,7 @@ from textbooks.llm.base import (CHAT_STOP, Backend, BudgetExceeded, Client, LLME
                                 render_chat)
 from textbooks.llm.budget import BudgetedClient
 from textbooks.llm.cache import CachedClient, ResponseCache
-from textbooks.llm.http import HTTPClient, RetryPolicy, first_model
+from textbooks.llm.http import MAX_RETRIES, TIMEOUT_S, HTTPClient, RetryPolicy, first_model
 from textbooks.model.spec import resolve_model
 
 __all__ = ["Backend", "BudgetExceeded", "CHAT_STOP", "Client", "LLMError", "Request", "Response", "ResponseCache",
@@ -26,8 +26,9 @@ __all__ = ["Backend", "BudgetExceeded", "CHAT_STOP", "Client", "LLMError", "Requ
 
 
 def open_client(model: str, *, cache: str | Path | None = None, budget_tokens: int | None = None,
-                spent_tokens: int = 0, concurrency: int = 4, timeout_s: float = 60.0, max_retries: int = 5,
-                api_key_env: str = "OPENAI_API_KEY", api: str = "completions") -> Backend:
+                spent_tokens: int = 0, concurrency: int = 4, timeout_s: float = TIMEOUT_S,
+                max_retries: int = MAX_RETRIES, api_key_env: str = "OPENAI_API_KEY",
+                api: str = "completions") -> Backend:
     """The client for `model` (URL, our model/checkpoint/run directory, or HF directory).
 
     cache: an SQLite file of responses; requests answered there before are not sent again.

@@ -5,13 +5,18 @@ api="chat", completion requests are sent there too, as one user message). Reques
 of `concurrency` threads sharing one connection pool. A request that meets a 429, a 5xx, a
 network error, a timeout or a body that is not a completion is retried (by tenacity) up to
 `max_retries` times with exponential backoff and jitter, waiting as long as a Retry-After header
-asks; other 4xx answers are the caller's mistake and fail at once.
+asks, and says so on stderr; other 4xx answers are the caller's mistake and fail at once. Each
+attempt has `timeout_s` in all, not only between two reads: a server that accepts a request and
+never answers, or trickles its answer a byte at a time, fails the attempt when its time is up. With
+the defaults a request has failed for good within about two minutes (REQUEST_DEADLINE_S).
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, replace
@@ -29,6 +34,10 @@ from textbooks.llm.base import Backend, LLMError, OnResponse, Request, Response
 MAX_SENT_STOPS = 4
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 MAX_WAIT_S = 60.0  # the longest pause between attempts, whatever Retry-After says
+TIMEOUT_S, MAX_RETRIES = 30.0, 3  # the defaults: an attempt's time in all, and the attempts after the first
+# The longest a request takes to fail with the defaults: every attempt used up, and the backoff's
+# widest waits between them (a Retry-After can ask for more, up to MAX_WAIT_S each).
+REQUEST_DEADLINE_S = (MAX_RETRIES + 1) * TIMEOUT_S + sum(2.0 ** k for k in range(MAX_RETRIES))
 
 
 class RetryableError(Exception):
@@ -44,7 +53,7 @@ class RetryPolicy:
     """Exponential backoff with full jitter: the wait after failed attempt k (from 1) is
     uniform(0, min(max_wait_s, initial_s * 2**(k-1))), or what the server's Retry-After asks
     (capped at max_wait_s)."""
-    max_retries: int = 5
+    max_retries: int = MAX_RETRIES
     initial_s: float = 1.0
     max_wait_s: float = MAX_WAIT_S
 
@@ -52,10 +61,15 @@ class RetryPolicy:
         if self.max_retries < 0 or self.initial_s < 0 or self.max_wait_s < 0:
             raise ValueError(f"retry settings must not be negative: {self}")
 
-    def retrying(self, sleep: Callable[[float], None]) -> Retrying:
-        """A tenacity controller that retries RetryableError (anything else fails at once) under this policy."""
+    def retrying(self, sleep: Callable[[float], None], what: str = "a request") -> Retrying:
+        """A tenacity controller that retries RetryableError (anything else fails at once) under this
+        policy, saying on stderr which attempt of `what` failed, why, and when it tries again."""
+        def say(state: RetryCallState) -> None:
+            print(f"{what}: attempt {state.attempt_number} of {self.max_retries + 1} failed "
+                  f"({state.outcome.exception()}); retrying in {state.next_action.sleep:.1f} s", file=sys.stderr)
+
         return Retrying(retry=retry_if_exception_type(RetryableError), stop=stop_after_attempt(self.max_retries + 1),
-                        wait=self.wait_s, sleep=sleep)
+                        wait=self.wait_s, sleep=sleep, before_sleep=say)
 
     def wait_s(self, state: RetryCallState) -> float:
         retry_after = state.outcome.exception().retry_after
@@ -68,7 +82,7 @@ class HTTPClient(Backend):
     """A model behind an OpenAI-compatible endpoint; `base_url` ends in /v1 (or the server's equivalent)."""
 
     def __init__(self, base_url: str, model: str, *, api: str = "completions", concurrency: int = 4,
-                 timeout_s: float = 60.0, retry: RetryPolicy = RetryPolicy(), api_key: str | None = None,
+                 timeout_s: float = TIMEOUT_S, retry: RetryPolicy = RetryPolicy(), api_key: str | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         if api not in ("completions", "chat"):
             raise ValueError(f"api must be 'completions' or 'chat', got {api!r}")
@@ -78,9 +92,14 @@ class HTTPClient(Backend):
         self.model, self.api, self.concurrency, self.retry, self.sleep = model, api, concurrency, retry, sleep
         # The URL is part of the name: two servers may give different models the same name.
         self.name = f"{self.base_url}#{model}"
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.http = httpx.Client(timeout=httpx.Timeout(timeout_s), headers=headers,
-                                 limits=httpx.Limits(max_connections=concurrency))
+        self.timeout_s = timeout_s
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.http = self.connections()
+
+    def connections(self) -> httpx.Client:
+        """A pool of `concurrency` connections, each read and write bounded by the attempt's time too."""
+        return httpx.Client(timeout=httpx.Timeout(self.timeout_s), headers=self.headers,
+                            limits=httpx.Limits(max_connections=self.concurrency))
 
     def complete(self, requests: Sequence[Request], progress: bool = False,
                  on_response: OnResponse | None = None) -> list[Response]:
@@ -128,7 +147,7 @@ class HTTPClient(Backend):
                 unparsed.append(reported_usage(answer))
                 raise
 
-        retrying = self.retry.retrying(self.sleep)
+        retrying = self.retry.retrying(self.sleep, f"POST {url}")
         try:
             response = retrying(attempt)
         except RetryError as gave_up:
@@ -154,13 +173,31 @@ class HTTPClient(Backend):
         return "/completions", {**body, "prompt": request.prompt}
 
     def post(self, url: str, body: dict) -> dict:
-        """The JSON answer to one POST; RetryableError for what a retry may fix, LLMError otherwise."""
-        try:
-            reply = self.http.post(url, json=body)
-        except httpx.TimeoutException as e:
-            raise RetryableError(f"timed out ({type(e).__name__})") from None
-        except httpx.TransportError as e:
-            raise RetryableError(f"network error: {type(e).__name__}: {e}") from None
+        """The JSON answer to one POST, within `timeout_s` in all; RetryableError for what a retry may
+        fix, LLMError otherwise."""
+        outcome: dict = {}
+
+        def send() -> None:
+            try:
+                outcome["reply"] = self.http.post(url, json=body)
+            except Exception as error:  # said below, in the caller's thread
+                outcome["error"] = error
+
+        attempt = threading.Thread(target=send, daemon=True)
+        attempt.start()
+        attempt.join(self.timeout_s)
+        if attempt.is_alive():  # still waiting for a whole answer: close its connection (and the pool's)
+            stalled, self.http = self.http, self.connections()
+            stalled.close()
+            raise RetryableError(f"timed out: no whole answer within {self.timeout_s:g} s")
+        error = outcome.get("error")
+        if isinstance(error, httpx.TimeoutException):
+            raise RetryableError(f"timed out ({type(error).__name__}, {self.timeout_s:g} s)")
+        if isinstance(error, httpx.TransportError):
+            raise RetryableError(f"network error: {type(error).__name__}: {error}")
+        if error is not None:
+            raise error
+        reply = outcome["reply"]
         if reply.status_code in RETRYABLE_STATUS:
             raise RetryableError(f"HTTP {reply.status_code}: {error_text(reply)}", retry_after_s(reply))
         if reply.status_code != 200:

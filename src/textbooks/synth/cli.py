@@ -58,6 +58,7 @@ from pydantic import BeforeValidator
 
 from textbooks.executor import SerialExecutor
 from textbooks.layout import LLM_CACHE, REJECTS, STOPPED
+from textbooks.llm.http import MAX_RETRIES, REQUEST_DEADLINE_S, TIMEOUT_S
 from textbooks.options import PositiveInt, hashed, opt
 from textbooks.records import atomic_write_json, atomic_write_text, read_column, throughput
 from textbooks.similarity.dedup import (DEDUP_COLUMNS, NEAR_THRESHOLD, PENDING, NearDedup, find_duplicates,
@@ -127,6 +128,10 @@ class Options(ParallelOptions):
                                                   "cached, so the run pays nothing for them again",
                                        metavar="PILOT", const=PILOT, hashed=False)
     concurrency: PositiveInt = opt(8, help="requests a teacher endpoint is sent at once", hashed=False)
+    request_timeout: float = opt(TIMEOUT_S, help=f"seconds each attempt of a request to a teacher endpoint may take in "
+                                                 f"all (default {TIMEOUT_S:g}); a request is tried {MAX_RETRIES + 1} "
+                                                 f"times at most, so with the defaults it has failed for good within "
+                                                 f"{REQUEST_DEADLINE_S:.0f} s", metavar="SECONDS", hashed=False)
     out: Path = opt(help="the dataset directory to write", hashed=False)
     docstrings: list[str] | None = opt(None, help="synth textbook --teacher mined: whose module and class docstrings "
                                                   "become passages, besides the language reference: stdlib (the "
@@ -142,8 +147,9 @@ class Options(ParallelOptions):
 def setup(options: Options) -> dict:
     """Check the options before any work; return what the run reads from them now: the directories of
     --docstrings, a teacher's topics and prompt template."""
-    if not 0 < options.timeout < math.inf:  # nan too
-        raise ValueError(f"--timeout must be positive and finite, got {options.timeout}")
+    for flag, seconds in (("--timeout", options.timeout), ("--request-timeout", options.request_timeout)):
+        if not 0 < seconds < math.inf:  # nan too
+            raise ValueError(f"{flag} must be positive and finite, got {seconds}")
     NearDedup(options.near_threshold)  # validates the threshold before any work
     if options.dedup_against and not options.dedup_against.is_dir():
         raise FileNotFoundError(f"--dedup-against {options.dedup_against} is not a dataset directory")
@@ -309,7 +315,7 @@ def _client(options: Options, out: Path, spent: int = 0):
     from textbooks.llm import open_client
 
     return open_client(options.teacher, cache=out / LLM_CACHE, budget_tokens=options.budget_tokens,
-                       spent_tokens=spent, concurrency=options.concurrency)
+                       spent_tokens=spent, concurrency=options.concurrency, timeout_s=options.request_timeout)
 
 
 def estimate(options: Options, topics: list[str], template: str) -> dict:
