@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from textbooks.layout import MANIFEST, TOKENIZER
 from textbooks.options import CommandOptions, PositiveInt, hashed, opt
-from textbooks.records import atomic_write_text, read_records, record_count
+from textbooks.records import atomic_write_text, check_shards, read_records, record_count
 from textbooks.stage import StageResult, StageRun, StageSpec, run_stage
 from textbooks.tokens import EOT, byte_level_tokenizer, scrub_surrogates
 
@@ -74,6 +74,7 @@ def setup(options: Options) -> list[Path]:
     for directory in data_dirs:
         if not directory.is_dir():
             raise FileNotFoundError(f"--data {directory} is not a directory")
+        check_shards(directory)  # a damaged shard is named now, before the other options
     if options.vocab_size < MIN_VOCAB_SIZE:
         raise ValueError(f"--vocab-size {options.vocab_size} is below the minimum of {MIN_VOCAB_SIZE}")
     if options.out.suffix == ".json":
