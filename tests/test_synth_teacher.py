@@ -185,6 +185,7 @@ def test_a_budget_stops_the_asking_keeps_what_was_paid_for_and_holds_over_a_resu
         assert counts["stopped"].startswith("token budget of 24000 reached")
         [ledger] = counts["cost"].values()
         assert 50 < ledger["requests"] == paid == counts["records"] + counts["rejected"] < 100
+        assert counts["not_asked"] == 150 - paid  # the stage's whole plan, not the batch the budget stopped in
         assert ledger["total_tokens"] <= 24000
         assert cli.main(argv(reference)) == 0 and server.count == paid  # stopped is finished: up to date
 

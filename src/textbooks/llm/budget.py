@@ -45,7 +45,7 @@ class BudgetedClient(Backend):
         responses: list[Response] = []
         while len(responses) < len(requests):
             start = len(responses)
-            batch = self._affordable(requests[start:], len(requests) - start)
+            batch = self._affordable(requests[start:])
 
             def charge(index: int, response: Response, start=start, batch=batch) -> None:
                 cost = response.prompt_tokens + response.completion_tokens
@@ -57,7 +57,7 @@ class BudgetedClient(Backend):
             responses.extend(self.inner.complete(batch, progress, on_response=charge))
         return responses
 
-    def _affordable(self, pending: Sequence[Request], unsent: int) -> list[Request]:
+    def _affordable(self, pending: Sequence[Request]) -> list[Request]:
         """The longest prefix of `pending` whose upper bounds fit in what is left of the budget."""
         left = self.budget_tokens - self.spent_tokens
         batch = []
@@ -69,8 +69,8 @@ class BudgetedClient(Backend):
         if not batch:
             raise BudgetExceeded(
                 f"token budget of {self.budget_tokens} reached: {self.spent_tokens} tokens spent; the next request "
-                f"may cost up to {upper_bound_tokens(pending[0])} tokens (prompt bytes + max_tokens), so it and "
-                f"{unsent - 1} more were not sent. Responses received are kept in the cache, if there is one; "
+                f"may cost up to {upper_bound_tokens(pending[0])} tokens (prompt bytes + max_tokens), so it was "
+                "not sent, nor any request after it. Responses received are kept in the cache, if there is one; "
                 "raise budget_tokens to go on.")
         return batch
 

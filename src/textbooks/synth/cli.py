@@ -303,10 +303,12 @@ def _ask(run: StageRun, options: Options, topics: list[str], template: str) -> S
         replace(run, executor=SerialExecutor()).map("ask", ask, run.work / PLAN, run.work / ASKED)
     stopped = (read_stop(run.work / STOPPED) or {}).get("reason")
     counts = verify_and_write(run, run.work / ASKED, options, stopped)
-    counts = {**counts, "stopped": stopped, "cost": _cost_ledger(run.out, options.price, time.time() - run.started)}
+    counts = {**counts, "stopped": stopped, "not_asked": options.n - counts["records_in"] if stopped else 0,
+              "cost": _cost_ledger(run.out, options.price, time.time() - run.started)}
     return StageResult(counts, f"{counts['records']} {options.kind} records kept of {counts['records_in']} asked of "
                                f"{options.teacher} (verification pass rate {counts['pass_rate']:.1%}); rejected "
-                               f"{counts['by_reason']}" + (f"; stopped: {stopped}" if stopped else "")
+                               f"{counts['by_reason']}" + (f"; stopped: {stopped} ({counts['not_asked']} of "
+                                                            f"{options.n} prompts not asked)" if stopped else "")
                        + f"; {ledger_line(counts['cost'])} -> {run.out}")
 
 
