@@ -48,7 +48,7 @@ SUMMARY = "summary.json"
 PROBLEMS = "problems.jsonl"  # each problem's samples passed, of how many
 GRADES = "grades.jsonl"  # a graded evaluation's critiques and scores
 
-# A pipeline's run (textbooks.pipeline): a directory a stage, and
+# A pipeline's run (textbooks.pipeline): a directory per stage, and
 LEDGER = "pipeline.json"  # what each stage ran with, and whether it finished
 REPORT = "report.html"  # the run's report (textbooks report)
 

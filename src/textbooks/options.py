@@ -15,6 +15,7 @@ takes the flag again for each item.
 from __future__ import annotations
 
 import argparse
+import math
 import types
 import typing
 from typing import Any
@@ -126,6 +127,14 @@ def positive_int(value):
 
 
 PositiveInt = typing.Annotated[int, BeforeValidator(positive_int)]
+
+
+def check_seconds(**seconds_by_flag: float) -> None:
+    """Each value a positive, finite number of seconds (not 0, NaN or inf); a ValueError names the
+    flag (`request_timeout=` is --request-timeout)."""
+    for name, seconds in seconds_by_flag.items():
+        if not 0 < seconds < math.inf:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive and finite, got {seconds}")
 
 
 def _said(error: ValidationError, options: type[CommandOptions]) -> str:

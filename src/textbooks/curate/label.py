@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from textbooks.options import PositiveInt, hashed, opt
+from textbooks.options import PositiveInt, check_seconds, hashed, opt
 from textbooks.executor import Executor, SerialExecutor
 from textbooks.layout import LLM_CACHE, STOPPED, WORK
 from textbooks.llm.http import MAX_RETRIES, TIMEOUT_S
@@ -59,8 +58,7 @@ def setup(options: Options) -> Executor:
     """Check the options before any work; return the executor to label on."""
     if not options.data.is_dir():
         raise FileNotFoundError(f"--data {options.data} is not a dataset directory")
-    if not 0 < options.request_timeout < math.inf:  # nan too
-        raise ValueError(f"--request-timeout must be positive and finite, got {options.request_timeout}")
+    check_seconds(request_timeout=options.request_timeout)
     # An LLM client is one budget and one cache: it stays in this process (its requests run concurrently).
     return options.make_executor() if options.labeler == "heuristic" else SerialExecutor()
 

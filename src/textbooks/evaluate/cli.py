@@ -34,12 +34,12 @@ Examples:
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from textbooks.benchmarks import Problem, load_benchmark, revealed
 from textbooks.evaluate.graded import grade, load_graded_problems
-from textbooks.evaluate.harness import Options, evaluate  # Options: the command's, declared with the engine
+from textbooks.evaluate.harness import Options, evaluate
+from textbooks.options import check_seconds  # Options: the command's, declared with the engine
 from textbooks.outputs import check_output
 
 AFTER_FAILURE = "Every sample and verdict finished before the failure is kept: rerun the same command to resume."
@@ -48,9 +48,7 @@ AFTER_FAILURE = "Every sample and verdict finished before the failure is kept: r
 def setup(options: Options) -> list[Problem]:
     """Check the options and load the problems before any work."""
     check_output(options.out, "eval")  # another kind of output there is refused before any work
-    for flag, seconds in (("--timeout", options.timeout), ("--request-timeout", options.request_timeout)):
-        if not 0 < seconds < math.inf:  # nan too
-            raise ValueError(f"{flag} must be positive and finite, got {seconds}")
+    check_seconds(timeout=options.timeout, request_timeout=options.request_timeout)
     if options.temperature < 0 or not 0 < options.top_p <= 1:
         raise ValueError("--temperature must be >= 0 and --top-p in (0, 1]")
     if options.samples is not None and not options.samples.is_file():

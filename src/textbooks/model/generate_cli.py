@@ -98,9 +98,10 @@ def run(options: Options) -> list[Completion]:
                  "prompt_tokens": c.prompt_tokens, "completion_tokens": len(c.token_ids)}
                 for prompt, c in zip(prompts, completions)]
         atomic_write_text(options.out, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-    for prompt, completion in zip(prompts, completions) if options.out is None else ():
-        print(f"--- prompt\n{prompt}--- completion ({completion.finish_reason}, {len(completion.token_ids)} tokens)\n"
-              f"{completion.text}\n", flush=True)
+    else:
+        for prompt, completion in zip(prompts, completions):
+            print(f"--- prompt\n{prompt}--- completion ({completion.finish_reason}, "
+                  f"{len(completion.token_ids)} tokens)\n{completion.text}\n", flush=True)
     new_tokens = sum(len(c.token_ids) for c in completions)
     print(f"{len(completions)} completions, {new_tokens} new tokens in {seconds:.2f} s "
           f"({new_tokens / max(seconds, 1e-9):.0f} tokens/s)" + (f" -> {options.out}" if options.out else ""))

@@ -28,8 +28,7 @@ from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from textbooks.layout import TOKENIZER  # OUT/tokenizer.json: the tokenizer that made the pack's ids, a copy
-from textbooks.records import (atomic_path, atomic_write_text, read_records,
-                               record_count)
+from textbooks.records import atomic_path, atomic_write_text, read_records, record_count
 from textbooks.options import CommandOptions, PositiveInt, hashed, opt
 from textbooks.stage import StageResult, StageRun, StageSpec, run_stage
 from textbooks.tokens import PACK_STAGE, eot_id, load_tokenizer, scrub_surrogates

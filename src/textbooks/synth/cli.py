@@ -45,7 +45,6 @@ Examples:
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 import typing
@@ -59,7 +58,7 @@ from pydantic import BeforeValidator
 from textbooks.executor import SerialExecutor
 from textbooks.layout import LLM_CACHE, REJECTS, STOPPED
 from textbooks.llm.http import MAX_RETRIES, REQUEST_DEADLINE_S, TIMEOUT_S
-from textbooks.options import PositiveInt, hashed, opt
+from textbooks.options import PositiveInt, check_seconds, hashed, opt
 from textbooks.records import atomic_write_json, atomic_write_text, read_column, throughput
 from textbooks.similarity.dedup import (DEDUP_COLUMNS, NEAR_THRESHOLD, PENDING, NearDedup, find_duplicates,
                                         with_dedup_keys)
@@ -147,9 +146,7 @@ class Options(ParallelOptions):
 def setup(options: Options) -> dict:
     """Check the options before any work; return what the run reads from them now: the directories of
     --docstrings, a teacher's topics and prompt template."""
-    for flag, seconds in (("--timeout", options.timeout), ("--request-timeout", options.request_timeout)):
-        if not 0 < seconds < math.inf:  # nan too
-            raise ValueError(f"{flag} must be positive and finite, got {seconds}")
+    check_seconds(timeout=options.timeout, request_timeout=options.request_timeout)
     NearDedup(options.near_threshold)  # validates the threshold before any work
     if options.dedup_against and not options.dedup_against.is_dir():
         raise FileNotFoundError(f"--dedup-against {options.dedup_against} is not a dataset directory")
