@@ -2,6 +2,7 @@
 in-process backends (our checkpoint, an HF directory) that it must agree with."""
 
 import contextlib
+import socket
 import json
 import os
 import subprocess
@@ -54,6 +55,16 @@ def running(client, **options):
 def served(local):
     with running(local) as (url, _):
         yield url
+
+
+def test_a_client_that_connects_before_uvicorn_starts_waits_rather_than_being_refused(local):
+    # serve prints its address before uvicorn runs: a client quick off the mark must not be refused
+    server, sock = make_server(build_app(local, Options(model="tiny", name="tiny")), "127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname()[:2], timeout=5):
+            pass
+    finally:
+        sock.close()
 
 
 def texts(responses):

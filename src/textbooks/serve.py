@@ -370,14 +370,19 @@ def setup(options: Options):
     return client, options.model_copy(update={"name": options.name or options.model.resolve().name})
 
 
+BACKLOG = 2048  # connections waiting to be accepted (uvicorn's default)
+
+
 def make_server(app: FastAPI, host: str, port: int, log_level: str = "info"):
-    """A uvicorn server for `app` and the socket it will listen on (bound now, so port 0 has its number)."""
+    """A uvicorn server for `app` and its socket, bound and listening now: port 0 has its number, and a
+    client that connects as soon as the address is printed waits in the backlog until uvicorn accepts."""
     import uvicorn
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(BACKLOG)
     return uvicorn.Server(uvicorn.Config(app, log_level=log_level)), sock
 
 
