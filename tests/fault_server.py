@@ -1,7 +1,8 @@
 """A loopback OpenAI-compatible server that misbehaves on purpose, for the LLM client tests.
 
 It answers its first requests with the faults it is given, one per request in arrival order, then
-correctly: a completion "re:<prompt>" (chat: "re:<last message>") with fixed token usage. It
+correctly: a completion "re:<prompt>" (chat: "re:<last message>") with fixed token usage (or,
+with report_usage=False, none, as some servers do). It
 records every request body and the most requests it was ever handling at once.
 """
 
@@ -94,11 +95,11 @@ class FaultServer(ThreadingHTTPServer):
 
     def __init__(self, faults=(), delay_s: float = 0.0, hang_s: float = 5.0, retry_after: str = "0",
                  model: str = "fake-model", completion_tokens: int = 4, reply_suffix: str = "",
-                 trickle_s: float = 0.05):
+                 trickle_s: float = 0.05, report_usage: bool = True):
         super().__init__(("127.0.0.1", 0), FaultHandler)
         self.faults = list(faults)
         self.delay_s, self.hang_s, self.retry_after, self.model = delay_s, hang_s, retry_after, model
-        self.trickle_s = trickle_s
+        self.trickle_s, self.report_usage = trickle_s, report_usage
         self.completion_tokens, self.reply_suffix = completion_tokens, reply_suffix
         self.requests: list[tuple[str, dict, dict]] = []  # (path, body, headers)
         self.lock = threading.Lock()
@@ -125,14 +126,14 @@ class FaultServer(ThreadingHTTPServer):
             self.in_flight -= 1
 
     def completion(self, path: str, body: dict) -> dict:
-        usage = {"prompt_tokens": 1, "completion_tokens": self.completion_tokens,
-                 "total_tokens": 1 + self.completion_tokens}
+        usage = {"usage": {"prompt_tokens": 1, "completion_tokens": self.completion_tokens,
+                           "total_tokens": 1 + self.completion_tokens}} if self.report_usage else {}
         if path.endswith("/chat/completions"):
             text = "re:" + body["messages"][-1]["content"] + self.reply_suffix
-            return {"object": "chat.completion", "usage": usage, "choices": [
+            return {"object": "chat.completion", **usage, "choices": [
                 {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
         text = "re:" + body["prompt"] + self.reply_suffix
-        return {"object": "text_completion", "usage": usage,
+        return {"object": "text_completion", **usage,
                 "choices": [{"index": 0, "text": text, "finish_reason": "length"}]}
 
     def __enter__(self):

@@ -10,7 +10,7 @@ from textbooks.llm import BudgetExceeded, LLMError, Request, Response, open_clie
 from textbooks.llm.ask import Answer, ask_until_parsed, attempt_sampling
 from textbooks.llm.budget import upper_bound_tokens
 from textbooks.llm.cache import ResponseCache, cache_key
-from textbooks.llm.http import HTTPClient, RetryPolicy, retry_after_s
+from textbooks.llm.http import HTTPClient, RetryPolicy, count_tokens, retry_after_s
 
 FAST_RETRY = RetryPolicy(max_retries=3, initial_s=0.01, max_wait_s=0.05)
 
@@ -27,6 +27,26 @@ def test_transient_faults_are_retried_until_an_answer_that_counts_them(fault):
     paid = 3 if fault == "paid-no-text" else 1  # the two unusable answers reported usage: they were paid for
     assert response == Response("re:def f():", "length", paid * 1, paid * 4, retries=2)
     assert server.count == 3  # two failures, then the answer
+
+
+def test_a_reply_without_usage_has_its_tokens_counted_and_says_so(capsys):
+    prompt, messages = "def add(a, b):\n    return a + b\n", (("system", "Be brief."), ("user", "Add two numbers."))
+    with FaultServer(report_usage=False, reply_suffix="  # done") as server, http_client(server) as client:
+        completion, chat = client.complete([Request(prompt=prompt), Request(messages=messages)])
+        client.complete([Request(prompt="again")])
+    assert completion.counted and chat.counted
+    # cl100k_base: the prompt's 12 tokens, and the whole reply's (our test server echoes the prompt)
+    assert (completion.prompt_tokens, completion.completion_tokens) == (12, count_tokens(f"re:{prompt}  # done"))
+    assert chat.prompt_tokens == count_tokens("Be brief.\nAdd two numbers.") == 7
+    said = capsys.readouterr().err.splitlines()
+    assert said == [f"note: {server.url} reports no token usage; its tokens are counted here with cl100k_base "
+                    "(the ledger says which replies)"]  # once per client
+
+
+def test_a_reply_with_usage_is_not_counted_here():
+    with FaultServer() as server, http_client(server) as client:
+        [response] = client.complete([Request(prompt="def f():")])
+    assert not response.counted and (response.prompt_tokens, response.completion_tokens) == (1, 4)
 
 
 def test_retry_waits_back_off_and_honour_retry_after():
@@ -172,6 +192,33 @@ def test_the_cache_keeps_a_responses_retries_and_when_it_was_stored(tmp_path):
         [again] = client.complete([Request(prompt="x")])
     assert server.count == 3 and fresh.retries == 2 and not fresh.cached
     assert again.retries == 2 and again.cached and before <= again.cached_at <= time.time()
+
+
+def test_the_cache_keeps_whether_a_replys_tokens_were_counted_here(tmp_path):
+    with FaultServer(report_usage=False) as server:
+        client = open_client(f"{server.url}#m", cache=tmp_path / "c.sqlite")
+        [fresh] = client.complete([Request(prompt="x")])
+        [again] = client.complete([Request(prompt="x")])
+    assert fresh.counted and again.cached and again.counted and again.prompt_tokens == fresh.prompt_tokens == 1
+
+
+def test_a_request_a_killed_process_had_in_flight_is_counted_as_sent_again(tmp_path):
+    request = Request(prompt="x")
+    with FaultServer() as server:
+        client = open_client(f"{server.url}#m", cache=tmp_path / "c.sqlite")
+        client.cache.sending(cache_key(client.name, request))  # what a process killed mid-request leaves
+        [fresh] = client.complete([request])
+        [again] = client.complete([request])
+    assert fresh.resent == 1 and again.cached and again.resent == 1
+
+
+def test_a_request_that_failed_for_good_is_not_counted_as_sent_again(tmp_path):
+    with FaultServer(["400"]) as server:
+        client = open_client(f"{server.url}#m", cache=tmp_path / "c.sqlite")
+        with pytest.raises(LLMError, match="HTTP 400"):
+            client.complete([Request(prompt="x")])
+        [response] = client.complete([Request(prompt="x")])  # sent again, but no kill lost the first
+    assert server.count == 2 and response.resent == 0
 
 
 def test_a_cache_written_before_responses_kept_their_retries_is_read(tmp_path):

@@ -65,7 +65,8 @@ class ScriptedTeacher(FaultServer):
         usage = {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(text) // 4}
         with self.lock:
             self.sent_usage.append(usage)
-        return {"object": "chat.completion", "usage": usage, "choices": [
+        reported = {"usage": usage} if self.report_usage else {}
+        return {"object": "chat.completion", **reported, "choices": [
             {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
 
 
@@ -103,7 +104,7 @@ def test_each_reply_is_kept_or_rejected_with_its_reason_and_the_ledger_adds_up(t
         [cost] = read_manifest(out)["counts"]["cost"].values()
         sent = {key: sum(u[key] for u in server.sent_usage) for key in ("prompt_tokens", "completion_tokens")}
         assert cost == {**sent, "total_tokens": sum(sent.values()), "requests": N, "retries": 2, "cache_hits": 0,
-                        "pass_rate": 0.25, "records_per_s": cost["records_per_s"]}
+                        "resent": 0, "counted": 0, "pass_rate": 0.25, "records_per_s": cost["records_per_s"]}
         [cached] = ResponseCache(out / "llm-cache.sqlite").ledger().values()
         assert {key: cached[key] for key in sent} == sent
 
@@ -131,11 +132,46 @@ def test_a_killed_run_rerun_asks_no_answered_prompt_again_and_keeps_the_same_exe
         assert len(answered) >= 60 and sorted(asked_again) == sorted(set(asked_again))
         assert not answered & set(asked_again) and len(asked_again) == n - len(answered)
         # what the killed attempt was sent and never stored: at most the requests in flight (concurrency 8)
-        assert sent_before - before_kill <= len(answered) + 8
+        lost = sent_before - before_kill - len(answered)
+        assert lost <= 8
     assert sorted(r["id"] for r in read_records(resumed)) == reference
     assert len(reference) == 40
-    # the ledger of the killed and resumed run is the uninterrupted run's: no reply is paid for twice
+    # the ledger of the killed and resumed run is the uninterrupted run's: no reply stored is paid for
+    # twice; those the kill caught in flight are counted apart (a request recorded as sent may have
+    # been killed before it reached the server)
     assert _paid(resumed) == _paid(tmp_path / "reference") and _paid(resumed)["requests"] == n
+    [ledger] = read_manifest(resumed)["counts"]["cost"].values()
+    assert lost <= ledger["resent"] <= 8
+
+
+def test_requests_a_kill_caught_in_flight_are_counted_as_sent_again(topics, tmp_path, capsys):
+    """The teacher answers 16 requests and holds the next 8 (all the run sends at once) until the run
+    is killed; the resumed run sends those 8 again, and its ledger says so: they were probably paid twice."""
+    out = tmp_path / "exercises"
+    with ScriptedTeacher(faults=[None] * 16 + ["hang"] * 8, hang_s=120) as server:
+        _kill_when(lambda: server.count == N and _stored(out) == 16, out, _argv(server, topics, out))
+        capsys.readouterr()
+        assert cli.main(_argv(server, topics, out)) == 0
+        assert server.count == N + 8
+    [cost] = read_manifest(out)["counts"]["cost"].values()
+    assert cost["resent"] == 8 and cost["requests"] == N and cost["cache_hits"] == 0
+    assert "8 sent again after a kill" in capsys.readouterr().out
+
+
+def test_a_teacher_that_reports_no_usage_has_its_tokens_counted_in_the_ledger(topics, tmp_path, capsys):
+    from textbooks.llm.http import count_tokens
+
+    out = tmp_path / "exercises"
+    with ScriptedTeacher(report_usage=False) as server:
+        assert cli.main(_argv(server, topics, out)) == 0
+        prompts = [body["messages"][-1]["content"] for _, body, _ in server.requests]
+    [cost] = read_manifest(out)["counts"]["cost"].values()
+    assert cost["counted"] == N and cost["counted_with"] == "cl100k_base"
+    assert cost["prompt_tokens"] == sum(count_tokens(prompt) for prompt in prompts) > 0
+    assert cost["completion_tokens"] > 0
+    said = capsys.readouterr()
+    assert f"tokens of {N} replies counted with cl100k_base: the teacher reported none" in said.out
+    assert "reports no token usage" in said.err
 
 
 def _stored(out: Path) -> int:
@@ -157,9 +193,10 @@ def _stored_prompts(out: Path) -> set[str]:
 
 
 def _paid(out: Path) -> dict:
-    """The run's ledger for its one teacher, without its records/s (a time, not a payment)."""
+    """The run's ledger for its one teacher, without its records/s (a time, not a payment) and the
+    requests a kill caught in flight (`resent`: how many depends on when the kill came)."""
     [ledger] = read_manifest(out)["counts"]["cost"].values()
-    return {key: value for key, value in ledger.items() if key != "records_per_s"}
+    return {key: value for key, value in ledger.items() if key not in ("records_per_s", "resent")}
 
 
 def test_the_ledger_prices_the_tokens(topics, tmp_path):

@@ -64,13 +64,16 @@ class Request:
 @dataclass(frozen=True)
 class Response:
     """A completion: text cut before the first stop sequence; token counts as the backend reported them,
-    over every attempt (a failed attempt whose answer reported usage was paid for too)."""
+    over every attempt (a failed attempt whose answer reported usage was paid for too), or as we counted
+    them when it reported none (`counted`)."""
     text: str
     finish_reason: str  # "stop" (stop sequence or end of text) or "length"
     prompt_tokens: int
     completion_tokens: int
     retries: int = 0  # attempts that failed before the one answered (a 429, a dropped connection, ...)
     cached_at: float | None = None  # when a response cache stored it (time.time()); None: answered now
+    counted: bool = False  # the endpoint reported no usage: the tokens were counted here (llm.http.count_tokens)
+    resent: int = 0  # times a process killed before the reply arrived had sent it (probably paid for: llm.cache)
 
     @property
     def cached(self) -> bool:
@@ -87,16 +90,19 @@ class Client(Protocol):
 
 
 OnResponse = Callable[[int, Response], None]
+OnSend = Callable[[int], None]
 
 
 class Backend(abc.ABC):
     """Base of our clients: `complete` may also report each response as soon as it arrives
-    (`on_response(index, response)`), which lets the cache keep it even if a later one fails."""
+    (`on_response(index, response)`), which lets the cache keep it even if a later one fails, and, a
+    client of a paid endpoint, each request as it is sent (`on_send(index)`), which lets the cache
+    know which were in flight if the process is killed."""
     name: str
 
     @abc.abstractmethod
     def complete(self, requests: Sequence[Request], progress: bool = False,
-                 on_response: OnResponse | None = None) -> list[Response]:
+                 on_response: OnResponse | None = None, on_send: OnSend | None = None) -> list[Response]:
         """One response per request, in the order of `requests`."""
 
     def close(self) -> None:  # noqa: B027 (a default that does nothing, not a method to implement)

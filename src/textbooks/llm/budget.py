@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Sequence
 
-from textbooks.llm.base import Backend, BudgetExceeded, OnResponse, Request, Response
+from textbooks.llm.base import Backend, BudgetExceeded, OnResponse, OnSend, Request, Response
 
 CHAT_TOKENS_PER_MESSAGE = 8  # role headers and separators of a chat template, generously
 
@@ -40,7 +40,7 @@ class BudgetedClient(Backend):
         self.lock = threading.Lock()
 
     def complete(self, requests: Sequence[Request], progress: bool = False,
-                 on_response: OnResponse | None = None) -> list[Response]:
+                 on_response: OnResponse | None = None, on_send: OnSend | None = None) -> list[Response]:
         """Responses in request order; BudgetExceeded (after keeping what was answered) once the next may not fit."""
         responses: list[Response] = []
         while len(responses) < len(requests):
@@ -54,7 +54,11 @@ class BudgetedClient(Backend):
                 if on_response is not None:
                     on_response(start + index, response)
 
-            responses.extend(self.inner.complete(batch, progress, on_response=charge))
+            def sent(index: int, start=start) -> None:
+                if on_send is not None:
+                    on_send(start + index)
+
+            responses.extend(self.inner.complete(batch, progress, on_response=charge, on_send=sent))
         return responses
 
     def _affordable(self, pending: Sequence[Request]) -> list[Request]:

@@ -4,6 +4,10 @@ A response is stored under sha256 of (client name, every Request field) as soon 
 an interrupted run keeps what it paid for. Identical requests in one call are sent once when
 greedy; when sampled without a seed, the k-th identical request of a call gets its own key
 (occurrence k), so n samples stay n different samples and a rerun finds each of them again.
+
+A request is also recorded as it is sent (`in_flight`) until its response is stored. A row left
+there was in flight when its process was killed: the endpoint probably charged for it and its reply
+is lost. When it is sent again, its response says so (`resent`), and a ledger can count it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Sequence
 
-from textbooks.llm.base import Backend, OnResponse, Request, Response
+from textbooks.llm.base import Backend, OnResponse, OnSend, Request, Response
 from textbooks.records import atomic_write_json
 
 KEY_VERSION = 1  # bump when the meaning of a cached response changes
@@ -26,11 +30,14 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY, client TEXT NOT NULL, request TEXT NOT NULL, text TEXT NOT NULL,
     finish_reason TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
-    created REAL NOT NULL, retries INTEGER NOT NULL DEFAULT 0);
+    created REAL NOT NULL, retries INTEGER NOT NULL DEFAULT 0, counted INTEGER NOT NULL DEFAULT 0,
+    resent INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS ledger (
     client TEXT PRIMARY KEY, requests INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS in_flight (key TEXT PRIMARY KEY, sends INTEGER NOT NULL);
 """
+ADDED_COLUMNS = ("retries", "counted", "resent")  # a cache written before responses kept them reads them as 0
 
 
 def cache_key(client_name: str, request: Request, occurrence: int = 0) -> str:
@@ -63,8 +70,9 @@ class ResponseCache:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(responses)")}
-            if "retries" not in columns:  # a cache written before responses kept their retries
-                self.db.execute("ALTER TABLE responses ADD COLUMN retries INTEGER NOT NULL DEFAULT 0")
+            for column in ADDED_COLUMNS:
+                if column not in columns:
+                    self.db.execute(f"ALTER TABLE responses ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Response]:
         """The stored responses among `keys`."""
@@ -73,21 +81,37 @@ class ResponseCache:
             for start in range(0, len(keys), 500):  # SQLite caps the number of bound parameters
                 chunk = keys[start:start + 500]
                 rows = self.db.execute(
-                    "SELECT key, text, finish_reason, prompt_tokens, completion_tokens, retries, created "
-                    f"FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-                found.update({key: Response(*fields) for key, *fields in rows})
+                    "SELECT key, text, finish_reason, prompt_tokens, completion_tokens, retries, created, counted, "
+                    f"resent FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                found.update({key: Response(*fields, counted=bool(counted), resent=resent)
+                              for key, *fields, counted, resent in rows})
         return found
 
-    def put(self, key: str, client_name: str, request: Request, response: Response) -> None:
-        """Store a fresh response and add its tokens to the client's ledger, in one transaction."""
+    def sending(self, key: str) -> None:
+        """Record that the request under `key` is being sent (once more, if a killed process sent it too)."""
+        with self.lock:
+            self.db.execute("INSERT INTO in_flight VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET sends = sends + 1",
+                            (key,))
+
+    def not_in_flight(self, keys: Sequence[str]) -> None:
+        """Forget that the requests under `keys` were sent: their process saw them end, answered or not."""
+        with self.lock:
+            self.db.executemany("DELETE FROM in_flight WHERE key = ?", [(key,) for key in keys])
+
+    def put(self, key: str, client_name: str, request: Request, response: Response) -> Response:
+        """Store a fresh response and add its tokens to the client's ledger, in one transaction; the
+        response as stored: `resent` says how often a killed process had sent its request before."""
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                [sends] = self.db.execute("SELECT sends FROM in_flight WHERE key = ?", (key,)).fetchone() or [1]
+                response = replace(response, resent=sends - 1)
+                self.db.execute("DELETE FROM in_flight WHERE key = ?", (key,))
                 self.db.execute(
-                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (key, client_name, json.dumps(asdict(request), ensure_ascii=False), response.text,
                      response.finish_reason, response.prompt_tokens, response.completion_tokens, time.time(),
-                     response.retries))
+                     response.retries, int(response.counted), response.resent))
                 self.db.execute(
                     "INSERT INTO ledger VALUES (?, 1, ?, ?) ON CONFLICT(client) DO UPDATE SET "
                     "requests = requests + 1, prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
@@ -97,6 +121,7 @@ class ResponseCache:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+        return response
 
     def ledger(self) -> dict[str, dict[str, int]]:
         """Per client name: requests sent and prompt/completion tokens spent, over every run using this file."""
@@ -116,23 +141,34 @@ class CachedClient(Backend):
         self.inner, self.name, self.cache = inner, inner.name, ResponseCache(path)
 
     def complete(self, requests: Sequence[Request], progress: bool = False,
-                 on_response: OnResponse | None = None) -> list[Response]:
+                 on_response: OnResponse | None = None, on_send: OnSend | None = None) -> list[Response]:
         """Stored responses for the requests seen before; the others sent once each, then stored."""
         keys = call_keys(self.name, requests)
         found = self.cache.get_many(keys)
         missing: dict[str, Request] = {}
-        for key, request in zip(keys, requests):
-            if key not in found:
-                missing.setdefault(key, request)
+        first_index: dict[str, int] = {}  # a missing request's first place in `requests`
+        for i, (key, request) in enumerate(zip(keys, requests)):
+            if key not in found and key not in missing:
+                missing[key], first_index[key] = request, i
         missing_keys = list(missing)
 
         def store(index: int, response: Response) -> None:
             key = missing_keys[index]
-            self.cache.put(key, self.name, missing[key], response)
-            found[key] = replace(response, cached_at=None)
+            found[key] = replace(self.cache.put(key, self.name, missing[key], response), cached_at=None)
+
+        sent_keys: list[str] = []
+
+        def sent(index: int) -> None:
+            self.cache.sending(missing_keys[index])
+            sent_keys.append(missing_keys[index])
+            if on_send is not None:
+                on_send(first_index[missing_keys[index]])
 
         if missing:
-            self.inner.complete(list(missing.values()), progress, on_response=store)
+            try:
+                self.inner.complete(list(missing.values()), progress, on_response=store, on_send=sent)
+            finally:  # only a killed process leaves a request in flight: here each sent has ended
+                self.cache.not_in_flight([key for key in sent_keys if key not in found])
         responses = [found[key] for key in keys]
         if on_response is not None:
             for i, response in enumerate(responses):

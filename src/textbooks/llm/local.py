@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from textbooks.codetext import cut_at_stop
-from textbooks.llm.base import CHAT_STOP, Backend, OnResponse, Request, Response, render_chat
+from textbooks.llm.base import CHAT_STOP, Backend, OnResponse, OnSend, Request, Response, render_chat
 from textbooks.records import files_fingerprint
 
 
@@ -49,8 +49,9 @@ class LocalBackend(Backend):
     chat_stop: tuple[str, ...] = (CHAT_STOP,)
 
     def complete(self, requests: Sequence[Request], progress: bool = False,
-                 on_response: OnResponse | None = None) -> list[Response]:
-        """Generate every request; responses in the order of `requests`."""
+                 on_response: OnResponse | None = None, on_send: OnSend | None = None) -> list[Response]:
+        """Generate every request; responses in the order of `requests` (nothing is paid for a request
+        a killed process was generating, so none is reported as sent)."""
         responses: list[Response | None] = [None] * len(requests)
         with tqdm(total=len(requests), desc="generating", unit="request", disable=not progress) as bar:
             for sampling, indices in sampling_groups(requests, self.chat_stop).items():

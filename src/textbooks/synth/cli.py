@@ -28,9 +28,11 @@ OUT/llm-cache.sqlite, one --budget-tokens, --concurrency requests at once); veri
 --executor. A rerun, or a killed run rerun, asks nothing the cache has answered. The manifest's
 `cost` is the ledger per teacher model: the tokens, requests and retries this run paid for, the
 cache hits it got free, the pass rate and records/s; a run killed and resumed has the ledger of
-one uninterrupted run. When --budget-tokens runs out, the replies paid for are verified and
-written, the manifest says `stopped`, and the run is finished (as label's): rerun with a bigger
-budget to ask for the rest, the answered prompts coming from the cache.
+one uninterrupted run, plus the requests the kill caught in flight, sent again (`resent`). A
+teacher that reports no usage has its tokens counted here (`counted`, `counted_with`). When
+--budget-tokens runs out, the replies paid for are verified and written, the manifest says
+`stopped`, and the run is finished (as label's): rerun with a bigger budget to ask for the rest,
+the answered prompts coming from the cache.
 
 --estimate [PILOT] asks only the first prompts and prints what the run would spend and keep;
 --price IN,OUT adds the cost to the ledger.
@@ -57,7 +59,7 @@ from pydantic import BeforeValidator
 
 from textbooks.executor import SerialExecutor
 from textbooks.layout import LLM_CACHE, REJECTS, STOPPED
-from textbooks.llm.http import MAX_RETRIES, REQUEST_DEADLINE_S, TIMEOUT_S
+from textbooks.llm.http import COUNTING_ENCODING, MAX_RETRIES, REQUEST_DEADLINE_S, TIMEOUT_S
 from textbooks.options import PositiveInt, check_seconds, hashed, opt
 from textbooks.records import atomic_write_json, atomic_write_text, read_column, throughput
 from textbooks.similarity.dedup import (DEDUP_COLUMNS, NEAR_THRESHOLD, PENDING, NearDedup, find_duplicates,
@@ -469,7 +471,8 @@ class AskTeacher:
         """The reply's record (or pending reject), with its usage."""
         reply_record, _, _ = kind_functions(self.kind)
         usage = {"prompt_tokens": response.prompt_tokens, "completion_tokens": response.completion_tokens,
-                 "retries": response.retries, "cache_hit": response.cached and response.cached_at < self.began}
+                 "retries": response.retries, "cache_hit": response.cached and response.cached_at < self.began,
+                 "counted": response.counted, "resent": response.resent}
         record = reply_record(response.text, json.loads(prompt["constraints"]), self.teacher, usage)
         reason = record.pop("reason", None)
         # the prompt's id too: two prompts answered alike are two records (dedup then keeps one)
@@ -547,25 +550,30 @@ def _cost_ledger(out: Path, prices: tuple[float, float] | None, seconds: float) 
     `requests` answered and their `retries`; the `cache_hits` it got free (replies stored before
     it began); the verification `pass_rate` of its replies and `records_per_s`; with `prices` (per
     1M prompt and completion tokens) the `cost`. A run killed and resumed has the ledger of one
-    uninterrupted run: the killed attempt's replies are this run's, read back from the cache."""
+    uninterrupted run: the killed attempt's replies are this run's, read back from the cache. Two
+    things it cannot know, it counts: the `resent` requests (in flight when an attempt was killed,
+    sent again: probably paid twice, the lost sending's tokens unknown) and the replies whose
+    tokens were `counted` here (the endpoint reported no usage: `counted_with` names the tokenizer)."""
     ledger: dict[str, dict] = {}
     columns = (written_column(out, column) for column in ("teacher", "usage", "verdict"))
     for teacher, usage, verdict in zip(*columns):
         usage = json.loads(usage)
         entry = ledger.setdefault(teacher, {"prompt_tokens": 0, "completion_tokens": 0, "requests": 0, "retries": 0,
-                                            "cache_hits": 0, "verdicts": []})
+                                            "cache_hits": 0, "resent": 0, "counted": 0, "verdicts": []})
         entry["verdicts"].append(verdict)
         if usage["cache_hit"]:
             entry["cache_hits"] += 1
             continue
-        for key in ("prompt_tokens", "completion_tokens", "retries"):
-            entry[key] += usage[key]
+        for key in ("prompt_tokens", "completion_tokens", "retries", "resent", "counted"):
+            entry[key] += usage.get(key, 0)  # records written before a key was kept have none
         entry["requests"] += 1
     for entry in ledger.values():
         verdicts = entry.pop("verdicts")
         entry.update(total_tokens=entry["prompt_tokens"] + entry["completion_tokens"],
                      pass_rate=round(pass_rate(verdicts), 4),
                      records_per_s=round(len(verdicts) / max(seconds, 1e-9), 2))
+        if entry["counted"]:
+            entry["counted_with"] = COUNTING_ENCODING
         if prices:
             entry["cost"] = round((entry["prompt_tokens"] * prices[0] + entry["completion_tokens"] * prices[1]) / 1e6,
                                   6)
@@ -576,5 +584,8 @@ def ledger_line(ledger: dict) -> str:
     """The ledger in a few words per teacher, for the summary line."""
     return "; ".join(f"{teacher}: paid {entry['total_tokens']:,} tokens for {entry['requests']} requests "
                      f"({entry['retries']} retries, {entry['cache_hits']} cache hits"
+                     + (f", {entry['resent']} sent again after a kill" if entry.get("resent") else "")
+                     + (f", tokens of {entry['counted']} replies counted with {entry['counted_with']}: the "
+                        "teacher reported none" if entry.get("counted") else "")
                      + (f", cost {entry['cost']:.4f}" if "cost" in entry else "") + ")"
                      for teacher, entry in ledger.items())

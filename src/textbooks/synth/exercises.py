@@ -162,11 +162,13 @@ def reply_record(reply: str, constraints: dict, teacher: str, usage: dict) -> di
 
 def provenance(constraints: dict, teacher: str, usage: dict) -> dict:
     """What each synthetic record keeps of how it was made (docs/architecture.md, "Teachers"); its `usage`: the
-    reply's tokens in and out, the retries it took, and whether it was a cache hit (paid for before
-    this run began, see synth.cli.AskTeacher)."""
-    counts = {key: int(usage.get(key) or 0) for key in ("prompt_tokens", "completion_tokens", "retries")}
+    reply's tokens in and out (`counted`: by us, the teacher reported none), the retries it took, how
+    often a killed run had sent it (`resent`), and whether it was a cache hit (paid for before this
+    run began, see synth.cli.AskTeacher)."""
+    counts = {key: int(usage.get(key) or 0) for key in ("prompt_tokens", "completion_tokens", "retries", "resent")}
+    flags = {key: bool(usage.get(key)) for key in ("cache_hit", "counted")}
     return {"constraints": json.dumps(constraints, sort_keys=True), "teacher": teacher,
-            "usage": json.dumps({**counts, "cache_hit": bool(usage.get("cache_hit"))})}
+            "usage": json.dumps({**counts, **flags})}
 
 
 def text_id(text: str) -> str:
