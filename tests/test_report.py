@@ -36,7 +36,7 @@ ARMS = {"raw": ["eval-raw-s1", "eval-raw-s2"], "filtered+textbooks": ["eval-tb-s
 ARM_FIGURES = {"eval-raw-s1": (0.25, 1.81), "eval-raw-s2": (0.125, 1.79),
                "eval-tb-s1": (0.5, 1.52), "eval-tb-s2": (0.375, 1.5)}  # (pass@1, bits per byte)
 TEACHER = {"prompt_tokens": 1200, "completion_tokens": 3400, "total_tokens": 4600, "requests": 20, "retries": 2,
-           "cache_hits": 5, "pass_rate": 0.8, "records_per_s": 1.5, "cost": 0.0123}
+           "cache_hits": 5, "resent": 3, "counted": 7, "pass_rate": 0.8, "records_per_s": 1.5, "cost": 0.0123}
 MIX_PART = {"bytes": 150, "epochs": 1, "realized_share": 0.5, "records": 3}
 SWEEP = [{"tau": 0.95, "pruned": 2, "share": 0.1, "similar_problems": 1, "problems": 164},
          {"tau": 0.8, "pruned": 5, "share": 0.25, "similar_problems": 3, "problems": 164}]
@@ -103,7 +103,8 @@ def synth_stage(root: Path) -> None:
     write_shard(records, root / "synth-textbook" / "00000.parquet")
     write_manifest(root / "synth-textbook", "synth", {"kind": "textbook"},
                    {"records": 4, "records_in": 5, "rejected": 1, "by_reason": {"no code": 1},
-                    "cost": {"gpt-teacher": TEACHER, "local": {k: v for k, v in TEACHER.items() if k != "cost"}}})
+                    "cost": {"gpt-teacher": {**TEACHER, "counted_with": "cl100k_base"},
+                             "local": {k: v for k, v in TEACHER.items() if k != "cost"}}})
 
 
 def mix_stage(root: Path) -> None:
@@ -296,6 +297,7 @@ def test_funnel_figures_equal_the_manifests_and_rejects(report, run_dir):
     for key, value in TEACHER.items():
         assert page.value("synth-textbook", f"gpt-teacher:{key}") == value
     assert page.figures["synth-textbook", "local:cost"] == ""  # priced only with --price: a dash, not a failure
+    assert "gpt-teacher's counted with cl100k_base" in report["text"]
     assert page.value("mix", "share:synth-textbook") == 0.15 and page.value("mix", "realized_share:filter") == 0.5
     assert page.value("pack", "tokens:train") == 10240 and page.value("pack", "tokens:val") == 512
 

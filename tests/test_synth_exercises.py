@@ -17,7 +17,7 @@ from textbooks.synth.exercises import (VerifyShard, exercise_program, parse_exer
 
 LIMITS = Limits(timeout_s=1.5, cpu_s=2, memory_mb=512)
 CONSTRAINTS = {"topic": "lists", "difficulty": "easy", "function_name": "sum_of_squares"}
-USAGE = {"prompt_tokens": 120, "completion_tokens": 80, "retries": 1, "cache_hit": False}
+USAGE = {"prompt_tokens": 120, "completion_tokens": 80, "retries": 1, "resent": 0, "cache_hit": False, "counted": False}
 COLUMNS = {"id", "text", "source", "prompt", "solution", "tests", "entry_point", "constraints", "teacher",
            "usage", "verified", "verdict"}
 

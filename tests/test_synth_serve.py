@@ -91,7 +91,8 @@ def test_a_served_checkpoint_is_a_synth_teacher_end_to_end(served, checkpoint, t
     manifest = read_manifest(out)
     [ledger] = manifest["counts"]["cost"].values()
     assert ledger == {**sums, "total_tokens": sum(sums.values()), "requests": N, "retries": 0, "cache_hits": 0,
-                      "pass_rate": ledger["pass_rate"], "records_per_s": ledger["records_per_s"]}
+                      "resent": 0, "counted": 0, "pass_rate": ledger["pass_rate"],
+                      "records_per_s": ledger["records_per_s"]}
     assert manifest["counts"]["records"] == len(kept) and manifest["counts"]["rejected"] == len(rejects)
     [cached] = ResponseCache(out / "llm-cache.sqlite").ledger().values()  # what came back over HTTP
     assert cached == {**sums, "requests": N}
