@@ -13,7 +13,7 @@ import yaml
 
 from test_curate_resume import DefJudge, _kill_when, _outputs
 from test_synth_teacher import _reply
-from textbooks import cli
+from textbooks import cli, commands
 from textbooks.sources import default_source_dir, python_files
 from textbooks.pipeline import packaged_config, plan, record_step, start
 from textbooks.records import read_manifest
@@ -371,7 +371,7 @@ def test_the_readme_recipe_is_a_recipe_that_plans(tmp_path):
     steps = plan(recipe["stages"], tmp_path, recipe["teacher"])
     assert [step.stage.name for step in steps] == list(recipe["stages"])
     for step in steps:
-        cli.parse_command(step.command)  # every option is one its command takes
+        commands.parse_command(step.command)  # every option is one its command takes
     assert list(steps[-1].inputs) == ["finetune", "decontam"]
 
 
@@ -382,5 +382,5 @@ def test_each_packaged_recipe_plans_and_its_commands_parse(name, tmp_path):
     recipe = load_pipeline(packaged_config(f"{name}.yaml"))
     steps = plan(recipe["stages"], tmp_path)
     for step in steps:
-        cli.parse_command(step.command)
+        commands.parse_command(step.command)
     assert [step.stage.kind.name for step in steps][-2:] in (["eval", "eval"], ["audit", "audit"])

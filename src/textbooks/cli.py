@@ -1,8 +1,4 @@
-"""The `textbooks` command: the commands of textbooks.commands, and `run`, the pipeline that runs them.
-
-A user error (textbooks.errors) prints one line and exits 2; any other exception is a bug and shows
-its traceback.
-"""
+"""The `textbooks` command: the commands of textbooks.commands, and `run`, the pipeline that runs them."""
 
 from __future__ import annotations
 
@@ -12,7 +8,6 @@ import sys
 from textbooks import commands
 from textbooks.errors import USER_ERRORS
 
-# `run` is the pipeline (textbooks.pipeline), which runs the other commands through textbooks.commands.
 COMMANDS: commands.Table = {**commands.COMMANDS,
                             "run": ("textbooks.pipeline", "run a recipe's stages in order, skipping finished ones")}
 
@@ -30,11 +25,6 @@ def main(argv: list[str] | None = None) -> int:
         name = sys.argv[1] if len(sys.argv) > 1 else ""
         print(f"textbooks {name}: error: {error}", file=sys.stderr)
         return 2
-
-
-def parse_command(argv: list[str]):
-    """The command's module and its parsed arguments (textbooks.commands.parse_command)."""
-    return commands.parse_command(argv, COMMANDS)
 
 
 if __name__ == "__main__":

@@ -49,8 +49,6 @@ def build_parser(table: Table = COMMANDS) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (_, summary) in table.items():
-        # Each subparser's arguments come from its module, added lazily in `main` so that
-        # `textbooks --help` does not import torch.
         sub.add_parser(name, help=summary, description=summary, add_help=False)
     return parser
 
@@ -87,7 +85,9 @@ def run_parsed(module, parsed: options.CommandOptions, argv: list[str]) -> int:
         return status if isinstance(status, int) else 0
     except OSError as error:
         if error.errno in STORAGE_ERRORS:
-            raise StorageError(error, after_failure(module)) from error
+            stage = getattr(module, "STAGE", None)
+            after_failure = stage.after_failure if stage is not None else getattr(module, "AFTER_FAILURE", None)
+            raise StorageError(error, after_failure) from error
         raise
     finally:
         current_command.reset(token)
@@ -105,9 +105,3 @@ def parse_command(argv: list[str], table: Table = COMMANDS) -> tuple[object, opt
                                       formatter_class=argparse.RawDescriptionHelpFormatter)
     options.add_arguments(command, module.Options)
     return module, options.parse(command, module.Options, rest)
-
-
-def after_failure(module) -> str | None:
-    stage = getattr(module, "STAGE", None)
-    return stage.after_failure if stage is not None else getattr(module, "AFTER_FAILURE", None)
-

@@ -86,7 +86,7 @@ class Executor(abc.ABC):
             _remove_stale_temporaries(task)
         with tqdm(total=len(tasks), initial=len(done), desc=f"shards -> {Path(output_dir).name}",
                   unit="shard", disable=not progress) as bar:
-            for stats in self._run(fn, todo):
+            for stats in self._run(fn, todo) if todo else ():
                 done[stats.shard] = stats
                 bar.update(1)
         for directory in (Path(output_dir), Path(output_dir) / REJECTS):
@@ -96,7 +96,7 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def _run(self, fn: ShardFn, tasks: list[ShardTask]) -> Iterator[ShardStats]:
-        """Process `tasks` with `process_shard`, yielding each shard's stats as it finishes."""
+        """Process `tasks` (never empty) with `process_shard`, yielding each shard's stats as it finishes."""
 
 
 class LocalExecutor(Executor):
@@ -108,8 +108,6 @@ class LocalExecutor(Executor):
         self.workers = workers or os.cpu_count() or 1
 
     def _run(self, fn: ShardFn, tasks: list[ShardTask]) -> Iterator[ShardStats]:
-        if not tasks:
-            return
         # spawn, not fork: the parent may hold threads (tqdm, torch) that a forked child would inherit locked
         context = multiprocessing.get_context("spawn")
         workers = min(self.workers, len(tasks))
@@ -144,8 +142,6 @@ class RayExecutor(Executor):
         self.address, self.workers = address, workers
 
     def _run(self, fn: ShardFn, tasks: list[ShardTask]) -> Iterator[ShardStats]:
-        if not tasks:
-            return
         ray = _import_ray()
         if not ray.is_initialized():
             ray.init(address=self.address, num_cpus=None if self.address else self.workers)

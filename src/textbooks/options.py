@@ -68,8 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser, options: type[CommandOptions]
         if cli.get("rest"):
             continue
         help_text = field.description or ""
-        if not required and _worth_showing(field.default) and "default" not in help_text:
-            help_text += f" (default {_shown(field.default)})"
+        if not required and (shown := _shown(field.default)) is not None and "default" not in help_text:
+            help_text += f" (default {shown})"
         names = [name] if cli.get("positional") else [flag_of(name, field)]
         how: dict[str, Any] = {"help": help_text}
         if cli.get("metavar"):
@@ -84,8 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser, options: type[CommandOptions]
                 how["action"] = "append"
             elif cli.get("const") is not None:
                 how.update(nargs="?", const=str(cli["const"]))
-        if choices := _choices(kind):
-            how["choices"] = choices
+        if typing.get_origin(kind) is typing.Literal:
+            how["choices"] = [str(choice) for choice in typing.get_args(kind)]
         if not cli.get("positional"):
             how["dest"] = name
         if group := cli.get("one_of"):
@@ -158,17 +158,9 @@ def _bare(annotation):
     return annotation
 
 
-def _choices(kind) -> list[str] | None:
-    if typing.get_origin(kind) is typing.Literal:
-        return [str(choice) for choice in typing.get_args(kind)]
-    return None
-
-
-def _worth_showing(default) -> bool:
-    """Whether --help says a default: not for an option that is off or empty unless given."""
-    return default not in (None, False) and not (isinstance(default, (list, tuple)) and not default)
-
-
-def _shown(value) -> str:
-    """A default as the command line writes it: a tuple comma-separated (`ngram,ast`)."""
-    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+def _shown(default) -> str | None:
+    """A default as the command line writes it (a tuple comma-separated: `ngram,ast`); None for an
+    option that is off or empty unless given, whose default --help does not say."""
+    if default in (None, False) or isinstance(default, (list, tuple)) and not default:
+        return None
+    return ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)

@@ -69,10 +69,8 @@ def claim_output(path: str | os.PathLike, kind: str) -> Iterator[Path]:
     """Check `path` for `kind` (see `check_output`) and hold its lock while the block runs (the
     lock names the current command to a refused second writer); yields the checked path."""
     path = check_output(path, kind)
-    command = current_command.get() or " ".join(sys.argv)
-    lock_path = path / LOCK
     path.mkdir(parents=True, exist_ok=True)
-    with OutputLock(lock_path, path, command):
+    with OutputLock(path / LOCK, path, current_command.get() or " ".join(sys.argv)):
         yield path
 
 

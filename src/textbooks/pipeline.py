@@ -24,7 +24,6 @@ the same options, and resumes where it stopped. OUT/pipeline.json records what e
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import re
 import shutil
@@ -38,7 +37,7 @@ from textbooks.commands import parse_command, run_command, run_parsed
 from textbooks.layout import CHECKPOINTS, LATEST, LEDGER, OWN_BOOKKEEPING, RECIPE, REPORT, SIMILAR
 from textbooks.options import CommandOptions, opt
 from textbooks.outputs import claim_output
-from textbooks.records import atomic_write_json
+from textbooks.records import atomic_write_json, config_hash
 from textbooks.resources import Usage
 
 DOCUMENTS = "documents"  # an input that takes the documents of the latest stage that writes some
@@ -149,7 +148,7 @@ def load_pipeline(path: Path) -> dict:
     unknown = sorted(set(recipe) - {"out", "stages", "teacher", "arms"})
     if unknown:
         raise ValueError(f"{path}: unknown keys {', '.join(unknown)} (a recipe has out, stages, teacher, arms)")
-    stages = recipe.get("stages") or {}
+    stages = recipe["stages"]
     for name, options in stages.items():
         check_stage_name(path, name)
         if (options or {}).get("use", name) not in KINDS:
@@ -191,7 +190,7 @@ def plan(stages: dict, out: Path, teacher: str | None = None) -> list[Step]:
         command = stage_command(stage, options, {flag: out / source / file for flag, (source, file) in sources.items()},
                                 out / name, {out / part: share for part, share in parts.items()})
         inputs = {source: steps[source].fingerprint for source in [*(s for s, _ in sources.values()), *parts]}
-        fingerprint = _hash([command, inputs])
+        fingerprint = config_hash([command, inputs])
         action, why = judge(name, fingerprint, ledger, out, [steps[source] for source in inputs])
         steps[name] = Step(stage, out / name, command, inputs, fingerprint, action, why)
         latest[stage.kind.name] = name
@@ -229,14 +228,14 @@ def _check_read(stage: Stage, unknown: set, what: str) -> None:
 
 
 def stage_command(stage: Stage, options: dict, inputs: dict[str, Path], out: Path,
-                  parts: dict[Path, float] | None = None) -> list[str]:
+                  parts: dict[Path, float]) -> list[str]:
     """The `textbooks` command line of a stage: its positional option, inputs, parts, --out and options."""
     kind = stage.kind
     positional = [str(options.pop(kind.positional[0], kind.positional[1]))] if kind.positional else []
     if kind.words[0] == "train":
         options = _train_options(options)
     flags = [item for flag, path in inputs.items() for item in (flag, str(path))]
-    flags += [item for path, share in (parts or {}).items() for item in (f"--{kind.parts}", f"{path}={share}")]
+    flags += [item for path, share in parts.items() for item in (f"--{kind.parts}", f"{path}={share}")]
     return [*kind.words, *positional, *flags, "--out", str(out), *option_flags(options)]
 
 
@@ -283,10 +282,6 @@ def read_ledger(out: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def _hash(parts: list) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
 class Options(CommandOptions):
     recipe: str = opt("default", help="a pipeline YAML file, or a packaged recipe's name: "
                                       f"{', '.join(packaged_pipelines())} (default: the embedded default)",
@@ -310,14 +305,15 @@ def main(out: Path, recipe: dict, dry_run: bool = False) -> int:
     """Run (or, dry, print) the plan of `recipe` into `out`, then its report; the exit code of the first
     stage that fails."""
     with contextlib.nullcontext() if dry_run else claim_output(out, "pipeline"):  # a dry run writes nothing
-        steps = plan(recipe.get("stages") or {}, out, recipe.get("teacher"))
+        steps = plan(recipe["stages"], out, recipe.get("teacher"))
         # Each stage's typed options, read from the command line it prints (--dry-run shows what runs):
         # a misspelt option is a usage error now, not after an hour of work.
         parsed = {step.stage.name: parse_command(step.command) for step in steps}
         for module, options in parsed.values():  # and what a command checks of its own settings (train's recipe)
             getattr(module, "plan_check", lambda options: None)(options)
-        if not dry_run:
-            write_recipe(out, recipe)
+        if not dry_run:  # the recipe beside the ledger, written first: the ledger marks OUT as a pipeline's
+            atomic_write_json(out / LEDGER, read_ledger(out))
+            (out / RECIPE).write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
         for step in steps:
             print(describe(step), flush=True)
             if dry_run or step.action == "up to date":
@@ -333,12 +329,6 @@ def main(out: Path, recipe: dict, dry_run: bool = False) -> int:
             return 0
         print(cost_table(read_ledger(out), [step.stage.name for step in steps]))
         return run_command(["report", str(out)])  # OUT/report.html: every run ends with its report
-
-
-def write_recipe(out: Path, recipe: dict) -> None:
-    """The recipe beside the ledger, which is written first: the ledger marks OUT as a pipeline's."""
-    atomic_write_json(out / LEDGER, read_ledger(out))
-    (out / RECIPE).write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
 
 
 def cost_table(ledger: dict, names: list[str]) -> str:

@@ -202,7 +202,7 @@ def _read_jsonl(path: Path) -> Iterator[dict]:
         yield record
 
 
-def config_hash(config: dict) -> str:
+def config_hash(config: dict | list) -> str:
     """A stable hash of a stage's configuration: equal configs give equal hashes."""
     blob = json.dumps(config, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

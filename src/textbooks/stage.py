@@ -94,11 +94,8 @@ class StageResult:
     extra: dict = field(default_factory=dict)
 
 
-StageWork = Callable[[StageRun], StageResult]
-
-
-def run_stage(spec: StageSpec, out: str | Path, config: dict, work: StageWork, inputs: Iterable[Path] = (),
-              executor: Executor | None = None) -> dict:
+def run_stage(spec: StageSpec, out: str | Path, config: dict, work: Callable[[StageRun], StageResult],
+              inputs: Iterable[Path] = (), executor: Executor | None = None) -> dict:
     """Run a stage's `work` into `out` under the lifecycle above; return its manifest."""
     inputs = [Path(p).expanduser().resolve() for p in inputs]
     if Path(out).expanduser().resolve() in inputs:
@@ -129,9 +126,7 @@ def run_stage(spec: StageSpec, out: str | Path, config: dict, work: StageWork, i
 def is_complete(out: Path, config: dict) -> bool:
     """True if `out` already holds this stage's output for this exact config (a rerun skips it);
     the claim has checked that `out` holds this stage's kind of output."""
-    if not (out / MANIFEST).exists():
-        return False
-    return read_manifest(out).get("config_hash") == config_hash(config)
+    return (out / MANIFEST).exists() and read_manifest(out).get("config_hash") == config_hash(config)
 
 
 def is_unfinished(out: Path, stage: str, config: dict) -> bool:
