@@ -108,15 +108,12 @@ def run(options: Options) -> dict:
 def setup(options: Options) -> tuple[Path, Path, TokenCounter, int | None]:
     """Check the options and the dataset before any work; return the dataset, OUT, the token counter
     and the dataset's number of records (None: unknown until read)."""
-    from textbooks.similarity.embeddings import embedder_name
-
     data = options.data.expanduser().resolve()
     records = check_dataset(data)
     out = (options.out or data.with_name(data.name + ".audit")).expanduser().resolve()
     if out.is_relative_to(data):
         raise ValueError(f"--out {out} is inside --data {data}: a stage never writes into its input; "
                          f"leave --out out to write {data.name}.audit beside it")
-    embedder_name(options.embedder)  # a missing embedder directory is named now, not after the scan
     return data, out, token_counter(options.tokenizer), records
 
 
@@ -131,26 +128,18 @@ def check_dataset(data: Path) -> int | None:
     paths = shard_paths(data)
     if not paths:
         raise ValueError(f"--data {data} holds no record shards (.parquet or .jsonl)")
-    check_shards(data)
-    counts = []
-    for path in paths:
-        rows, has_text = _shard_shape(path)
-        if rows != 0 and not has_text:
-            raise ValueError(f"{path} has no `text` column: audit measures each record's `text`")
-        counts.append(rows)
+    check_shards(data, ["text"])
+    counts = [_shard_records(path) for path in paths]
     if all(rows == 0 for rows in counts):
         raise ValueError(f"--data {data} has no records to audit (its shards are empty)")
     return None if None in counts else sum(counts)
 
 
-def _shard_shape(path: Path) -> tuple[int | None, bool]:
-    """(records, whether it has a `text` column) of one shard. A JSONL shard's records are not
-    counted (None unless it is empty); its columns are its first record's."""
+def _shard_records(path: Path) -> int | None:
+    """The records of one shard; a JSONL shard's are not counted (None unless it is empty)."""
     if path.suffix == ".parquet":
-        metadata = pq.read_metadata(path)
-        return metadata.num_rows, "text" in metadata.schema.to_arrow_schema().names
-    first = next(read_shard(path), None)
-    return (0 if first is None else None), first is None or "text" in first
+        return pq.read_metadata(path).num_rows
+    return 0 if next(read_shard(path), None) is None else None
 
 
 def token_counter(tokenizer_path: Path | None) -> TokenCounter:

@@ -1,15 +1,5 @@
-"""The figures of `textbooks audit`, each a small function of texts, token ids or embeddings.
-
-paper §2 names "a good methodology to measure and evaluate the amount of diversity and
-redundancy in the data" as an open problem; these are the usual proxies for both:
-
-- redundancy: exact and near duplicates (similarity.dedup's hashing and MinHash, reused as they are);
-- lexical diversity: distinct-n, the distinct n-grams over all n-grams of the dataset;
-- semantic diversity: how the texts spread over k-means clusters of their embeddings, and which
-  pairs of texts are closest;
-- prompt diversity of synthetic data (§2.2: random topics, audiences and function names): the
-  histogram of each constraint's values.
-"""
+"""The figures of `textbooks audit`, each a small function of texts, token ids or embeddings;
+audit.cli's docstring lists them and why (paper §2's diversity and redundancy)."""
 
 from __future__ import annotations
 
@@ -156,8 +146,6 @@ def most_similar_pairs(vectors: np.ndarray, top: int, block: int = 1024) -> list
         sims[np.arange(n)[None, :] <= rows] = -np.inf  # each unordered pair once, never a row with itself
         flat = sims.ravel()
         m = min(top, flat.size)
-        if m == 0:
-            continue
         for f in np.argpartition(-flat, m - 1)[:m]:
             if np.isfinite(flat[f]):
                 best.append((float(flat[f]), start + int(f) // n, int(f) % n))

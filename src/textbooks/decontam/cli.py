@@ -294,8 +294,7 @@ def embed_solutions(references: tuple[Reference, ...], embedder: str | None, pat
     from textbooks.similarity.embeddings import open_embedder
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        np.save(f, open_embedder(embedder).embed([r.code for r in references]))
+    np.save(path, open_embedder(embedder).embed([r.code for r in references]))
 
 
 def _decontaminate(run: StageRun, data: Path, step: ScoreShard, references: tuple[Reference, ...],

@@ -46,6 +46,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -65,13 +66,19 @@ from textbooks.records import atomic_write_json, atomic_write_text, read_column,
 from textbooks.similarity.dedup import (DEDUP_COLUMNS, NEAR_THRESHOLD, PENDING, NearDedup, find_duplicates,
                                         with_dedup_keys)
 from textbooks.synth.curriculum.exercises import TEACHER as CURRICULUM  # the offline teacher that is a program
+from textbooks.synth import exercises, passages
 from textbooks.synth.exercises import NOT_RUN, normalized_solution, text_id
+from textbooks.synth.mined import mine_exercises
 from textbooks.stage import (ApplyDecisions, ParallelOptions, StageResult, StageRun, StageSpec, read_stop, run_stage,
                              written_column)
 
 STAGE = StageSpec("synth")  # its output's kind is "synth exercises" or "synth textbook" (`stage_of`)
-# Each kind and the sampler's axes and template its prompts are made with (see `kind_functions`).
+# Each kind and the sampler's axes and template its prompts are made with.
 KINDS = {"exercises": "exercises", "textbook": "textbooks"}
+# Each kind's (reply_record: a reply into its record or reject, a batch's verification in a sandbox,
+# the step that verifies a shard).
+KIND_FUNCTIONS = {"exercises": (exercises.reply_record, exercises.verify_exercises, exercises.VerifyShard),
+                  "textbook": (passages.reply_record, passages.verify_passages, passages.VerifyPassagesShard)}
 # In OUT/.work: the mined exercises (or the prompts and the teacher's exercises), the same verified
 # and keyed for dedup, and the dedup decisions.
 MINED, PLAN, ASKED, VERIFIED, DECISIONS = "mined", "plan", "asked", "verified", "decisions.parquet"
@@ -217,7 +224,8 @@ def stage_of(kind: str) -> StageSpec:
 def _mine(run: StageRun, options: Options, docstrings: list[str] = ()) -> StageResult:
     """Mine each corpus shard (in parallel), or the documentation, then verify, deduplicate and write out."""
     if options.kind == "exercises":
-        run.map("mine", MineShard(options.allow_untested), options.data, run.work / MINED)
+        run.map("mine", functools.partial(mine_exercises, allow_untested=options.allow_untested), options.data,
+                run.work / MINED)
     else:
         _write_passages(run.work / MINED, docstrings)
     counts = verify_and_write(run, run.work / MINED, options)
@@ -247,9 +255,9 @@ def _write_passages(mined: Path, docstrings: list[str], per_shard: int = 100) ->
     complete = mined.with_name(f"{mined.name}.complete")
     if complete.exists():
         return
-    passages = list(mine_passages(roots=docstrings))
-    for start in range(0, len(passages), per_shard):
-        write_shard(passages[start:start + per_shard], mined / f"{start // per_shard:05d}.parquet")
+    found = list(mine_passages(roots=docstrings))
+    for start in range(0, len(found), per_shard):
+        write_shard(found[start:start + per_shard], mined / f"{start // per_shard:05d}.parquet")
     complete.parent.mkdir(parents=True, exist_ok=True)
     complete.touch()
 
@@ -324,14 +332,13 @@ def estimate(options: Options, topics: list[str], template: str) -> dict:
     nothing for them), verify the replies, and print what the whole run of --n would spend and keep."""
     from textbooks.outputs import claim_output
     from textbooks.sandbox.pool import Sandbox
-    from textbooks.synth.exercises import exercise_limits
 
     prompts = plan_records(topics, template, options)[:options.estimate]
     with claim_output(options.out, stage_of(options.kind).name) as out, _client(options, out) as client:
         asked = list(AskTeacher(client, options.teacher, options.kind, options.max_tokens)(prompts))
     with Sandbox() as sandbox:
-        _, verify, _ = kind_functions(options.kind)
-        verified = verify(list(with_reason_restored(asked)), sandbox, exercise_limits(options.timeout))
+        _, verify, _ = KIND_FUNCTIONS[options.kind]
+        verified = verify(list(with_reason_restored(asked)), sandbox, exercises.exercise_limits(options.timeout))
     figures = _extrapolate(asked, verified, options.n, options.price)
     print(f"pilot of {len(asked)} of {options.n} prompts: {figures['tokens_per_request']:.0f} tokens a request; the "
           f"run would spend about {figures['tokens']:,} tokens" + (f" (cost {figures['cost']:.2f})" if options.price
@@ -378,16 +385,6 @@ def verify_and_write(run: StageRun, records: Path, options: Options, stopped: st
     applied = run.map("apply", ApplyDecisions(str(run.work / DECISIONS), drop=DEDUP_COLUMNS), run.work / VERIFIED)
     return _count_output(run.out, dedup, sum(s.records_in for s in applied), time.time() - run.started,
                          options.kind == "exercises")
-
-
-def kind_functions(kind: str):
-    """A kind's (reply_record: a reply into its record or reject, a batch's verification in a sandbox,
-    the step that verifies a shard), imported when used: they bring in the sandbox."""
-    if kind == "exercises":
-        from textbooks.synth import exercises
-        return exercises.reply_record, exercises.verify_exercises, exercises.VerifyShard
-    from textbooks.synth import passages
-    return passages.reply_record, passages.verify_passages, passages.VerifyPassagesShard
 
 
 def plan_records(topics: list[str], template: str, options: Options) -> list[dict]:
@@ -446,18 +443,15 @@ class AskTeacher:
     began: float = float("inf")  # when the run began (llm.cache.run_began); inf: every cached reply is a hit
     stopped_path: str | None = None
 
-    def request(self, prompt: dict):
-        from textbooks.llm import Request
-
-        return Request(messages=(("user", prompt["text"]),), max_tokens=self.max_tokens,
-                       temperature=prompt["temperature"], seed=prompt["seed"])
-
     def __call__(self, plan: Iterable[dict]) -> Iterator[dict]:
+        from textbooks.llm import Request
         from textbooks.llm.ask import complete_until_stopped
 
         stop = read_stop(Path(self.stopped_path)) if self.stopped_path else None
         plan = [p for p in plan if stop is None or p["id"] in stop["answered"]]
-        responses, stopped = complete_until_stopped(self.client, [self.request(p) for p in plan])
+        requests = [Request(messages=(("user", p["text"]),), max_tokens=self.max_tokens, temperature=p["temperature"],
+                            seed=p["seed"]) for p in plan]
+        responses, stopped = complete_until_stopped(self.client, requests)
         if stopped is not None and self.stopped_path is None:
             raise stopped
         if stopped is not None and stop is None:
@@ -469,7 +463,7 @@ class AskTeacher:
 
     def record(self, prompt: dict, response) -> dict:
         """The reply's record (or pending reject), with its usage."""
-        reply_record, _, _ = kind_functions(self.kind)
+        reply_record, _, _ = KIND_FUNCTIONS[self.kind]
         usage = {"prompt_tokens": response.prompt_tokens, "completion_tokens": response.completion_tokens,
                  "retries": response.retries, "cache_hit": response.cached and response.cached_at < self.began,
                  "counted": response.counted, "resent": response.resent}
@@ -477,18 +471,6 @@ class AskTeacher:
         reason = record.pop("reason", None)
         # the prompt's id too: two prompts answered alike are two records (dedup then keeps one)
         return {**record, "id": text_id(f"{prompt['id']}\n{record['id']}"), PENDING: reason}
-
-
-@dataclass(frozen=True)
-class MineShard:
-    """The step that mines a corpus shard's documented functions into exercise records."""
-
-    allow_untested: bool
-
-    def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
-        from textbooks.synth.mined import mine_exercises
-
-        yield from mine_exercises(records, self.allow_untested)
 
 
 @dataclass(frozen=True)
@@ -502,7 +484,7 @@ class VerifyAndKey:
     ours: bool = False  # the records are the curriculum's (see verify_and_write)
 
     def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
-        _, _, verify_shard = kind_functions(self.kind)
+        _, _, verify_shard = KIND_FUNCTIONS[self.kind]
         yield from with_dedup_keys(verify_shard(self.timeout_s, self.ours)(with_reason_restored(records)))
 
 
@@ -514,7 +496,7 @@ def with_reason_restored(records: Iterable[dict]) -> Iterator[dict]:
         yield {**record, "reason": pending} if pending else record
 
 
-def _count_output(out: Path, dedup: dict, records_in: int, seconds: float, exercises: bool) -> dict:
+def _count_output(out: Path, dedup: dict, records_in: int, seconds: float, are_exercises: bool) -> dict:
     """The manifest's counts: exercises kept and rejected by kind of reason, the verification pass
     rate (over the exercises that reached the sandbox), dedup and throughput; of exercises, how many
     distinct solutions they hold (exercises.normalized_solution)."""
@@ -523,7 +505,7 @@ def _count_output(out: Path, dedup: dict, records_in: int, seconds: float, exerc
     counts = {"records": len(read_column(out, "id")), "rejected": len(reasons), "records_in": records_in,
               "by_reason": dict(sorted(by_reason.items())), "dedup": dedup,
               "pass_rate": pass_rate(written_column(out, "verdict")), **throughput(records_in, 0, seconds)}
-    if counts["records"] and exercises:
+    if counts["records"] and are_exercises:
         solutions = zip(read_column(out, "prompt"), read_column(out, "solution"))
         counts["distinct_solutions"] = len({normalized_solution(prompt, body) for prompt, body in solutions})
     return counts
@@ -531,9 +513,7 @@ def _count_output(out: Path, dedup: dict, records_in: int, seconds: float, exerc
 
 def pass_rate(verdicts: Iterable[str | None]) -> float:
     """The share of passed among the verdicts of records whose code ran (not those never run, or with no code)."""
-    from textbooks.synth.passages import NO_CODE
-
-    ran = [v for v in verdicts if v and v not in (NOT_RUN, NO_CODE)]
+    ran = [v for v in verdicts if v and v not in (NOT_RUN, passages.NO_CODE)]
     return sum(v == "passed" for v in ran) / len(ran) if ran else 0.0
 
 
@@ -545,15 +525,10 @@ def reason_kind(reason: str) -> str:
 
 
 def _cost_ledger(out: Path, prices: tuple[float, float] | None, seconds: float) -> dict:
-    """Per teacher model, from the usage each record keeps (rejects included: a rejected reply was paid
-    for too): what this run paid, the tokens as the server reported them (retries included), the
-    `requests` answered and their `retries`; the `cache_hits` it got free (replies stored before
-    it began); the verification `pass_rate` of its replies and `records_per_s`; with `prices` (per
-    1M prompt and completion tokens) the `cost`. A run killed and resumed has the ledger of one
-    uninterrupted run: the killed attempt's replies are this run's, read back from the cache. Two
-    things it cannot know, it counts: the `resent` requests (in flight when an attempt was killed,
-    sent again: probably paid twice, the lost sending's tokens unknown) and the replies whose
-    tokens were `counted` here (the endpoint reported no usage: `counted_with` names the tokenizer)."""
+    """The manifest's `cost` (module docstring), summed from each record's usage, rejects included (a
+    rejected reply was paid for too): tokens as the server reported them, retries included; `resent`
+    requests were probably paid twice; `counted`: replies whose tokens we counted (the teacher
+    reported none); with `prices` (per 1M prompt and completion tokens) the `cost`."""
     ledger: dict[str, dict] = {}
     columns = (written_column(out, column) for column in ("teacher", "usage", "verdict"))
     for teacher, usage, verdict in zip(*columns):

@@ -143,20 +143,13 @@ def exercise_record(exercise: Exercise, constraints: dict, teacher: str, usage: 
             **provenance(constraints, teacher, usage), "verified": False, "verdict": NOT_RUN}
 
 
-def reply_reject(reply: str, reason: str, constraints: dict, teacher: str, usage: dict) -> dict:
-    """The reject of a reply that holds no exercise: the raw reply is its text."""
-    if not reason:
-        raise ValueError("a reject needs a reason")
-    return {"id": text_id(reply), "text": reply, "source": SOURCE, "prompt": "", "solution": "", "tests": "",
-            "entry_point": "", **provenance(constraints, teacher, usage), "verified": False, "verdict": NOT_RUN,
-            "reason": reason}
-
-
 def reply_record(reply: str, constraints: dict, teacher: str, usage: dict) -> dict:
-    """A teacher's reply as an exercise record, or as its reject with why (a `reason`)."""
+    """A teacher's reply as an exercise record, or as its reject with why (a `reason`): an empty
+    exercise whose text is the raw reply."""
     exercise = parse_exercise_reply(reply)
     if isinstance(exercise, str):
-        return reply_reject(reply, exercise, constraints, teacher, usage)
+        return {**exercise_record(Exercise("", "", "", ""), constraints, teacher, usage), "id": text_id(reply),
+                "text": reply, "reason": exercise}
     return exercise_record(exercise, constraints, teacher, usage)
 
 

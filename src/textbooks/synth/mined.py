@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from textbooks.sources import default_source_dir, python_files, record_id
-from textbooks.synth.exercises import NOT_RUN, SOURCE, defines, provenance
+from textbooks.synth.exercises import NOT_RUN, Exercise, defines, exercise_record, provenance
 
 TEACHER = "mined"
 TEXTBOOK_SOURCE = "synth:textbook"
@@ -184,9 +184,8 @@ def function_exercise(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[
     constraints = {"mined_from": mined_from(record), "function": node.name}
     if untested:
         constraints["untested"] = untested
-    return {"id": record_id(f"{record['id']}:{node.name}"), "text": prompt + solution, "source": SOURCE,
-            "prompt": prompt, "solution": solution, "tests": tests,
-            "entry_point": node.name, **provenance(constraints, TEACHER, {}), "verified": False, "verdict": NOT_RUN}
+    return {**exercise_record(Exercise(prompt, solution, tests, node.name), constraints, TEACHER, {}),
+            "id": record_id(f"{record['id']}:{node.name}")}
 
 
 @dataclass(frozen=True)
@@ -203,7 +202,7 @@ class ModuleImports:
             table = symbols(text)
         except SyntaxError:  # ast parses what the compiler may still refuse (a name global and a parameter)
             return cls((), frozenset())
-        statements = tuple(node for node in module.body if isinstance(node, IMPORTS) and is_absolute(node))
+        statements = tuple(node for node in module.body if isinstance(node, IMPORTS) and not getattr(node, "level", 0))
         # `from m import *` binds names the source does not show: never carried
         top_level = Counter(bound_name(alias) for node in statements for alias in node.names if alias.name != "*")
         everywhere = Counter(bound_name(alias) for node in module_scope_imports(module.body) for alias in node.names)
@@ -217,10 +216,6 @@ class ModuleImports:
         read = self.names & global_reads(function) if self.names else set()
         kept = [(node, [alias for alias in node.names if bound_name(alias) in read]) for node in self.statements]
         return [ast.unparse(cut_import(node, aliases)) for node, aliases in kept if aliases]
-
-
-def is_absolute(node: ast.Import | ast.ImportFrom) -> bool:
-    return isinstance(node, ast.Import) or node.level == 0
 
 
 def cut_import(node: ast.Import | ast.ImportFrom, aliases: list[ast.alias]) -> ast.Import | ast.ImportFrom:
@@ -266,11 +261,9 @@ def examples_tests(docstring: str, name: str) -> tuple[str, str]:
     """(tests program, "") of the docstring's examples, or ("", why they cannot check the function `name`):
     doctest must find examples to run, each must parse, one must call `name`, and none may define or
     import a `name` of its own (checking the installed module's function passes whatever the solution)."""
-    try:
-        examples = doctest.DocTestParser().get_examples(docstring)
-    except ValueError:  # doctest's own complaint: inconsistent indentation, a prompt without a space, ...
+    examples = doctest_examples(docstring)
+    if examples is None:
         return "", "doctest examples not parseable"
-    examples = [example for example in examples if not example.options.get(doctest.SKIP)]
     if not examples:
         return "", "no doctest examples"
     trees = [parse_quietly(example.source) for example in examples]
@@ -283,6 +276,16 @@ def examples_tests(docstring: str, name: str) -> tuple[str, str]:
                for node in nodes):
         return "", "examples do not call the function"
     return EXAMPLE_CHECKER + "".join(example_block(example, tree) for example, tree in zip(examples, trees)), ""
+
+
+def doctest_examples(text: str, keep_skipped: bool = False) -> list[doctest.Example] | None:
+    """The examples doctest finds in `text`, +SKIP ones left out unless `keep_skipped`; None if doctest
+    cannot read it (its own complaint: inconsistent indentation, a prompt without a space, ...)."""
+    try:
+        examples = doctest.DocTestParser().get_examples(text)
+    except ValueError:
+        return None
+    return [example for example in examples if keep_skipped or not example.options.get(doctest.SKIP)]
 
 
 def example_block(example: doctest.Example, tree: ast.Module) -> str:
@@ -492,21 +495,14 @@ def prose_units(lines: list[str]) -> list[Unit]:
 
 def code_unit(lines: list[str]) -> Unit:
     code = dedent(lines)
-    parsed = session_parses(code) if code.lstrip().startswith(">>>") else parses(code)
+    parsed = session_parses(code) if code.lstrip().startswith(">>>") else parse_quietly(code) is not None
     return Unit(f"```python\n{code}\n```", code=True, parsed=parsed)
 
 
 def session_parses(session: str) -> bool:
-    """Whether every statement typed at the session's prompts parses."""
-    try:
-        examples = doctest.DocTestParser().get_examples(session)
-    except ValueError:
-        return False
+    """Whether every statement typed at the session's prompts parses, +SKIP ones included."""
+    examples = doctest_examples(session, keep_skipped=True)
     return bool(examples) and all(parse_quietly(example.source) is not None for example in examples)
-
-
-def parses(code: str) -> bool:
-    return parse_quietly(code) is not None
 
 
 def looks_like_code(text: str) -> bool:

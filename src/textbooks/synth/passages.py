@@ -12,7 +12,6 @@ teaches, with `verified` False and a verdict naming the blocks that failed.
 from __future__ import annotations
 
 import ast
-import doctest
 import re
 import warnings
 from dataclasses import dataclass
@@ -21,13 +20,12 @@ from typing import Iterable, Iterator
 from textbooks.sandbox.pool import Limits, Outcome, Result, Sandbox
 from textbooks.synth.exercises import (FENCE, NOT_RUN, _worker_sandbox, exercise_limits, provenance, python_blocks,
                                        text_id)
-from textbooks.synth.mined import EXAMPLE_CHECKER, TEXTBOOK_SOURCE, example_block, parse_quietly
+from textbooks.synth.mined import EXAMPLE_CHECKER, TEXTBOOK_SOURCE, doctest_examples, example_block, parse_quietly
 
 MIN_PROSE_CHARS = 200  # below this a reply is a snippet with a caption, not a section of a textbook
 # The template asks for a reply starting with its title as a Markdown heading: what precedes the
 # first heading ("Sure! Here is a section ...") is chatter addressed to us, not to the reader.
 FIRST_HEADING = re.compile(r"^#{1,6}[ \t]+\S", re.MULTILINE)
-PASSED = Outcome.PASSED.value
 NO_CODE = "no code block to run"
 
 
@@ -64,7 +62,7 @@ def passage_record(text: str, constraints: dict, teacher: str, usage: dict) -> d
     """The record of a parsed passage, not yet verified: the schema of mined passages."""
     blocks = passage_blocks(text)
     return {"id": text_id(text), "text": text, "source": TEXTBOOK_SOURCE, **provenance(constraints, teacher, usage),
-            "code_blocks": len(blocks), "code_parsed": sum(block_parses(block) for block in blocks),
+            "code_blocks": len(blocks), "code_parsed": sum(not parse_problem(block) for block in blocks),
             "verified": False, "verdict": NOT_RUN}
 
 
@@ -97,15 +95,6 @@ def is_session(block: str) -> bool:
     return block.lstrip().startswith(">>>")
 
 
-def session_examples(block: str) -> list[doctest.Example]:
-    """The examples typed at a session's prompts ([] if doctest cannot read it), skipped ones left out."""
-    try:
-        examples = doctest.DocTestParser().get_examples(block)
-    except ValueError:
-        return []
-    return [example for example in examples if not example.options.get(doctest.SKIP)]
-
-
 def parse_problem(block: str) -> str:
     """Why `block` does not parse ("" if it does); a session parses if each statement typed at it does."""
     if not is_session(block):
@@ -118,15 +107,11 @@ def parse_problem(block: str) -> str:
         except (ValueError, RecursionError) as error:  # a null byte; nesting too deep
             return f"{type(error).__name__}: {error}"
         return ""
-    examples = session_examples(block)
+    examples = doctest_examples(block)
     if not examples:
         return "the session holds no example doctest can read"
     bad = next((example for example in examples if parse_quietly(example.source) is None), None)
     return f"the statement {bad.source.strip()!r} does not parse" if bad else ""
-
-
-def block_parses(block: str) -> bool:
-    return not parse_problem(block)
 
 
 def block_program(block: str) -> str:
@@ -134,7 +119,7 @@ def block_program(block: str) -> str:
     would, each asserting that what it printed or raised is what the session shows (mined.EXAMPLE_CHECKER)."""
     if not is_session(block):
         return block
-    examples = session_examples(block)
+    examples = doctest_examples(block) or []
     return EXAMPLE_CHECKER + "".join(example_block(example, parse_quietly(example.source)) for example in examples)
 
 
@@ -188,7 +173,7 @@ def blocks_verdict(results: list[Result]) -> str:
     failures = [f"block {number}: {result.outcome.value}: {result.reason}"
                 for number, result in enumerate(results, start=1) if result.outcome is not Outcome.PASSED]
     if not failures:
-        return PASSED
+        return Outcome.PASSED.value
     passed = len(results) - len(failures)
     return f"{passed} of {len(results)} blocks passed; " + "; ".join(failures)
 
