@@ -242,12 +242,6 @@ def choice_seed(seed: int | None, choice: int) -> int | None:
 async def generate(app: FastAPI, client, options: Options, body: SamplingFields,
                    requests: list[Request]) -> list[Response]:
     """Check the request against the model, wait for a generation slot, and generate in a worker thread."""
-    check_model_and_size(client, options, body, requests)
-    async with app.state.admission.slot():
-        return await asyncio.to_thread(client.complete, requests)
-
-
-def check_model_and_size(client, options: Options, body: SamplingFields, requests: list[Request]) -> None:
     if body.model is not None and body.model != options.name:
         raise model_not_found(body.model, options.name)
     if len(requests) > options.max_n:
@@ -259,6 +253,8 @@ def check_model_and_size(client, options: Options, body: SamplingFields, request
             raise APIError(400, f"this model's context is {client.context_length} tokens; the prompt has "
                            f"{prompt_tokens} and max_tokens asks for {request.max_tokens} more",
                            "prompt" if request.prompt is not None else "messages", "context_length_exceeded")
+    async with app.state.admission.slot():
+        return await asyncio.to_thread(client.complete, requests)
 
 
 def model_not_found(name: str, served: str) -> APIError:
@@ -309,7 +305,9 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: HTTPRequest, error: RequestValidationError):
-        return error_body(400, validation_message(error.errors()), validation_param(error.errors()))
+        errors = error.errors()
+        loc = errors[0]["loc"] if errors else ()
+        return error_body(400, validation_message(errors), str(loc[1]) if len(loc) > 1 else None)
 
     @app.exception_handler(APIError)
     async def refused(_: HTTPRequest, error: APIError):
@@ -336,11 +334,6 @@ def validation_message(errors: list[dict]) -> str:
         if part not in parts:
             parts.append(part)
     return "; ".join(parts[:3])
-
-
-def validation_param(errors: list[dict]) -> str | None:
-    loc = errors[0]["loc"] if errors else ()
-    return str(loc[1]) if len(loc) > 1 else None
 
 
 class Options(CommandOptions):
@@ -386,14 +379,11 @@ def make_server(app: FastAPI, host: str, port: int, log_level: str = "info"):
     return uvicorn.Server(uvicorn.Config(app, log_level=log_level)), sock
 
 
-def main(client, options: Options) -> None:
+def run(options: Options) -> None:
     """Serve until interrupted."""
+    client, options = setup(options)
     server, sock = make_server(build_app(client, options), options.host, options.port, options.log_level)
     bound_host, bound_port = sock.getsockname()[:2]
     shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
     print(f"serving {options.name} at http://{shown_host}:{bound_port}/v1", flush=True)
     server.run(sockets=[sock])
-
-
-def run(options: Options) -> None:
-    main(*setup(options))

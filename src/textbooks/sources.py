@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import sysconfig
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from itertools import islice
 from pathlib import Path
 from typing import IO, Iterator
@@ -129,7 +129,8 @@ def plan_units(sources: list[str], shard_size: int, limit: int | None = None,
         planned = _plan_source(str(spec), shard_size, remaining, text_field)
         units.extend(planned)
         if remaining is not None:
-            remaining -= sum(_unit_size(u) for u in planned)
+            # the most records each unit can read (HF units planned under a limit have a stop)
+            remaining -= sum(len(u["paths"]) if u["kind"] == "files" else u["stop"] - u["start"] for u in planned)
     return units
 
 
@@ -173,13 +174,6 @@ def _plan_jsonl(path: Path, shard_size: int, limit: int | None, text_field: str 
             for (start, stop), offset in zip(_ranges(lines, shard_size, limit), unit_offsets)]
 
 
-def _unit_size(unit: dict) -> int:
-    """The most records a planned unit can read (HF units planned under a limit have a stop)."""
-    if unit["kind"] == "files":
-        return len(unit["paths"])
-    return unit["stop"] - unit["start"]
-
-
 # ---------------------------------------------------------------------------------------------
 # Hugging Face datasets
 
@@ -215,18 +209,13 @@ def parse_hf_spec(spec: str, text_field: str | None = None) -> HFSource:
     return HFSource(spec=spec, **settings)
 
 
-def _import_datasets():
+def _open_stream(source: HFSource):
+    """The dataset as a stream (rows are fetched as they are read, nothing is downloaded first)."""
     try:
         import datasets
     except ImportError:
         raise ImportError("hf: sources need the Hugging Face `datasets` package: "
                           "pip install 'textbooks[hub]' (or datasets)") from None
-    return datasets
-
-
-def _open_stream(source: HFSource):
-    """The dataset as a stream (rows are fetched as they are read, nothing is downloaded first)."""
-    datasets = _import_datasets()
     return datasets.load_dataset(source.name, name=source.config, data_dir=source.data_dir,
                                  split=source.split, streaming=True)
 
@@ -251,8 +240,7 @@ def _plan_hf(spec: str, shard_size: int, limit: int | None, text_field: str | No
 def _read_hf(unit: dict, max_bytes: int) -> Iterator[dict]:
     """Rows of a stream shard (path "SPEC#shard=I/N", rows counted in the shard), or of a row range of
     the whole stream (path SPEC, rows counted in the stream)."""
-    fields = {k: unit[k] for k in ("spec", "name", "split", "data_dir", "config", "text_field")}
-    source = HFSource(**fields)
+    source = HFSource(**{f.name: unit[f.name] for f in fields(HFSource)})
     stream = _open_stream(source)
     path = source.spec
     if unit["shard_index"] is not None:

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-
 from textbooks.options import PositiveInt, hashed, opt
 from textbooks.executor import ShardStats
 from textbooks.layout import REJECTS

@@ -29,9 +29,6 @@ class ClassifierMetrics:
     positives: int             # labeled samples of each class, train and test together
     negatives: int
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def _check_training_data(embeddings: np.ndarray, labels: np.ndarray, test_fraction: float) -> int:
     """Raise ValueError unless the data can be split and scored; return the held-out size."""
@@ -114,7 +111,7 @@ def save_classifier(model, path: str | os.PathLike, embedder_name: str, metrics:
 
     from textbooks.records import atomic_path
     saved = {"format": SAVED_FORMAT, "sklearn": sklearn.__version__, "embedder": embedder_name,
-             "metrics": metrics.to_dict(), "model": model}
+             "metrics": asdict(metrics), "model": model}
     with atomic_path(path) as tmp:
         joblib.dump(saved, tmp)
 

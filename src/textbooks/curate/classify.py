@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -99,14 +99,6 @@ def read_labels(labels_dir: Path, data: Path) -> dict[str, bool]:
     return label_of
 
 
-def train_on_labels(ids: list[str], embeddings: np.ndarray, label_of: dict[str, bool], seed: int):
-    """The forest trained on the embeddings of the labeled records."""
-    from textbooks.curate.classifier import train_classifier
-
-    rows = [i for i, record_id in enumerate(ids) if record_id in label_of]
-    return train_classifier(embeddings[rows], [label_of[ids[i]] for i in rows], seed=seed)
-
-
 def decisions(ids: list[str], scores: np.ndarray, keep: np.ndarray) -> list[dict]:
     """Each record's score, and the reason of a record below the selection."""
     return [{"id": record_id, "quality": float(quality),
@@ -126,14 +118,15 @@ def run(options: Options) -> dict:
 
 def _select(run: StageRun, options: Options, threshold: float | None) -> StageResult:
     """Embed every record (in parallel), train the forest and score (here), write the shards out."""
-    from textbooks.curate.classifier import score, select
+    from textbooks.curate.classifier import score, select, train_classifier
     from textbooks.similarity.embeddings import embedder_name, embedding_threads
 
     label_of = read_labels(options.labels, options.data)
     embed = EmbedShard(options.embedder, embedding_threads(options.workers))
     run.map("embed", embed, options.data, run.work / EMBEDDED)
     ids, embeddings, text_bytes = read_embeddings(run.work / EMBEDDED)
-    model, metrics = train_on_labels(ids, embeddings, label_of, options.seed)
+    rows = [i for i, record_id in enumerate(ids) if record_id in label_of]  # the forest learns the labeled ones
+    model, metrics = train_classifier(embeddings[rows], [label_of[ids[i]] for i in rows], seed=options.seed)
     scores = score(model, embeddings)
     keep = select(scores, threshold=threshold, top_fraction=options.top_fraction)
     write_decisions(run.work / DECISIONS, decisions(ids, scores, keep), DECISION_SCHEMA)
@@ -146,7 +139,7 @@ def _select(run: StageRun, options: Options, threshold: float | None) -> StageRe
                                f"held-out accuracy {metrics.accuracy:.3f}, ROC-AUC {metrics.roc_auc:.3f} "
                                f"(majority {metrics.majority_accuracy:.3f}) -> {run.out}",
                        extra={"embedder": embedder_name(options.embedder),
-                              "classifier": {**metrics.to_dict(), "labeler": labeler}})
+                              "classifier": {**asdict(metrics), "labeler": labeler}})
 
 
 def scored_files(out: Path) -> list[dict]:

@@ -83,14 +83,6 @@ class Options(CommandOptions):
                                 hashed=False)
 
 
-def settings_of(options: Options) -> dict:
-    """What an evaluation's results depend on, which a rerun into the same OUT must match: its
-    options but where it writes and how fast, with the weights the model resolves to and the
-    samples file's content."""
-    return hashed(options, model_identity=model_identity(options.model),
-                  samples_file_sha256=file_sha256(options.samples) if options.samples else None)
-
-
 def model_identity(model: str | None) -> str | None:
     """The weights a local model resolves to (the checkpoint a run dir points at, each weight
     file's size and time), hashed; an endpoint is identified by its URL."""
@@ -105,8 +97,11 @@ def model_identity(model: str | None) -> str | None:
 @contextlib.contextmanager
 def claimed(options: Options) -> Iterator[tuple[Path, dict]]:
     """Hold OUT for an evaluation while the block runs: the shared claim (only an evaluation's files
-    there, one writer at a time), then its settings recorded or checked; yields OUT and them."""
-    settings = settings_of(options)
+    there, one writer at a time), then its settings recorded or checked; yields OUT and them. The
+    settings are what the results depend on, which a rerun into the same OUT must match: the options
+    but where it writes and how fast, with the weights the model resolves to and the samples file's content."""
+    settings = hashed(options, model_identity=model_identity(options.model),
+                      samples_file_sha256=file_sha256(options.samples) if options.samples else None)
     with claim_output(options.out, "eval") as out:
         record_settings(out, settings)
         yield out, settings
@@ -117,7 +112,7 @@ def record_settings(out: Path, settings: dict) -> None:
     evaluation that left no sample and no verdict (it failed on a bad input) holds nothing to keep:
     its settings give way to the corrected run's. A setting newer than OUT counts as its default there."""
     path = out / EVAL_SETTINGS
-    if path.exists() and has_results(out):
+    if path.exists() and any(read_appended_rows(out / name) for name in (SAMPLES, RESULTS)):
         defaults = {name: field.default for name, field in Options.model_fields.items()
                     if name in settings and not field.is_required()}
         previous = {**defaults, **json.loads(path.read_text(encoding="utf-8"))}
@@ -128,11 +123,6 @@ def record_settings(out: Path, settings: dict) -> None:
         return
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, settings)
-
-
-def has_results(out: Path) -> bool:
-    """Whether OUT holds a sample or a verdict of an earlier run."""
-    return any(read_appended_rows(out / name) for name in (SAMPLES, RESULTS))
 
 
 def sample_seed(seed: int, task_id: str, index: int) -> int:
@@ -147,8 +137,7 @@ def generate_samples(problems: list[Problem], options: Options, out: Path) -> li
 
     path = out / SAMPLES
     truncate_torn_line(path)
-    done = {(r["task_id"], r["index"]): Sample(r["task_id"], r["index"], r["completion"])
-            for r in read_appended_rows(path)}
+    done = {(r["task_id"], r["index"]): r["completion"] for r in read_appended_rows(path)}
     wanted = [(p, i) for p in problems for i in range(options.n_samples) if (p.task_id, i) not in done]
     if wanted:
         client = open_client(options.model, cache=out / LLM_CACHE, concurrency=options.concurrency,
@@ -163,14 +152,17 @@ def generate_samples(problems: list[Problem], options: Options, out: Path) -> li
                 rows = [{"task_id": p.task_id, "index": i, "completion": r.text, "finish_reason": r.finish_reason}
                         for (p, i), r in zip(chunk, responses)]
                 append_jsonl(path, rows)
-                done.update({(row["task_id"], row["index"]): Sample(row["task_id"], row["index"], row["completion"])
-                             for row in rows})
+                done.update({(row["task_id"], row["index"]): row["completion"] for row in rows})
                 bar.update(len(chunk))
-    return [done[(p.task_id, i)] for p in problems for i in range(options.n_samples)]
+    return [Sample(p.task_id, i, done[(p.task_id, i)]) for p in problems for i in range(options.n_samples)]
 
 
-def user_samples(problems: list[Problem], path: Path, out: Path) -> list[Sample]:
-    """The samples of --samples, checked against the benchmark, copied into OUT/samples.jsonl."""
+def collect_samples(problems: list[Problem], options: Options, out: Path) -> list[Sample]:
+    """The samples to judge: the model's, or those of --samples, checked against the benchmark and
+    copied into OUT/samples.jsonl."""
+    if options.samples is None:
+        return generate_samples(problems, options, out)
+    path = options.samples
     samples = read_user_samples(path)
     known = {p.task_id for p in problems}
     unknown = sorted({s.task_id for s in samples} - known)
@@ -184,13 +176,6 @@ def user_samples(problems: list[Problem], path: Path, out: Path) -> list[Sample]
         atomic_write_text(out / SAMPLES, "".join(
             json.dumps(asdict(s), ensure_ascii=False) + "\n" for s in samples))
     return samples
-
-
-def collect_samples(problems: list[Problem], options: Options, out: Path) -> list[Sample]:
-    """The samples to judge: those of --samples when given, else the model's."""
-    if options.samples is not None:
-        return user_samples(problems, options.samples, out)
-    return generate_samples(problems, options, out)
 
 
 def execute_samples(problems: list[Problem], samples: list[Sample], out: Path, timeout_s: float,
@@ -244,7 +229,7 @@ def summarize(settings: dict, problems: list[Problem], samples: list[Sample],
     first = results[(samples[0].task_id, samples[0].index)]
     summary = {"benchmark": settings["benchmark"], "reveal": settings["reveal"], "problems": len(problems),
                "samples": len(samples),
-               **mean_pass_at_k({t: (n, c) for t, (n, c) in counts.items()}, ks),
+               **mean_pass_at_k(counts, ks),
                "outcomes": outcomes, "isolation": first.get("isolation", {}), "settings": settings,
                "code_version": code_version(), "wall_time_s": round(time.time() - started, 2)}
     if split is not None:

@@ -7,7 +7,7 @@ product so that n in the hundreds does not overflow floats.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -25,10 +25,9 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - miss
 
 
-def mean_pass_at_k(counts: Mapping[str, tuple[int, int]] | Iterable[tuple[int, int]],
-                   ks: Iterable[int]) -> dict[str, float]:
+def mean_pass_at_k(counts: Mapping[str, Sequence[int]], ks: Iterable[int]) -> dict[str, float]:
     """pass@k averaged over problems, from each problem's (n, c), for every k that n allows."""
-    pairs = list(counts.values()) if isinstance(counts, Mapping) else list(counts)
+    pairs = list(counts.values())
     if not pairs:
         raise ValueError("no problems to score")
     smallest_n = min(n for n, _ in pairs)

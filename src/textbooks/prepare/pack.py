@@ -160,7 +160,6 @@ def _tokenize_into(records: Iterable[dict], tokenizer: Tokenizer, writers: dict[
     return counts
 
 
-
 def _batches(records: Iterable[dict], max_chars: int) -> Iterator[list[dict]]:
     batch, chars = [], 0
     for record in records:

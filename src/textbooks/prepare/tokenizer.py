@@ -18,7 +18,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from tokenizers import Regex, Tokenizer, pre_tokenizers
 from tokenizers.models import BPE
@@ -93,15 +93,9 @@ def run(options: Options) -> dict:
 def _train(run: StageRun, data_dirs: list[Path], vocab_size: int, max_docs: int | None) -> StageResult:
     records = record_count(data_dirs)
     documents = min(filter(None, (records, max_docs)), default=None)
-    texts = itertools.islice(_corpus_texts(data_dirs), max_docs)
+    texts = itertools.islice((record["text"] for data in data_dirs for record in read_records(data)), max_docs)
     tokenizer = train_tokenizer(tqdm(texts, desc="tokenizer", unit="doc", total=documents), vocab_size,
                                 run.out / TOKENIZER)
     return StageResult({"documents": documents, "vocab_size": tokenizer.get_vocab_size()},
                        f"trained a {tokenizer.get_vocab_size()}-token tokenizer on {documents} documents in "
                        f"{time.time() - run.started:.1f}s -> {run.out / TOKENIZER}")
-
-
-def _corpus_texts(data_dirs: list[Path]) -> Iterator[str]:
-    for directory in data_dirs:
-        for record in read_records(directory):
-            yield record["text"]

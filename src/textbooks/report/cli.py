@@ -146,16 +146,12 @@ def result_rows(runs: list[dict]) -> list[dict]:
                         lambda run, o=outcome: run["outcomes"].get(o, 0 if run["outcomes"] else None)))
     for group in ("similar", "non_similar"):
         if any(group in run["split"] for run in runs):
-            rows.extend(_split_rows(runs, group, passes, row))
+            name = group.replace("_", "-")
+            rows.append(row(f"{name} problems", f"{group}:problems", "int",
+                            lambda run, g=group: run["split"].get(g, {}).get("problems")))
+            rows.extend(row(f"{k} on {name} problems", f"{group}:{k}", "pct",
+                            lambda run, g=group, k=k: run["split"].get(g, {}).get(k)) for k in passes)
     return [r for r in rows if any(v is not None for v in r["values"])]
-
-
-def _split_rows(runs: list[dict], group: str, passes: list[str], row) -> list[dict]:
-    name = group.replace("_", "-")
-    problems = row(f"{name} problems", f"{group}:problems", "int",
-                   lambda run: run["split"].get(group, {}).get("problems"))
-    return [problems] + [row(f"{k} on {name} problems", f"{group}:{k}", "pct",
-                        lambda run, k=k: run["split"].get(group, {}).get(k)) for k in passes]
 
 
 def format_value(value, kind: str = "num") -> str:

@@ -255,7 +255,7 @@ def audit_run(stage: dict) -> dict | None:
 
 def ablation(recipe: dict, evals: dict[str, dict]) -> list[dict]:
     """The recipe's arms (label -> eval stages, one per seed and kind of evaluation) as rows per arm,
-    benchmark and kind (greedy, a revealed fraction, sampled: `eval_kind`): each seed's bits per byte,
+    benchmark and kind (greedy, a revealed fraction, sampled: `eval_label`): each seed's bits per byte,
     pass@1 and pass@10 and their means. Stages without a summary are left out."""
     arms = recipe.get("arms")
     if not isinstance(arms, dict):
@@ -274,21 +274,15 @@ def ablation(recipe: dict, evals: dict[str, dict]) -> list[dict]:
     return rows
 
 
-def eval_kind(run: dict) -> str:
-    """How an eval stage asked: "greedy", "reveal 0.5" (that much of each solution given), or
-    "20 samples at T 0.8"."""
-    settings = run["settings"]
-    if settings.get("reveal"):
-        return f"reveal {settings['reveal']:g}"
-    if (settings.get("n_samples") or 1) > 1:
-        return f"{settings['n_samples']} samples at T {settings.get('temperature', 0):g}"
-    return "greedy"
-
-
 def eval_label(run: dict) -> str:
-    """An eval stage's benchmark, with its kind when not greedy: "humaneval (reveal 0.5)"."""
-    kind = eval_kind(run)
-    return run["benchmark"] if kind == "greedy" else f"{run['benchmark']} ({kind})"
+    """An eval stage's benchmark, with how it asked when not greedy: "humaneval (reveal 0.5)" (that much
+    of each solution given) or "humaneval (20 samples at T 0.8)"."""
+    settings, benchmark = run["settings"], run["benchmark"]
+    if settings.get("reveal"):
+        return f"{benchmark} (reveal {settings['reveal']:g})"
+    if (settings.get("n_samples") or 1) > 1:
+        return f"{benchmark} ({settings['n_samples']} samples at T {settings.get('temperature', 0):g})"
+    return benchmark
 
 
 def _mean(values: list) -> float | None:

@@ -33,16 +33,9 @@ def natural_key(task_id: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", task_id)]
 
 
-def first_samples(directory: Path) -> dict[str, dict]:
-    """Each task's sample of index 0 (samples.jsonl)."""
-    return {row["task_id"]: row for row in read_jsonl(directory / SAMPLES)
-            if row.get("index", 0) == 0 and "task_id" in row}
-
-
-def first_verdicts(directory: Path) -> dict[str, dict]:
-    """The sandbox's verdict on each task's sample of index 0 (results.jsonl)."""
-    return {row["task_id"]: row for row in read_jsonl(directory / RESULTS)
-            if row.get("index", 0) == 0 and "task_id" in row}
+def first_rows(path: Path) -> dict[str, dict]:
+    """Each task's row for its sample of index 0, in an eval's samples.jsonl or results.jsonl."""
+    return {row["task_id"]: row for row in read_jsonl(path) if row.get("index", 0) == 0 and "task_id" in row}
 
 
 def benchmark_prompts(run: dict) -> dict[str, str]:
@@ -70,14 +63,14 @@ def side_by_side(evals: list[dict], count: int = COMPARED_TASKS, exercises: dict
         groups.setdefault(eval_label(run), []).append(run)
     comparisons = []
     for label, runs in groups.items():
-        sampled = [(run, found) for run in runs if (found := first_samples(run["dir"]))]
+        sampled = [(run, found) for run in runs if (found := first_rows(run["dir"] / SAMPLES))]
         if not sampled:
             continue
         shown, samples = zip(*([sampled[0], sampled[-1]] if len(sampled) > 1 else sampled))
         common = set.intersection(*(set(s) for s in samples))
         if not common:
             continue
-        verdicts = [first_verdicts(run["dir"]) for run in shown]
+        verdicts = [first_rows(run["dir"] / RESULTS) for run in shown]
         prompts = benchmark_prompts(shown[0])
         tasks = [{"task_id": task, "prompt": prompts.get(task), "why": why if len(shown) > 1 else None,
                   "completions": [_completion(s[task], v.get(task, {})) for s, v in zip(samples, verdicts)]}

@@ -93,17 +93,14 @@ def main(run):
         with claim_output(run.run_dir, "train") if run.world.is_main else contextlib.nullcontext():
             if run.world.is_main:
                 save_run_recipe(run.run_dir, run.recipe)
-            return _fit(Trainer(run))
+            trainer = Trainer(run)
+            if run.world.is_main:
+                print(f"training {trainer.model.num_params() / 1e6:.2f}M parameters on {run.device} x "
+                      f"{run.world.world_size}: steps {trainer.state.step} -> {run.recipe.train.max_steps}",
+                      file=sys.stderr)
+            return trainer.fit()
     finally:
         distributed.shutdown()
-
-
-def _fit(trainer):
-    run = trainer.run
-    if run.world.is_main:
-        print(f"training {trainer.model.num_params() / 1e6:.2f}M parameters on {run.device} x "
-              f"{run.world.world_size}: steps {trainer.state.step} -> {run.recipe.train.max_steps}", file=sys.stderr)
-    return trainer.fit()
 
 
 def run(options: Options) -> int:

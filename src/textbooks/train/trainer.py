@@ -147,7 +147,9 @@ class Trainer:
             if step % self.recipe.log.every == 0 or last:
                 self.log_step(loss, grad_norm, lr, clock.rate())
             if self.recipe.eval.every and (step % self.recipe.eval.every == 0 or last):
-                self.log_val_loss()
+                val_loss = self.evaluate()
+                if val_loss is not None and self.metrics:
+                    self.metrics.write({"step": self.state.step, "val_loss": val_loss})
                 clock.restart()
             if (self.recipe.checkpoint.every and step % self.recipe.checkpoint.every == 0) or last:
                 self.save()
@@ -189,11 +191,6 @@ class Trainer:
         if self.metrics:
             self.metrics.write({"step": self.state.step, "loss": loss_value, "lr": lr, "grad_norm": grad_norm_value,
                                 "tokens_seen": self.state.tokens_seen, "tokens_per_s": round(tokens_per_s, 1)})
-
-    def log_val_loss(self) -> None:
-        val_loss = self.evaluate()
-        if val_loss is not None and self.metrics:
-            self.metrics.write({"step": self.state.step, "val_loss": val_loss})
 
     @torch.no_grad()
     def evaluate(self) -> float | None:
